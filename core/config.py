@@ -1,0 +1,90 @@
+"""The whole setup of an experiment, validated: every bad value is a one-line UserError."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from core.distributions import ANALYTIC, NAMES
+from core.errors import UserError
+from core.objectives import OBJECTIVES
+from core.optim import OPTIMIZERS
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Config:
+    distribution: str = "ring8"
+    data_path: str | None = None  # the user's own points; overrides distribution
+    objective: str = "dsm"
+    sigma: float = 0.3
+    lr: float = 0.01
+    optimizer: str = "adam"
+    batch: int = 256
+    hidden: int = 64
+    n_train: int = 512
+    lam: float = 0.1  # ISMreg's lambda
+    seed: int = 0
+    dtype: str = "float64"
+    eval_every: int = 250  # steps between evaluations of every figure
+
+    def validated(self) -> Config:
+        """Return self if every field is allowed, else raise UserError naming the field."""
+        _positive_float("sigma", self.sigma)
+        _positive_float("lr", self.lr)
+        if not _is_number(self.lam) or not math.isfinite(self.lam) or self.lam < 0:
+            raise UserError(f"lambda must be a finite number >= 0, got {self.lam!r}")
+        for name, hi in (("batch", 1_000_000), ("hidden", 100_000), ("n_train", 1_000_000), ("eval_every", 10**9)):
+            _positive_int(name, getattr(self, name), hi)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise UserError(f"seed must be a whole number from 0 to 2^63 - 1, got {self.seed!r}")
+        if self.data_path is None and self.distribution not in NAMES:
+            raise UserError(f"unknown distribution {self.distribution!r}; choose one of: {', '.join(NAMES)}")
+        if self.objective not in OBJECTIVES:
+            raise UserError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        if self.dtype not in DTYPES:
+            raise UserError(f"unknown dtype {self.dtype!r}; choose one of: {', '.join(DTYPES)}")
+        if OBJECTIVES[self.objective].needs_analytic and not self.is_analytic:
+            source = "your data file" if self.data_path else f"{self.distribution!r}"
+            raise UserError(
+                f"objective 'esm' needs an analytic score, which {source} does not have; "
+                f"use one of {', '.join(ANALYTIC)}, or 'esm-sigma' / 'dsm' for sample-only data"
+            )
+        return self
+
+    @property
+    def is_analytic(self) -> bool:
+        return self.data_path is None and self.distribution in ANALYTIC
+
+    @property
+    def source(self) -> str:
+        """A short name for the data: the distribution or the file's name."""
+        return self.data_path if self.data_path else self.distribution
+
+    def with_changes(self, **changes) -> Config:
+        """A validated copy with some fields changed (unknown field names are refused)."""
+        known = {f.name for f in fields(self)}
+        for key in changes:
+            if key not in known:
+                raise UserError(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        return replace(self, **changes).validated()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _positive_float(name: str, v) -> None:
+    if not _is_number(v) or not math.isfinite(v) or v <= 0:
+        raise UserError(f"{name} must be a finite number > 0, got {v!r}")
+
+
+def _positive_int(name: str, v, hi: int) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi:
+        raise UserError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")

@@ -1,0 +1,187 @@
+"""Every figure smtui reports, estimated honestly (MATH.md, "Estimating them honestly").
+
+All figures are evaluated on one FIXED evaluation set, rebuilt only when the data or
+sigma change (common random numbers), never on a training batch:
+
+* d <= 2: Gauss-Hermite quadrature of N(x_t, sigma^2 I) around each reference point
+  x_t, so the expectation over q_sigma is deterministic and the identities hold to
+  about 1e-4. The Parzen posteriors at the nodes depend only on data and sigma and are
+  computed once (``PosteriorStats``).
+* d > 2: a large fixed Monte Carlo set xt = x + sigma * eps, with standard errors.
+
+The DSM figure is rao-blackwellised: the expectation over the clean point given xt is
+taken exactly with the posterior weights, so ESM - DSM is theta-free point by point.
+A separate fixed set of (x, xt) pairs gives the "pairs" estimate training sees, with
+its standard error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial.hermite import hermgauss
+
+from core.distributions import GaussianMixture
+from core.model import divergence, score
+from core.parzen import PosteriorStats, posterior_stats
+
+QUADRATURE_MAX_DIM = 2
+NODES_PER_DIM = {1: 40, 2: 20}
+NODE_WEIGHT_FLOOR = 1e-12  # product weights below this (relative) are dropped
+MAX_REFERENCE_POINTS = 1024  # q_sigma for evaluation is built on at most this many points
+MC_POINTS = 8192
+MC_C2_POINTS = 32768
+PAIRS = 4096
+ISM_DATA_POINTS = 4096
+
+
+def gauss_hermite_nodes(d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal product rule in d dims: nodes z (K, d) and weights (K,) summing to 1,
+    with negligible tail products pruned."""
+    z, w = hermgauss(k)
+    z, w = np.sqrt(2.0) * z, w / np.sqrt(np.pi)
+    grids = np.meshgrid(*([z] * d), indexing="ij")
+    wgrids = np.meshgrid(*([w] * d), indexing="ij")
+    nodes = np.stack([g.ravel() for g in grids], axis=1)
+    weights = np.prod(np.stack([g.ravel() for g in wgrids], axis=1), axis=1)
+    keep = weights > NODE_WEIGHT_FLOOR * weights.max()
+    return nodes[keep], weights[keep] / weights[keep].sum()
+
+
+@dataclass(frozen=True)
+class AnalyticSet:
+    """Quadrature of the analytic q (each mixture component by Gauss-Hermite): identity 1."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    score: np.ndarray  # grad log q at the nodes
+    c1: float
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The fixed evaluation set for (data, sigma); everything theta-free is precomputed."""
+
+    sigma: float
+    dim: int
+    method: str  # "quadrature" or "monte-carlo"
+    reference: np.ndarray  # the points q_sigma is built on (all of D unless n is large)
+    xt: np.ndarray  # (M, d) evaluation points under q_sigma
+    weight: np.ndarray  # (M,), sums to 1
+    post: PosteriorStats  # Parzen score, posterior moments at xt
+    c2: float
+    c2_se: float | None
+    pair_x: np.ndarray  # (P, d) clean points
+    pair_xt: np.ndarray  # (P, d) their noisy versions
+    pair_score: np.ndarray  # Parzen score at pair_xt
+    data_points: np.ndarray  # points for ISM on D
+    analytic: AnalyticSet | None
+
+    @property
+    def c3(self) -> float:
+        return self.dim / (2.0 * self.sigma**2)
+
+
+def _analytic_set(q: GaussianMixture) -> AnalyticSet:
+    d = q.dim
+    z, w = gauss_hermite_nodes(d, NODES_PER_DIM.get(d, 8))
+    chol = np.linalg.cholesky(q.covs)
+    nodes = np.concatenate([m + z @ L.T for m, L in zip(q.means, chol)])
+    weights = np.concatenate([pk * w for pk in q.weights])
+    s = q.score(nodes)
+    return AnalyticSet(nodes, weights, s, float(weights @ (0.5 * np.sum(s * s, axis=1))))
+
+
+def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: GaussianMixture | None = None,
+                   quadrature: bool | None = None) -> EvalSet:
+    """Build the fixed evaluation set. Deterministic in (data, sigma, seed)."""
+    rng = np.random.default_rng([seed, 0xE7A1])
+    n, d = data.shape
+    reference = data if n <= MAX_REFERENCE_POINTS else data[rng.choice(n, MAX_REFERENCE_POINTS, replace=False)]
+    use_quad = d <= QUADRATURE_MAX_DIM if quadrature is None else quadrature
+    if use_quad:
+        z, wz = gauss_hermite_nodes(d, NODES_PER_DIM.get(d, 8))
+        xt = (reference[:, None, :] + sigma * z[None, :, :]).reshape(-1, d)
+        weight = np.tile(wz, reference.shape[0]) / reference.shape[0]
+        post = posterior_stats(xt, reference, sigma)
+        c2, c2_se = float(weight @ (0.5 * np.sum(post.score**2, axis=1))), None
+    else:
+        xt = _noisy(reference, MC_POINTS, sigma, rng)[1]
+        weight = np.full(MC_POINTS, 1.0 / MC_POINTS)
+        post = posterior_stats(xt, reference, sigma)
+        big = posterior_stats(_noisy(reference, MC_C2_POINTS, sigma, rng)[1], reference, sigma).score
+        vals = 0.5 * np.sum(big**2, axis=1)
+        c2, c2_se = float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(len(vals)))
+    pair_x, pair_xt = _noisy(reference, PAIRS, sigma, rng)
+    pair_score = posterior_stats(pair_xt, reference, sigma).score
+    data_points = data if n <= ISM_DATA_POINTS else data[rng.choice(n, ISM_DATA_POINTS, replace=False)]
+    return EvalSet(
+        sigma=float(sigma), dim=d, method="quadrature" if use_quad else "monte-carlo",
+        reference=reference, xt=xt, weight=weight, post=post, c2=c2, c2_se=c2_se,
+        pair_x=pair_x, pair_xt=pair_xt, pair_score=pair_score, data_points=data_points,
+        analytic=_analytic_set(analytic) if analytic is not None else None,
+    )
+
+
+def _noisy(points, m, sigma, rng):
+    """m pairs (x, x + sigma eps) with x cycling through the points in a shuffled order."""
+    idx = rng.permutation(np.resize(np.arange(points.shape[0]), m))
+    x = points[idx]
+    return x, x + sigma * rng.standard_normal(x.shape)
+
+
+def _mean_se(values: np.ndarray, weight: np.ndarray, exact: bool) -> tuple[float, float | None]:
+    mean = float(weight @ values)
+    if exact:
+        return mean, None
+    return mean, float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def _half_sq(v):
+    return 0.5 * np.sum(v * v, axis=1)
+
+
+def evaluate(params, ev: EvalSet) -> dict:
+    """All figures for the parameters now, as a flat dict of floats (None where undefined).
+
+    ``*_se`` entries are standard errors of Monte Carlo estimates (None for quadrature)."""
+    s = ev.sigma
+    p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    psi = score(p, ev.xt, s)
+    div = divergence(p, ev.xt, s)
+    g = ev.post.score
+    exact = ev.method == "quadrature"
+    psi_dot_g = np.sum(psi * g, axis=1)
+    esm_pts = _half_sq(psi - g)
+    ism_pts = _half_sq(psi) + div
+    dsm_pts = _half_sq(psi) - psi_dot_g + ev.post.target_energy
+    r = s**2 * psi + ev.xt  # the autoencoder's reconstruction: psi = (r - xt) / sigma^2
+    dae_pts = np.sum(r * r, axis=1) - 2.0 * np.sum(r * ev.post.mean, axis=1) + ev.post.second_moment
+    out = {"evaluation": ev.method, "eval_points": int(len(ev.weight)), "reference_points": int(len(ev.reference))}
+    for name, pts in (("esm_sigma", esm_pts), ("ism_sigma", ism_pts), ("dsm", dsm_pts), ("dae", dae_pts)):
+        out[name], out[name + "_se"] = _mean_se(pts, ev.weight, exact)
+    out["c2"], out["c2_se"] = ev.c2, ev.c2_se
+    out["c3"] = ev.c3
+    out["esm_minus_dsm"], out["esm_minus_dsm_se"] = _mean_se(esm_pts - dsm_pts, ev.weight, exact)
+    out["esm_minus_dsm_theory"] = ev.c2 - ev.c3
+    out["ism_minus_dsm"], out["ism_minus_dsm_se"] = _mean_se(ism_pts - dsm_pts, ev.weight, exact)
+    out["ism_minus_dsm_theory"] = -ev.c3
+
+    # The pairs estimator: one clean x per xt, as training sees it; wobbles around theory.
+    psi_p = score(p, ev.pair_xt, s)
+    diff = _half_sq(psi_p - ev.pair_score) - _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
+    out["esm_minus_dsm_pairs"] = float(diff.mean())
+    out["esm_minus_dsm_pairs_se"] = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+    dp = ev.data_points
+    out["ism_data"] = float(np.mean(_half_sq(score(p, dp, s)) + divergence(p, dp, s)))
+    a = ev.analytic
+    if a is not None:
+        psi_q = score(p, a.nodes, s)
+        out["esm"] = float(a.weights @ _half_sq(psi_q - a.score))
+        out["ism"] = float(a.weights @ (_half_sq(psi_q) + divergence(p, a.nodes, s)))
+        out["c1"] = a.c1
+    else:
+        out["esm"] = out["ism"] = out["c1"] = None
+    return out

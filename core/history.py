@@ -1,0 +1,34 @@
+"""A bounded, decimating history of rows: memory stays fixed however long training runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class DecimatingHistory:
+    """Keeps at most ``capacity`` rows (each a tuple of floats). When full it keeps every
+    other row and doubles its stride, so it always spans the whole run evenly."""
+
+    def __init__(self, columns: tuple[str, ...], capacity: int = 2048):
+        self.columns = columns
+        self.capacity = capacity
+        self._rows: list[tuple[float, ...]] = []
+        self._stride = 1
+        self._seen = 0
+
+    def append(self, row) -> None:
+        if self._seen % self._stride == 0:
+            self._rows.append(tuple(float(v) for v in row))
+            if len(self._rows) >= self.capacity:
+                self._rows = self._rows[::2]
+                self._stride *= 2
+        self._seen += 1
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def array(self) -> np.ndarray:
+        """A read-only copy, shape (rows, columns)."""
+        arr = np.array(self._rows, dtype=float).reshape(-1, len(self.columns))
+        arr.flags.writeable = False
+        return arr

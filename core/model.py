@@ -1,0 +1,139 @@
+"""The paper's energy model (Vincent 2011, eq. for E(x; theta)) and its score.
+
+    E(x)   = -( <c, x> - ||x||^2 / 2 + sum_j softplus(<W_j, x> + b_j) ) / sigma^2
+    psi(x) = -dE/dx = ( W^T sigmoid(W x + b) + c - x ) / sigma^2
+
+``score_autograd`` and ``jacobian_diagonal_autograd`` are the definitions (autograd
+differentiating the energy). ``score`` and ``jacobian_diagonal`` are autograd
+primitives with hand-written vector-Jacobian products: the fast path training uses,
+checked against the definitions in the tests.
+"""
+
+from __future__ import annotations
+
+import autograd.numpy as np
+from autograd import elementwise_grad
+from autograd.extend import defvjp, primitive
+
+Params = dict  # {"W": (h, d), "b": (h,), "c": (d,)}
+
+
+def softplus(a):
+    """log(1 + e^a) without overflow for large |a|."""
+    return np.logaddexp(0.0, a)
+
+
+def sigmoid(a):
+    """1 / (1 + e^-a) without overflow: tanh form is stable for any a."""
+    return 0.5 * (np.tanh(0.5 * a) + 1.0)
+
+
+def init_params(rng, d: int, hidden: int, dtype=float) -> Params:
+    """W ~ N(0, 1/h) and b ~ N(0, 1), with c cancelling the mean hidden output so that
+    psi(0) = 0: the initial model is close to a single bump of width ~sigma at the origin."""
+    import numpy as onp
+
+    W = rng.normal(0.0, 1.0 / onp.sqrt(hidden), size=(hidden, d))
+    b = rng.normal(0.0, 1.0, size=hidden)
+    c = -(W.T @ sigmoid(b))
+    return {k: onp.asarray(v, dtype=dtype) for k, v in (("W", W), ("b", b), ("c", c))}
+
+
+def energy(params: Params, x, sigma: float):
+    """E(x; theta) for each row of x, shape (N,)."""
+    W, b, c = params["W"], params["b"], params["c"]
+    inner = np.dot(x, c) - 0.5 * np.sum(x * x, axis=1) + np.sum(softplus(np.dot(x, W.T) + b), axis=1)
+    return -inner / sigma**2
+
+
+def score_autograd(params: Params, x, sigma: float):
+    """psi(x) = -grad_x E, by autograd: the definition the fast path is checked against."""
+    return elementwise_grad(lambda z: -energy(params, z, sigma))(x)
+
+
+def jacobian_diagonal_autograd(params: Params, x, sigma: float):
+    """d psi_i / d x_i for each row, by autograd (d backward passes: an oracle only)."""
+    d = x.shape[1]
+    cols = []
+    for i in range(d):
+        unit = np.eye(d)[i]
+        # psi_i summed over rows; rows are independent so the gradient is per-row.
+        g = elementwise_grad(lambda z, u=unit: np.dot(score_autograd(params, z, sigma), u))(x)
+        cols.append(g[:, i])
+    return np.stack(cols, axis=1)
+
+
+# --- fast path: primitives with hand-written VJPs ---------------------------------
+
+
+@primitive
+def _score(W, b, c, x, sigma):
+    s = sigmoid(np.dot(x, W.T) + b)
+    return (np.dot(s, W) + c - x) / sigma**2
+
+
+def _score_vjp_parts(W, b, x, sigma, G):
+    """Shared pieces of psi's VJP: s and V = dL/da for upstream G = dL/dpsi."""
+    s = sigmoid(np.dot(x, W.T) + b)
+    V = np.dot(G, W.T) * (s * (1.0 - s)) / sigma**2
+    return s, V
+
+
+defvjp(
+    _score,
+    lambda ans, W, b, c, x, sigma: lambda G: (
+        np.dot(_score_vjp_parts(W, b, x, sigma, G)[1].T, x)
+        + np.dot(sigmoid(np.dot(x, W.T) + b).T, G) / sigma**2
+    ),
+    lambda ans, W, b, c, x, sigma: lambda G: np.sum(_score_vjp_parts(W, b, x, sigma, G)[1], axis=0),
+    lambda ans, W, b, c, x, sigma: lambda G: np.sum(G, axis=0) / sigma**2,
+    lambda ans, W, b, c, x, sigma: lambda G: (
+        np.dot(_score_vjp_parts(W, b, x, sigma, G)[1], W) - G / sigma**2
+    ),
+)
+
+
+@primitive
+def _jacobian_diagonal(W, b, x, sigma):
+    s = sigmoid(np.dot(x, W.T) + b)
+    return (np.dot(s * (1.0 - s), W * W) - 1.0) / sigma**2
+
+
+def _diag_vjp_V(W, b, x, sigma, G):
+    """dL/da for upstream G = dL/d(diag): t' = s(1-s)(1-2s) times G (W*W)^T."""
+    s = sigmoid(np.dot(x, W.T) + b)
+    t = s * (1.0 - s)
+    return t, np.dot(G, (W * W).T) * (t * (1.0 - 2.0 * s)) / sigma**2
+
+
+defvjp(
+    _jacobian_diagonal,
+    lambda ans, W, b, x, sigma: lambda G: _diag_vjp_W(W, b, x, sigma, G),
+    lambda ans, W, b, x, sigma: lambda G: np.sum(_diag_vjp_V(W, b, x, sigma, G)[1], axis=0),
+    lambda ans, W, b, x, sigma: lambda G: np.dot(_diag_vjp_V(W, b, x, sigma, G)[1], W),
+)
+
+
+def _diag_vjp_W(W, b, x, sigma, G):
+    t, V = _diag_vjp_V(W, b, x, sigma, G)
+    return np.dot(V.T, x) + 2.0 * W * np.dot(t.T, G) / sigma**2
+
+
+def score(params: Params, x, sigma: float):
+    """psi(x; theta), shape (N, d): fast path, differentiable in W, b, c and x."""
+    return _score(params["W"], params["b"], params["c"], x, sigma)
+
+
+def jacobian_diagonal(params: Params, x, sigma: float):
+    """d psi_i / d x_i per row, shape (N, d): fast path, differentiable in W, b and x."""
+    return _jacobian_diagonal(params["W"], params["b"], x, sigma)
+
+
+def divergence(params: Params, x, sigma: float):
+    """sum_i d psi_i / d x_i = (sum_j s_j (1 - s_j) ||W_j||^2 - d) / sigma^2, shape (N,)."""
+    return np.sum(jacobian_diagonal(params, x, sigma), axis=1)
+
+
+def reconstruction(params: Params, x):
+    """The tied-weight autoencoder's output W^T sigmoid(W x + b) + c, shape (N, d)."""
+    return np.dot(sigmoid(np.dot(x, params["W"].T) + params["b"]), params["W"]) + params["c"]

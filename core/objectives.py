@@ -1,0 +1,96 @@
+"""The seven trainable objectives, each a scalar function of (params, batch) to minimise,
+with the paper's scaling (MATH.md). Batches are dicts of plain arrays drawn by
+``draw_batch``; every objective is differentiated by autograd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import autograd.numpy as np
+import numpy as onp
+
+from core.model import jacobian_diagonal, reconstruction, score
+from core.parzen import parzen_score
+
+
+def _half_sq(v):
+    return 0.5 * np.sum(v * v, axis=1)
+
+
+def esm_loss(params, batch, sigma):
+    """ESM_q: 1/2 ||psi(x) - grad log q(x)||^2 with the analytic data score as target."""
+    return np.mean(_half_sq(score(params, batch["x"], sigma) - batch["target"]))
+
+
+def ism_loss(params, batch, sigma):
+    """ISM: 1/2 ||psi||^2 + div psi, on clean points (ISM_q0) or noisy ones (ISM_qsigma)."""
+    diag = jacobian_diagonal(params, batch["x"], sigma)
+    return np.mean(_half_sq(score(params, batch["x"], sigma)) + np.sum(diag, axis=1))
+
+
+def ism_reg_loss(params, batch, sigma, lam):
+    """ISMreg (Kingma & LeCun 2010): ISM + lambda * sum_i (d psi_i / d x_i)^2."""
+    x = batch["x"]
+    diag = jacobian_diagonal(params, x, sigma)
+    ism = _half_sq(score(params, x, sigma)) + np.sum(diag, axis=1)
+    return np.mean(ism + lam * np.sum(diag * diag, axis=1))
+
+
+def dsm_loss(params, batch, sigma):
+    """DSM: 1/2 ||psi(xt) - (x - xt)/sigma^2||^2; the target points back to the clean x."""
+    x, xt = batch["x"], batch["xt"]
+    return np.mean(_half_sq(score(params, xt, sigma) - (x - xt) / sigma**2))
+
+
+def dae_loss(params, batch, sigma):
+    """DAE: ||W^T sigmoid(W xt + b) + c - x||^2 (tied weights, linear decoder)."""
+    r = reconstruction(params, batch["xt"]) - batch["x"]
+    return np.mean(np.sum(r * r, axis=1))
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    description: str
+    loss: Callable  # (params, batch, sigma, lam) -> scalar
+    needs_analytic: bool
+    noisy: bool  # trains on xt = x + sigma * eps
+
+
+OBJECTIVES = {
+    o.name: o
+    for o in (
+        Objective("esm", "explicit score matching against the analytic score of q",
+                  lambda p, b, s, lam: esm_loss(p, b, s), True, False),
+        Objective("ism", "implicit score matching on the training set (Hyvarinen 2005)",
+                  lambda p, b, s, lam: ism_loss(p, b, s), False, False),
+        Objective("ism-reg", "ISM plus lambda times the squared Jacobian diagonal (Kingma & LeCun)",
+                  lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False, False),
+        Objective("esm-sigma", "explicit score matching against the Parzen score of q_sigma",
+                  lambda p, b, s, lam: esm_loss(p, b, s), False, True),
+        Objective("ism-sigma", "implicit score matching on Parzen samples xt ~ q_sigma",
+                  lambda p, b, s, lam: ism_loss(p, b, s), False, True),
+        Objective("dsm", "denoising score matching, target (x - xt) / sigma^2 (the paper's)",
+                  lambda p, b, s, lam: dsm_loss(p, b, s), False, True),
+        Objective("dae", "denoising autoencoder, tied weights, linear decoder",
+                  lambda p, b, s, lam: dae_loss(p, b, s), False, True),
+    )
+}
+
+
+def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
+               analytic=None, dtype=float) -> dict:
+    """A minibatch for objective ``name``: clean points drawn from D with replacement, and
+    for the noisy objectives xt = x + sigma * eps. ESM targets are attached here."""
+    x = data[rng.integers(0, data.shape[0], size)]
+    if name == "esm":
+        return {"x": x.astype(dtype), "target": onp.asarray(analytic.score(x), dtype=dtype)}
+    if name in ("ism", "ism-reg"):
+        return {"x": x.astype(dtype)}
+    xt = x + sigma * rng.standard_normal(x.shape)
+    if name == "esm-sigma":
+        return {"x": xt.astype(dtype), "target": parzen_score(xt, data, sigma).astype(dtype)}
+    if name == "ism-sigma":
+        return {"x": xt.astype(dtype)}
+    return {"x": x.astype(dtype), "xt": xt.astype(dtype)}

@@ -1,0 +1,289 @@
+"""The step-by-step trainer an app or a script drives.
+
+It owns one experiment's state (data, parameters, optimiser state, batch stream) and
+hands out immutable ``Snapshot``s; commands (``configure``, ``reinitialise``) change it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from autograd import value_and_grad
+
+from core import distributions
+from core.config import Config
+from core.data import load_points
+from core.errors import UserError
+from core.evaluation import EvalSet, build_eval_set, evaluate
+from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
+from core.history import DecimatingHistory
+from core.model import init_params
+from core.objectives import OBJECTIVES, draw_batch
+from core.optim import OPTIMIZERS
+from core.sampling import langevin
+
+DRAW_POINTS = 400  # training points sent for drawing
+IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
+                    "esm_minus_dsm_pairs_se", "esm_sigma", "dsm")
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class FieldSnapshot:
+    """Fields on a grid for drawing; 1-D data gives one axis and (G, 1) arrays."""
+
+    axes: tuple[np.ndarray, ...]
+    model: np.ndarray  # model score psi at the grid points, (G, d)
+    data: np.ndarray  # data score at the grid points, (G, d)
+    log_density: np.ndarray  # log exp(-E) normalised on the grid, (G,)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a renderer needs, copied and read-only: safe to hand to another thread."""
+
+    step: int
+    status: str  # "ok" or "diverged"
+    message: str
+    config: Config
+    dim: int
+    loss: float | None
+    losses: np.ndarray  # (k, 2): step, training loss (decimated)
+    marks: tuple[tuple[int, str], ...]  # (step, what changed)
+    figures: MappingProxyType | None
+    figures_step: int | None
+    identity_history: np.ndarray  # (k, len(IDENTITY_COLUMNS))
+    train_seconds: float
+    steps_per_second: float | None
+    points: np.ndarray  # training points to draw
+    field: FieldSnapshot | None = None
+    samples: np.ndarray | None = None
+
+
+class Trainer:
+    """One experiment, advanced step by step."""
+
+    def __init__(self, config: Config, points: np.ndarray | None = None):
+        self.config = config.validated()
+        self._user_points = points
+        self.marks: list[tuple[int, str]] = []
+        self.step = 0
+        self.train_seconds = 0.0
+        self._rate = (0, 0.0)  # (steps, seconds) of the latest train() call, for steps/s
+        self.losses = DecimatingHistory(("step", "loss"))
+        self.identity = DecimatingHistory(IDENTITY_COLUMNS)
+        self.evaluations: list[dict] = []
+        self.last_loss: float | None = None
+        self._figures: tuple[int, dict] | None = None
+        self._field_cache: dict = {}
+        self._load_data()
+        self._reset_params()
+
+    # --- setup ------------------------------------------------------------------
+
+    def _load_data(self) -> None:
+        cfg = self.config
+        if cfg.data_path is not None:
+            pts = self._user_points if self._user_points is not None else load_points(cfg.data_path)
+            self.data = np.asarray(pts, dtype=float)
+            self.analytic = None
+        else:
+            self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
+            self.analytic = distributions.analytic(cfg.distribution)
+        self.dim = self.data.shape[1]
+        self._eval_set: EvalSet | None = None
+        self._field_cache.clear()
+        self._figures = None
+        rng = np.random.default_rng([cfg.seed, 0xD8A3])
+        self.draw_points = _frozen(self.data[rng.permutation(len(self.data))[:DRAW_POINTS]])
+
+    def _reset_params(self) -> None:
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, 0x1417])
+        self.params = init_params(rng, self.dim, cfg.hidden, dtype=np.dtype(cfg.dtype))
+        self.opt_state = OPTIMIZERS[cfg.optimizer][0](self.params)
+        self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
+        self.status, self.message = "ok", ""
+        self._figures = None
+        self._compile()
+
+    def _compile(self) -> None:
+        cfg = self.config
+        objective = OBJECTIVES[cfg.objective]
+        self._value_and_grad = value_and_grad(
+            lambda p, batch: objective.loss(p, batch, cfg.sigma, cfg.lam)
+        )
+        self._update = OPTIMIZERS[cfg.optimizer][1]
+
+    @property
+    def eval_set(self) -> EvalSet:
+        """The fixed evaluation set, built on first use after data or sigma change."""
+        if self._eval_set is None:
+            self._eval_set = build_eval_set(self.data, self.config.sigma, self.config.seed, self.analytic)
+        return self._eval_set
+
+    # --- commands ---------------------------------------------------------------
+
+    def configure(self, **changes) -> list[str]:
+        """Change settings mid-run, keeping whatever parameters still make sense.
+
+        Returns short notes of what was reset; raises UserError (state unchanged) when
+        a change cannot apply."""
+        new = self.config.with_changes(**changes)
+        old, notes = self.config, []
+        if new == old:
+            return notes
+        self.config = new
+        data_changed = (new.distribution, new.data_path, new.n_train, new.seed) != (
+            old.distribution, old.data_path, old.n_train, old.seed)
+        if new.data_path != old.data_path:
+            self._user_points = None
+        if data_changed:
+            try:
+                self._load_data()
+            except UserError:
+                self.config = old
+                raise
+        elif new.sigma != old.sigma:
+            self._eval_set = None
+            self._field_cache.clear()
+        if data_changed and new.seed != old.seed or new.hidden != old.hidden or new.dtype != old.dtype \
+                or self.params["c"].shape[0] != self.dim:
+            self._reset_params()
+            notes.append("parameters re-initialised")
+        elif new.optimizer != old.optimizer:
+            self.opt_state = OPTIMIZERS[new.optimizer][0](self.params)
+            notes.append("optimiser state reset")
+        self.status, self.message = "ok", ""
+        self._figures = None
+        self._compile()
+        label = ", ".join(f"{k}={v}" for k, v in changes.items() if getattr(old, k) != v)
+        self.marks.append((self.step, label))
+        return notes
+
+    def reinitialise(self) -> None:
+        """Fresh parameters and optimiser state (same seed); the step count carries on."""
+        self._reset_params()
+        self.marks.append((self.step, "re-initialised"))
+
+    # --- training ---------------------------------------------------------------
+
+    def train(self, steps: int) -> int:
+        """Advance up to ``steps`` steps (fewer if training diverges); returns steps done.
+
+        Evaluates every figure every ``eval_every`` steps; that time is not counted as
+        training time."""
+        cfg = self.config
+        if self.status == "diverged":
+            self.status, self.message = "ok", ""
+        dtype = np.dtype(cfg.dtype)
+        done, spent = 0, 0.0
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            batch = draw_batch(cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng,
+                               self.analytic, dtype)
+            loss, grads = self._value_and_grad(self.params, batch)
+            params, opt_state = self._update(self.params, grads, self.opt_state, cfg.lr)
+            spent += time.perf_counter() - t0
+            problem = _nonfinite(loss, grads, params)
+            if problem:
+                self._diverge(problem)
+                break
+            self.params, self.opt_state = params, opt_state
+            self.step += 1
+            done += 1
+            self.last_loss = float(loss)
+            self.losses.append((self.step, self.last_loss))
+            if self.step % cfg.eval_every == 0:
+                self.evaluate()
+        self.train_seconds += spent
+        if done:
+            self._rate = (done, spent)
+        return done
+
+    def _diverge(self, problem: str) -> None:
+        self.status = "diverged"
+        self.message = (f"{problem} at step {self.step + 1}; kept the last finite parameters "
+                        f"(step {self.step}). Try a smaller learning rate or a larger sigma.")
+
+    @property
+    def steps_per_second(self) -> float | None:
+        n, s = self._rate
+        return n / s if n and s > 0 else None
+
+    # --- evaluation and drawing -------------------------------------------------
+
+    def evaluate(self) -> dict:
+        """Every figure for the current parameters (cached until the parameters change)."""
+        if self._figures is not None and self._figures[0] == self.step:
+            return self._figures[1]
+        figs = evaluate(self.params, self.eval_set)
+        figs = {"step": self.step, "loss": self.last_loss, **figs}
+        self._figures = (self.step, figs)
+        self.evaluations.append(figs)
+        self.identity.append(tuple(figs[c] if figs[c] is not None else np.nan for c in IDENTITY_COLUMNS))
+        return figs
+
+    def field(self, shape: tuple[int, ...]) -> FieldSnapshot:
+        """Model and data fields on a grid of ``shape`` ((nx,) for 1-D, (nx, ny) for 2-D)."""
+        s = self.config.sigma
+        key = (shape, s)
+        if key not in self._field_cache:
+            grid = make_grid(bounds_for(self.data, s), shape[: self.dim])
+            self._field_cache = {key: (grid, _frozen(data_score(grid.points, self.data, s, self.analytic)))}
+        grid, target = self._field_cache[key]
+        p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
+        return FieldSnapshot(
+            axes=tuple(_frozen(a) for a in grid.axes),
+            model=_frozen(model_score(p, grid.points, s)),
+            data=target,
+            log_density=_frozen(model_log_density(p, grid.points, s)),
+        )
+
+    def langevin_samples(self, n: int = 400, steps: int = 500) -> np.ndarray:
+        """Samples from the model by Langevin dynamics, started uniformly over the data's range."""
+        rng = np.random.default_rng([self.config.seed, 0x5A3F, self.step])
+        b = bounds_for(self.data, self.config.sigma)
+        x0 = rng.uniform(b[:, 0], b[:, 1], size=(n, self.dim))
+        p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
+        return _frozen(langevin(p, self.config.sigma, x0, rng, steps=steps))
+
+    def snapshot(self, field_shape: tuple[int, ...] | None = None, figures: bool = True,
+                 samples: np.ndarray | None = None) -> Snapshot:
+        figs = self.evaluate() if figures else (self._figures[1] if self._figures else None)
+        return Snapshot(
+            step=self.step,
+            status=self.status,
+            message=self.message,
+            config=self.config,
+            dim=self.dim,
+            loss=self.last_loss,
+            losses=self.losses.array(),
+            marks=tuple(self.marks),
+            figures=MappingProxyType(dict(figs)) if figs else None,
+            figures_step=figs["step"] if figs else None,
+            identity_history=self.identity.array(),
+            train_seconds=self.train_seconds,
+            steps_per_second=self.steps_per_second,
+            points=self.draw_points,
+            field=self.field(field_shape) if field_shape else None,
+            samples=samples,
+        )
+
+
+def _nonfinite(loss, grads, params) -> str:
+    if not np.isfinite(loss):
+        return "the loss became non-finite"
+    if not all(np.all(np.isfinite(g)) for g in grads.values()):
+        return "a gradient became non-finite"
+    if not all(np.all(np.isfinite(p)) for p in params.values()):
+        return "a parameter became non-finite"
+    return ""

@@ -1,0 +1,1 @@
+"""smtui's user interface: the Textual app and the command line."""

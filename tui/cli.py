@@ -1,0 +1,114 @@
+"""The `smtui` command: the app (default), `smtui run` (headless) and `smtui list`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.config import DTYPES, Config
+from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
+from core.errors import UserError
+from core.objectives import OBJECTIVES
+from core.optim import OPTIMIZERS
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# Flag -> Config field, for the options every command shares.
+SETUP_FLAGS = {
+    "distribution": "distribution", "data": "data_path", "objective": "objective", "sigma": "sigma",
+    "lr": "lr", "optimizer": "optimizer", "batch": "batch", "hidden": "hidden", "n_train": "n_train",
+    "lambda_": "lam", "seed": "seed", "dtype": "dtype", "eval_every": "eval_every",
+}
+
+
+def add_setup_options(p: argparse.ArgumentParser) -> None:
+    d = Config()
+    g = p.add_argument_group("setup")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--distribution", metavar="NAME", help=f"one of {', '.join(NAMES)} (default {d.distribution})")
+    src.add_argument("--data", metavar="FILE", help="your own points: CSV / whitespace text or .npy, shape (n, d)")
+    g.add_argument("--objective", metavar="NAME", help=f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
+    g.add_argument("--sigma", type=float, metavar="S", help=f"noise width and temperature, > 0 (default {d.sigma})")
+    g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
+    g.add_argument("--optimizer", metavar="NAME", help=f"one of {', '.join(OPTIMIZERS)} (default {d.optimizer})")
+    g.add_argument("--batch", type=int, metavar="B", help=f"minibatch size (default {d.batch})")
+    g.add_argument("--hidden", type=int, metavar="H", help=f"hidden units of the energy model (default {d.hidden})")
+    g.add_argument("--n-train", type=int, metavar="N", help=f"training set size (default {d.n_train})")
+    g.add_argument("--lambda", dest="lambda_", type=float, metavar="L",
+                   help=f"ISMreg's lambda, >= 0 (default {d.lam})")
+    g.add_argument("--seed", type=int, metavar="S", help=f"seed for data, init and batches (default {d.seed})")
+    g.add_argument("--dtype", metavar="T", help=f"one of {', '.join(DTYPES)} (default {d.dtype})")
+    g.add_argument("--eval-every", type=int, metavar="K", help=f"steps between evaluations (default {d.eval_every})")
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The Config the flags describe, over ``base`` (defaults if None); validated."""
+    changes = {field: getattr(args, flag) for flag, field in SETUP_FLAGS.items() if getattr(args, flag) is not None}
+    return (base or Config()).with_changes(**changes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="smtui", description="A terminal playground for score matching and denoising "
+                "autoencoders (Vincent 2011). With no command, opens the app.")
+    add_setup_options(p)
+    return p
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="smtui run", description="Train headless and report every figure.")
+    add_setup_options(p)
+    o = p.add_argument_group("run")
+    o.add_argument("--steps", type=int, default=1000, metavar="K", help="training steps, >= 0 (default 1000)")
+    o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
+    o.add_argument("--csv", metavar="PATH", help="write the history of evaluations as CSV")
+    o.add_argument("--save-params", metavar="PATH.npz", help="save W, b, c and sigma as .npz")
+    return p
+
+
+def cmd_list() -> int:
+    for name in NAMES:
+        kind = "analytic" if name in ANALYTIC else "sample-only"
+        print(f"distribution  {name:13s} {kind}" + ("" if name in SAMPLE_ONLY else ", exact score"))
+    for name, o in OBJECTIVES.items():
+        print(f"objective     {name:13s} {o.description}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["list"]:
+            if argv[1:]:
+                raise UserError(f"'smtui list' takes no arguments, got {' '.join(argv[1:])!r}")
+            return cmd_list()
+        if argv[:1] == ["run"]:
+            from tui.run import run_headless
+
+            return run_headless(build_run_parser().parse_args(argv[1:]))
+        args = build_parser().parse_args(argv)
+        config = config_from_args(args)
+        from tui.app import run_app
+
+        return run_app(config)
+    except UserError as exc:
+        print(f"smtui: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("smtui: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

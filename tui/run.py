@@ -1,0 +1,67 @@
+"""`smtui run`: train headless, then report as JSON / CSV / .npz."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from core.errors import UserError
+from core.io import atomic_write_text, check_writable, rows_to_csv, save_params, to_json
+from core.trainer import Trainer
+from tui.cli import EXIT_DIVERGED, EXIT_OK, config_from_args
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.steps < 0:
+        raise UserError(f"steps must be a whole number >= 0, got {args.steps}")
+    outputs = {"json": args.json, "csv": args.csv, "save-params": args.save_params}
+    for what, path in outputs.items():
+        if path and not (what == "json" and path == "-"):
+            check_writable(path, f"--{what}")
+    wall0 = time.perf_counter()
+    trainer = Trainer(config)
+    _train(trainer, args.steps)
+    metrics = trainer.evaluate()
+    wall = time.perf_counter() - wall0
+    result = {
+        "config": config.to_dict(),
+        "status": trainer.status,
+        "steps": trainer.step,
+        "wall_seconds": wall,
+        "train_steps_per_second": trainer.step / trainer.train_seconds if trainer.train_seconds > 0 else None,
+        "metrics": {k: v for k, v in metrics.items() if k != "step"},
+    }
+    if trainer.status == "diverged":
+        result["message"] = trainer.message
+    if args.json == "-":
+        sys.stdout.write(to_json(result))
+    elif args.json:
+        atomic_write_text(args.json, to_json(result))
+    if args.csv:
+        atomic_write_text(args.csv, rows_to_csv(trainer.evaluations))
+    if args.save_params:
+        save_params(args.save_params, trainer.params, config.sigma)
+    if trainer.status == "diverged":
+        print(f"smtui: diverged: {trainer.message}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def _train(trainer: Trainer, steps: int) -> None:
+    chunk = max(1, min(trainer.config.eval_every, 100))
+    if not sys.stderr.isatty() or steps == 0:
+        while trainer.step < steps and trainer.status == "ok":
+            trainer.train(min(chunk, steps - trainer.step))
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("train", total=steps, loss="-")
+        while trainer.step < steps and trainer.status == "ok":
+            trainer.train(min(chunk, steps - trainer.step))
+            bar.update(task, completed=trainer.step, loss=f"{trainer.last_loss:.4g}" if trainer.last_loss else "-")
