@@ -145,7 +145,13 @@ def _half_sq(v):
 def evaluate(params, ev: EvalSet) -> dict:
     """All figures for the parameters now, as a flat dict of floats (None where undefined).
 
-    ``*_se`` entries are standard errors of Monte Carlo estimates (None for quadrature)."""
+    ``*_se`` entries are standard errors of Monte Carlo estimates (None for quadrature).
+    Parameters that have blown up give inf/nan figures, without warnings."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        return _evaluate(params, ev)
+
+
+def _evaluate(params, ev: EvalSet) -> dict:
     s = ev.sigma
     p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
     psi = score(p, ev.xt, s)

@@ -38,7 +38,8 @@ def adam_update(params, grads, state, lr):
     t = int(state["t"]) + 1
     m = {k: ADAM_B1 * state["m"][k] + (1 - ADAM_B1) * grads[k] for k in params}
     v = {k: ADAM_B2 * state["v"][k] + (1 - ADAM_B2) * grads[k] ** 2 for k in params}
-    scale = lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t)
+    # A Python float (not a numpy float64) so float32 parameters stay float32.
+    scale = float(lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t))
     new = {k: params[k] - scale * m[k] / (np.sqrt(v[k]) + ADAM_EPS) for k in params}
     return new, {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
 

@@ -176,34 +176,37 @@ class Trainer:
 
     # --- training ---------------------------------------------------------------
 
-    def train(self, steps: int) -> int:
+    def train(self, steps: int, evaluate: bool = True) -> int:
         """Advance up to ``steps`` steps (fewer if training diverges); returns steps done.
 
-        Evaluates every figure every ``eval_every`` steps; that time is not counted as
+        Evaluates every figure every ``eval_every`` steps unless ``evaluate`` is False (the
+        app schedules its own evaluations on a time budget); that time is not counted as
         training time."""
         cfg = self.config
         if self.status == "diverged":
             self.status, self.message = "ok", ""
         dtype = np.dtype(cfg.dtype)
         done, spent = 0, 0.0
-        for _ in range(steps):
-            t0 = time.perf_counter()
-            batch = draw_batch(cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng,
-                               self.analytic, dtype)
-            loss, grads = self._value_and_grad(self.params, batch)
-            params, opt_state = self._update(self.params, grads, self.opt_state, cfg.lr)
-            spent += time.perf_counter() - t0
-            problem = _nonfinite(loss, grads, params)
-            if problem:
-                self._diverge(problem)
-                break
-            self.params, self.opt_state = params, opt_state
-            self.step += 1
-            done += 1
-            self.last_loss = float(loss)
-            self.losses.append((self.step, self.last_loss))
-            if self.step % cfg.eval_every == 0:
-                self.evaluate()
+        # A diverging step overflows on its way to inf/nan: that is reported, not warned about.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                batch = draw_batch(cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng,
+                                   self.analytic, dtype)
+                loss, grads = self._value_and_grad(self.params, batch)
+                params, opt_state = self._update(self.params, grads, self.opt_state, cfg.lr)
+                spent += time.perf_counter() - t0
+                problem = _nonfinite(loss, grads, params)
+                if problem:
+                    self._diverge(problem)
+                    break
+                self.params, self.opt_state = params, opt_state
+                self.step += 1
+                done += 1
+                self.last_loss = float(loss)
+                self.losses.append((self.step, self.last_loss))
+                if evaluate and self.step % cfg.eval_every == 0:
+                    self.evaluate()
         self.train_seconds += spent
         if done:
             self._rate = (done, spent)

@@ -1,0 +1,53 @@
+"""The Parzen density q_sigma: score against finite differences, posterior moments against
+direct sums, and stability far from the origin."""
+
+import numpy as np
+import pytest
+
+from core.parzen import parzen_log_density, parzen_score, posterior_stats
+
+
+def direct_log_density(xt, centres, sigma):
+    d = centres.shape[1]
+    d2 = ((xt[:, None, :] - centres[None]) ** 2).sum(-1)
+    dens = np.exp(-d2 / (2 * sigma**2)).mean(1) / (2 * np.pi * sigma**2) ** (d / 2)
+    return np.log(dens)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_log_density_and_score(rng, d):
+    centres, xt, sigma, h = rng.normal(size=(40, d)), rng.normal(size=(6, d)), 0.6, 1e-6
+    np.testing.assert_allclose(parzen_log_density(xt, centres, sigma), direct_log_density(xt, centres, sigma), rtol=1e-10)
+    fd = np.stack([(parzen_log_density(xt + h * e, centres, sigma) - parzen_log_density(xt - h * e, centres, sigma))
+                   / (2 * h) for e in np.eye(d)], 1)
+    np.testing.assert_allclose(parzen_score(xt, centres, sigma), fd, rtol=1e-5, atol=1e-6)
+
+
+def test_posterior_moments_against_direct_sums(rng):
+    centres, xt, sigma = rng.normal(size=(30, 2)), rng.normal(size=(5, 2)), 0.5
+    st = posterior_stats(xt, centres, sigma)
+    d2 = ((xt[:, None, :] - centres[None]) ** 2).sum(-1)
+    w = np.exp(-d2 / (2 * sigma**2))
+    w /= w.sum(1, keepdims=True)
+    np.testing.assert_allclose(st.mean, w @ centres, rtol=1e-12)
+    np.testing.assert_allclose(st.second_moment, w @ (centres**2).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(st.target_energy, 0.5 * (w * d2).sum(1) / sigma**4, rtol=1e-10)
+    np.testing.assert_allclose(st.score, (w @ centres - xt) / sigma**2, rtol=1e-10)
+
+
+def test_small_sigma_and_far_points_stay_finite(rng):
+    """log-sum-exp: points many sigmas from every centre do not underflow to nan."""
+    centres = rng.normal(size=(20, 2))
+    xt = np.array([[50.0, -50.0], [0.0, 0.0]])
+    st = posterior_stats(xt, centres, 1e-3)
+    assert np.all(np.isfinite(st.score)) and np.all(np.isfinite(st.log_density))
+    # Far away, the score points at the nearest centre.
+    nearest = centres[np.argmin(((centres - xt[0]) ** 2).sum(1))]
+    direction = st.score[0] / np.linalg.norm(st.score[0])
+    np.testing.assert_allclose(direction, (nearest - xt[0]) / np.linalg.norm(nearest - xt[0]), atol=1e-9)
+
+
+def test_huge_coordinates_do_not_cancel(rng):
+    centres = 1e8 + rng.normal(size=(10, 2))
+    xt = centres[:3] + 0.1
+    np.testing.assert_allclose(parzen_score(xt, centres, 0.5), parzen_score(xt - 1e8, centres - 1e8, 0.5), atol=1e-6)
