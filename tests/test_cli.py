@@ -83,7 +83,8 @@ def test_user_data_file_trains(capsys, tmp_path):
 
 def test_divergence_exits_3_and_still_writes_json(capsys, tmp_path):
     j = tmp_path / "r.json"
-    code, _, err = run(capsys, "--sigma", "0.05", "--lr", "1e6", "--optimizer", "sgd", "--steps", "50", "--json", str(j))
+    flags = ["--sigma", "0.05", "--lr", "1e6", "--optimizer", "sgd", "--steps", "50", "--json", str(j)]
+    code, _, err = run(capsys, *flags)
     assert code == 3
     res = json.loads(j.read_text())
     assert res["status"] == "diverged" and res["steps"] < 50 and "step" in res["message"]
