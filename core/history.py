@@ -32,3 +32,13 @@ class DecimatingHistory:
         arr = np.array(self._rows, dtype=float).reshape(-1, len(self.columns))
         arr.flags.writeable = False
         return arr
+
+    def state(self) -> tuple[np.ndarray, int, int]:
+        """(rows, stride, seen): everything needed to carry on exactly after a reload."""
+        return self.array(), self._stride, self._seen
+
+    def restore(self, rows: np.ndarray, stride: int, seen: int) -> None:
+        """Put back a ``state()``; the history then continues as if never interrupted."""
+        rows = np.asarray(rows, dtype=float).reshape(-1, len(self.columns))
+        self._rows = [tuple(float(v) for v in r) for r in rows]
+        self._stride, self._seen = int(stride), int(seen)

@@ -33,6 +33,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     p = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
+        _usual_mode(fd, p)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -46,8 +47,75 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def _usual_mode(fd: int, target: Path) -> None:
+    """mkstemp makes files private (0600); give the file the mode it had, or rw-r--r--."""
+    try:
+        os.fchmod(fd, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+    except (OSError, AttributeError):  # no fchmod on some platforms: keep mkstemp's mode
+        pass
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_many(files: dict[Path, bytes]) -> None:
+    """Write several files as one save: every temporary file is written and synced before
+    any is renamed, and if a rename fails the files already replaced are put back, so an
+    error mid-save (a full disk, a permission) leaves the previous versions intact. Files
+    are renamed in the order given: put the one that commits the save last."""
+    temps: dict[Path, str] = {}
+    backups: dict[Path, str] = {}
+    done: list[Path] = []
+    try:
+        for p, data in files.items():
+            fd, temps[p] = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+            _usual_mode(fd, p)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for p in files:
+            if p.exists():
+                backups[p] = _hard_link_backup(p)
+        for p in files:
+            os.replace(temps[p], p)
+            done.append(p)
+    except BaseException:
+        for p in reversed(done):  # undo the renames that happened: back to the old files
+            try:
+                if p in backups:
+                    os.replace(backups.pop(p), p)
+                else:
+                    os.unlink(p)
+            except OSError:
+                pass
+        for leftover in [t for p, t in temps.items() if p not in done] + list(backups.values()):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass
+        raise
+    for b in backups.values():
+        try:
+            os.unlink(b)
+        except OSError:
+            pass
+
+
+def _hard_link_backup(p: Path) -> str:
+    """A second name for the current file (a hard link, or a copy where links are not
+    supported), so it can be renamed back if the save fails half-way."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".old", dir=p.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        os.link(p, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copy2(p, tmp)
+    return tmp
 
 
 def clean_number(v):

@@ -49,16 +49,57 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-every", type=int, metavar="K", help=f"steps between evaluations (default {d.eval_every})")
 
 
+# Fields a resumed experiment keeps: changing one would discard the saved parameters or data.
+FIXED_ON_RESUME = ("distribution", "data_path", "n_train", "seed", "hidden", "dtype")
+
+
+def add_experiment_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("experiment")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--load", metavar="EXP.toml",
+                     help="resume a saved experiment exactly (its .npz and .csv sit beside it); setup flags "
+                     "given too change the training settings (objective, sigma, lr, optimizer, batch, lambda, "
+                     "eval-every) from here on; the data, seed, hidden size and dtype stay as saved")
+    src.add_argument("--config", metavar="EXP.toml",
+                     help="start afresh from the [setup] of an experiment file; setup flags override it")
+
+
+def _changes(args: argparse.Namespace) -> dict:
+    return {field: getattr(args, flag) for flag, field in SETUP_FLAGS.items() if getattr(args, flag, None) is not None}
+
+
 def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
     """The Config the flags describe, over ``base`` (defaults if None); validated."""
-    changes = {field: getattr(args, flag) for flag, field in SETUP_FLAGS.items() if getattr(args, flag) is not None}
-    return (base or Config()).with_changes(**changes)
+    return (base or Config()).with_changes(**_changes(args))
+
+
+def setup_from_args(args: argparse.Namespace):
+    """(config, trainer): a resumed Trainer for --load (else None) and the Config to use,
+    from --config's file or the defaults, with the setup flags applied on top."""
+    from core.experiment import load_config, load_experiment
+
+    if getattr(args, "load", None):
+        changes = _changes(args)
+        flag_of = {field: flag for flag, field in SETUP_FLAGS.items()}
+        for field in FIXED_ON_RESUME:
+            if field in changes:
+                flag = "--" + flag_of[field].rstrip("_").replace("_", "-")
+                raise UserError(f"{flag} cannot change when resuming {args.load!r} (the saved state depends on "
+                                f"it); to start afresh from its setup use --config {args.load} {flag} ...")
+        trainer = load_experiment(args.load)
+        trainer.config.with_changes(**changes)  # validate before touching the trainer
+        if changes:
+            trainer.configure(**changes)
+        return trainer.config, trainer
+    base = load_config(args.config) if getattr(args, "config", None) else None
+    return config_from_args(args, base), None
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="smtui", description="A terminal playground for score matching and denoising "
                 "autoencoders (Vincent 2011). With no command, opens the app.")
     add_setup_options(p)
+    add_experiment_options(p)
     return p
 
 
@@ -70,6 +111,13 @@ def build_run_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
     o.add_argument("--csv", metavar="PATH", help="write the history of evaluations as CSV")
     o.add_argument("--save-params", metavar="PATH.npz", help="save W, b, c and sigma as .npz")
+    o.add_argument("--save", metavar="EXP.toml",
+                   help="save the experiment at the end: EXP.toml (setup) plus EXP.npz (parameters, optimiser "
+                   "and batch-stream state) and EXP.csv (metric history); refuses to overwrite without --force")
+    o.add_argument("--force", action="store_true", help="let --save overwrite an existing experiment")
+    add_experiment_options(p)
+    p.epilog = ("With --load, --steps counts the steps to train beyond the saved ones. Exit status: 0 ok, "
+                "2 bad input, 3 training diverged (the last finite parameters are kept and still reported).")
     return p
 
 
@@ -94,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_headless(build_run_parser().parse_args(argv[1:]))
         args = build_parser().parse_args(argv)
-        config = config_from_args(args)
+        config, trainer = setup_from_args(args)
         from tui.app import run_app
 
-        return run_app(config)
+        return run_app(config) if trainer is None else run_app(config, trainer=trainer)
     except UserError as exc:
         print(f"smtui: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,22 +7,28 @@ import sys
 import time
 
 from core.errors import UserError
+from core.experiment import ExperimentExists, experiment_paths, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv, save_params, to_json
 from core.trainer import Trainer
-from tui.cli import EXIT_DIVERGED, EXIT_OK, config_from_args
+from tui.cli import EXIT_DIVERGED, EXIT_OK, setup_from_args
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     if args.steps < 0:
         raise UserError(f"steps must be a whole number >= 0, got {args.steps}")
+    if args.force and not args.save:
+        raise UserError("--force only applies to --save (overwriting an existing experiment)")
     outputs = {"json": args.json, "csv": args.csv, "save-params": args.save_params}
     for what, path in outputs.items():
         if path and not (what == "json" and path == "-"):
             check_writable(path, f"--{what}")
+    if args.save:
+        _check_save(args.save, args.force)
     wall0 = time.perf_counter()
-    trainer = Trainer(config)
-    _train(trainer, args.steps)
+    config, trainer = setup_from_args(args)
+    trainer = trainer or Trainer(config)
+    config = trainer.config
+    _train(trainer, trainer.step + args.steps)
     metrics = trainer.evaluate()
     wall = time.perf_counter() - wall0
     result = {
@@ -43,15 +49,35 @@ def run_headless(args: argparse.Namespace) -> int:
         atomic_write_text(args.csv, rows_to_csv(trainer.evaluations))
     if args.save_params:
         save_params(args.save_params, trainer.params, config.sigma)
+    if args.save:
+        _save(trainer, args.save, args.force)
     if trainer.status == "diverged":
         print(f"smtui: diverged: {trainer.message}", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK
 
 
+def _check_save(path: str, force: bool) -> None:
+    """Refuse a --save destination before training rather than after."""
+    for p in experiment_paths(path):
+        check_writable(p, "--save")
+        if p.exists() and not force:
+            raise UserError(f"--save: {str(p)!r} already exists; choose another name or add --force to overwrite it")
+
+
+def _save(trainer: Trainer, path: str, force: bool) -> None:
+    try:
+        save_experiment(trainer, path, overwrite=force)
+    except ExperimentExists as exc:  # appeared while training
+        raise UserError(f"--save: {exc} (add --force)") from None
+
+
 def _train(trainer: Trainer, steps: int) -> None:
+    """Train until ``trainer.step`` reaches ``steps`` or training diverges."""
     chunk = max(1, min(trainer.config.eval_every, 100))
-    if not sys.stderr.isatty() or steps == 0:
+    if trainer.step < steps and trainer.status == "diverged":
+        trainer.status, trainer.message = "ok", ""  # resuming a diverged run: try again
+    if not sys.stderr.isatty() or steps == trainer.step:
         while trainer.step < steps and trainer.status == "ok":
             trainer.train(min(chunk, steps - trainer.step))
         return
@@ -61,7 +87,7 @@ def _train(trainer: Trainer, steps: int) -> None:
     columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("loss {task.fields[loss]}"))
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("train", total=steps, loss="-")
+        task = bar.add_task("train", total=steps, completed=trainer.step, loss="-")
         while trainer.step < steps and trainer.status == "ok":
             trainer.train(min(chunk, steps - trainer.step))
             bar.update(task, completed=trainer.step, loss=f"{trainer.last_loss:.4g}" if trainer.last_loss else "-")

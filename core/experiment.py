@@ -1,0 +1,391 @@
+"""Experiments that last: a TOML file with the whole setup, and beside it ``NAME.npz``
+(parameters, optimiser state, batch stream, histories) and ``NAME.csv`` (the metric
+history). Loading one resumes exactly: k more steps give the same parameters as never
+having stopped.
+
+    save_experiment(trainer, "runs/ring.toml")      # refuses to overwrite unless asked
+    trainer = load_experiment("runs/ring.toml")     # resume
+    config = load_config("runs/ring.toml")          # the setup only, to rerun or share
+
+Everything read back is checked; a wrong, missing or extra field is a one-line
+UserError naming it. The .npz is read with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import os
+import tomllib
+import uuid
+import zipfile
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from core.config import Config
+from core.errors import UserError
+from core.io import atomic_write_many, check_writable, rows_to_csv
+from core.trainer import IDENTITY_COLUMNS, Trainer
+
+FORMAT = "smtui-experiment"
+VERSION = 1
+HEADER = (
+    "# An smtui experiment (Vincent 2011, score matching and denoising autoencoders).\n"
+    "# [setup] is the whole setup: `smtui run --config THIS.toml` reruns it from scratch.\n"
+    "# [run] and the .npz / .csv beside this file hold the trained state and metric\n"
+    "# history: `smtui run --load THIS.toml` resumes exactly. data_path = \"\" means none;\n"
+    "# a relative data_path is relative to this file's folder.\n"
+)
+TOP_KEYS = ("format", "version", "setup", "run")
+RUN_KEYS = ("step", "status", "message", "save_id", "marks")
+MARK_KEYS = ("step", "label")
+INT_CSV_COLUMNS = ("step", "eval_points", "reference_points")
+
+
+class ExperimentExists(UserError):
+    """Saving would overwrite an existing experiment and overwriting was not asked for."""
+
+
+def experiment_paths(path: str | Path) -> tuple[Path, Path, Path]:
+    """The experiment's three files: NAME.toml, NAME.npz, NAME.csv."""
+    p = Path(path)
+    if p.suffix.lower() != ".toml":
+        raise UserError(f"experiment file {str(p)!r} must end in .toml")
+    return p, p.with_suffix(".npz"), p.with_suffix(".csv")
+
+
+# --- saving ---------------------------------------------------------------------
+
+
+def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False) -> Path:
+    """Write the experiment's three files as one atomic save; returns the TOML path.
+
+    Raises ExperimentExists if any of them exists and ``overwrite`` is False, and
+    UserError (with the previous files intact) if the disk refuses the write."""
+    toml_path, npz_path, csv_path = experiment_paths(path)
+    for p, what in ((toml_path, "experiment"), (npz_path, "experiment state"), (csv_path, "metric history")):
+        check_writable(p, what)
+        if p.exists() and not overwrite:
+            raise ExperimentExists(f"{str(p)!r} already exists; choose another name or allow overwriting it")
+    save_id = uuid.uuid4().hex
+    files = {
+        npz_path: _state_bytes(trainer, save_id),
+        csv_path: rows_to_csv(trainer.evaluations).encode("utf-8"),
+        toml_path: _toml_text(trainer, toml_path, save_id).encode("utf-8"),  # last: it commits the save
+    }
+    try:
+        atomic_write_many(files)
+    except OSError as exc:
+        raise UserError(f"cannot save experiment {str(toml_path)!r}: {exc.strerror or exc}; "
+                        "the previous files are unchanged") from None
+    return toml_path
+
+
+def _setup_table(config: Config, folder: Path) -> dict:
+    setup = config.to_dict()
+    if config.data_path is None:
+        setup["data_path"] = ""
+    else:
+        data = Path(config.data_path).resolve()
+        try:
+            setup["data_path"] = Path(os.path.relpath(data, folder.resolve())).as_posix()
+        except ValueError:  # another drive (Windows): keep it absolute
+            setup["data_path"] = str(data)
+    return setup
+
+
+def _toml_text(trainer: Trainer, toml_path: Path, save_id: str) -> str:
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "setup": _setup_table(trainer.config, toml_path.parent),
+        "run": {
+            "step": int(trainer.step),
+            "status": trainer.status,
+            "message": trainer.message,
+            "save_id": save_id,
+            "marks": [{"step": int(s), "label": str(label)} for s, label in trainer.marks],
+        },
+    }
+    return HEADER + tomli_w.dumps(doc)
+
+
+def _data_digest(data: np.ndarray) -> str:
+    a = np.ascontiguousarray(data, dtype=np.float64)
+    return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+def _pcg64_words(rng: np.random.Generator) -> np.ndarray:
+    """The batch stream's PCG64 state as six uint64 words (lossless: 128-bit ints split)."""
+    st = rng.bit_generator.state
+    if st["bit_generator"] != "PCG64":
+        raise TypeError(f"expected a PCG64 batch stream, got {st['bit_generator']}")
+    s, inc = st["state"]["state"], st["state"]["inc"]
+    words = (s >> 64, s & (2**64 - 1), inc >> 64, inc & (2**64 - 1), st["has_uint32"], st["uinteger"])
+    return np.array(words, dtype=np.uint64)
+
+
+def _pcg64_from_words(words: np.ndarray) -> np.random.Generator:
+    w = [int(v) for v in words]
+    bg = np.random.PCG64()
+    bg.state = {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+                "has_uint32": w[4], "uinteger": w[5]}
+    return np.random.Generator(bg)
+
+
+def _flatten(prefix: str, tree: dict, out: dict) -> dict:
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            _flatten(f"{prefix}{k}.", v, out)
+        else:
+            out[f"{prefix}{k}"] = np.asarray(v)
+    return out
+
+
+def _state_arrays(trainer: Trainer, save_id: str) -> dict[str, np.ndarray]:
+    rows, stride, seen = trainer.losses.state()
+    arrays = {k: np.asarray(v) for k, v in trainer.params.items()}
+    _flatten("opt.", trainer.opt_state, arrays)
+    arrays.update(
+        rng=_pcg64_words(trainer.batch_rng),
+        step=np.asarray(trainer.step, dtype=np.int64),
+        train_seconds=np.asarray(trainer.train_seconds, dtype=np.float64),
+        last_loss=np.asarray(np.nan if trainer.last_loss is None else trainer.last_loss, dtype=np.float64),
+        losses=np.asarray(rows, dtype=np.float64).reshape(-1, 2),
+        losses_stride=np.asarray(stride, dtype=np.int64),
+        losses_seen=np.asarray(seen, dtype=np.int64),
+        data_digest=np.asarray(_data_digest(trainer.data)),
+        save_id=np.asarray(save_id),
+    )
+    return arrays
+
+
+def _state_bytes(trainer: Trainer, save_id: str) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **_state_arrays(trainer, save_id))
+    return buf.getvalue()
+
+
+# --- loading --------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict:
+    if not path.exists():
+        raise UserError(f"experiment file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise UserError(f"experiment file {str(path)!r} is a directory, not a file")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"experiment file {str(path)!r} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"experiment file {str(path)!r} is not valid TOML: {exc}") from None
+    _exact_keys(doc, ("format", "version", "setup"), TOP_KEYS, path, "")
+    if doc["format"] != FORMAT:
+        raise UserError(f"{str(path)!r}: format must be {FORMAT!r}, got {doc['format']!r}")
+    if doc["version"] != VERSION:
+        raise UserError(f"{str(path)!r}: version {doc['version']!r} is not supported (this smtui reads {VERSION})")
+    return doc
+
+
+def _exact_keys(table, required, allowed, path: Path, where: str) -> None:
+    name = where.rstrip(".") or "the top level"
+    if not isinstance(table, dict):
+        raise UserError(f"{str(path)!r}: {name} must be a table")
+    for k in table:
+        if k not in allowed:
+            raise UserError(f"{str(path)!r}: unknown field {where}{k}; allowed: {', '.join(allowed)}")
+    for k in required:
+        if k not in table:
+            raise UserError(f"{str(path)!r}: missing field {where}{k}")
+
+
+def _config_from_setup(setup, path: Path) -> Config:
+    names = tuple(f.name for f in fields(Config))
+    _exact_keys(setup, names, names, path, "setup.")
+    defaults = Config()
+    values = {}
+    for name in names:
+        v, kind = setup[name], type(getattr(defaults, name))
+        if name == "data_path":
+            if not isinstance(v, str):
+                raise UserError(f"{str(path)!r}: setup.data_path must be a string (\"\" for none), got {v!r}")
+            if v == "":
+                v = None
+            elif not Path(v).is_absolute():
+                v = str(path.parent / v)
+        elif kind is float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise UserError(f"{str(path)!r}: setup.{name} must be a number, got {v!r}")
+            v = float(v)
+        elif kind is int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise UserError(f"{str(path)!r}: setup.{name} must be a whole number, got {v!r}")
+        elif not isinstance(v, str):
+            raise UserError(f"{str(path)!r}: setup.{name} must be a string, got {v!r}")
+        values[name] = v
+    try:
+        return Config(**values).validated()
+    except UserError as exc:
+        raise UserError(f"{str(path)!r}: setup: {exc}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """The setup of an experiment file (its [run] section and state files are ignored)."""
+    toml_path = experiment_paths(path)[0]
+    return _config_from_setup(_read_toml(toml_path)["setup"], toml_path)
+
+
+def load_experiment(path: str | Path) -> Trainer:
+    """A Trainer exactly as it was saved: training on from it continues the same run."""
+    toml_path, npz_path, csv_path = experiment_paths(path)
+    doc = _read_toml(toml_path)
+    config = _config_from_setup(doc["setup"], toml_path)
+    if "run" not in doc:
+        raise UserError(f"{str(toml_path)!r} holds a setup only (no [run]); start from it with --config")
+    run = doc["run"]
+    _exact_keys(run, RUN_KEYS, RUN_KEYS, toml_path, "run.")
+    step = run["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise UserError(f"{str(toml_path)!r}: run.step must be a whole number >= 0, got {step!r}")
+    if run["status"] not in ("ok", "diverged"):
+        raise UserError(f"{str(toml_path)!r}: run.status must be 'ok' or 'diverged', got {run['status']!r}")
+    for key in ("message", "save_id"):
+        if not isinstance(run[key], str):
+            raise UserError(f"{str(toml_path)!r}: run.{key} must be a string, got {run[key]!r}")
+    marks = _marks(run["marks"], toml_path)
+
+    trainer = Trainer(config)  # data, and a template of every array's shape
+    arrays = _read_npz(npz_path)
+    _restore_state(trainer, arrays, npz_path)
+    if str(arrays["save_id"]) != run["save_id"] or trainer.step != step:
+        raise UserError(f"{str(npz_path)!r} does not belong to {str(toml_path)!r} (an interrupted save?); "
+                        "start afresh from its setup with --config")
+    if str(arrays["data_digest"]) != _data_digest(trainer.data):
+        raise UserError(f"the data of {str(toml_path)!r} ({config.source}) differs from when it was saved; "
+                        "resuming would not continue the same run. Start afresh with --config")
+    trainer.evaluations = _read_history(csv_path)
+    for figs in trainer.evaluations:  # the identity history is a function of the evaluations
+        trainer.identity.append(tuple(np.nan if figs.get(c) is None else figs[c] for c in IDENTITY_COLUMNS))
+    if trainer.evaluations and trainer.evaluations[-1].get("step") == trainer.step:
+        trainer._figures = (trainer.step, trainer.evaluations[-1])  # no duplicate row on the next evaluate()
+    trainer.marks = marks
+    trainer.status, trainer.message = run["status"], run["message"]
+    return trainer
+
+
+def _marks(marks, path: Path) -> list[tuple[int, str]]:
+    if not isinstance(marks, list):
+        raise UserError(f"{str(path)!r}: run.marks must be a list of {{step, label}} tables")
+    out = []
+    for i, m in enumerate(marks):
+        _exact_keys(m, MARK_KEYS, MARK_KEYS, path, f"run.marks[{i}].")
+        if not isinstance(m["step"], int) or isinstance(m["step"], bool) or not isinstance(m["label"], str):
+            raise UserError(f"{str(path)!r}: run.marks[{i}] needs a whole-number step and a string label")
+        out.append((m["step"], m["label"]))
+    return out
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise UserError(f"experiment state {str(path)!r} is missing; start afresh from the setup with --config")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"experiment state {str(path)!r} cannot be read: {first}") from None
+
+
+def _restore_state(trainer: Trainer, arrays: dict, path: Path) -> None:
+    """Check every array against the fresh trainer's template, then put it in place."""
+    where = str(path)
+    template = {k: np.asarray(v) for k, v in trainer.params.items()}
+    _flatten("opt.", trainer.opt_state, template)
+    scalars = {"rng": ((6,), "u"), "step": ((), "iu"), "train_seconds": ((), "f"), "last_loss": ((), "f"),
+               "losses_stride": ((), "iu"), "losses_seen": ((), "iu"), "data_digest": ((), "U"),
+               "save_id": ((), "U")}
+    expected = set(template) | set(scalars) | {"losses"}
+    for k in arrays:
+        if k not in expected:
+            raise UserError(f"{where}: unknown array {k!r}")
+    for k in sorted(expected):
+        if k not in arrays:
+            raise UserError(f"{where}: missing array {k!r}")
+    for k, t in template.items():
+        a = arrays[k]
+        if a.shape != t.shape or a.dtype.kind != t.dtype.kind:
+            raise UserError(f"{where}: array {k!r} has shape {a.shape} ({a.dtype}), the setup needs "
+                            f"{t.shape} ({t.dtype})")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise UserError(f"{where}: array {k!r} has non-finite values")
+    for k, (shape, kinds) in scalars.items():
+        a = arrays[k]
+        if a.shape != shape or a.dtype.kind not in kinds:
+            raise UserError(f"{where}: array {k!r} must have shape {shape}, got {a.shape} ({a.dtype})")
+    losses = arrays["losses"]
+    if losses.ndim != 2 or losses.shape[1] != 2 or losses.dtype.kind != "f" or not np.all(np.isfinite(losses)):
+        raise UserError(f"{where}: array 'losses' must be finite with shape (k, 2), got {losses.shape}")
+    step, stride, seen = int(arrays["step"]), int(arrays["losses_stride"]), int(arrays["losses_seen"])
+    seconds, last = float(arrays["train_seconds"]), float(arrays["last_loss"])
+    if step < 0 or stride < 1 or seen < 0 or not (math.isfinite(seconds) and seconds >= 0):
+        raise UserError(f"{where}: step, losses_stride, losses_seen or train_seconds out of range")
+    if math.isinf(last):
+        raise UserError(f"{where}: array 'last_loss' is infinite")
+    try:
+        rng = _pcg64_from_words(arrays["rng"])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise UserError(f"{where}: array 'rng' is not a PCG64 state: {exc}") from None
+
+    trainer.params = {k: np.array(arrays[k]) for k in trainer.params}
+    trainer.opt_state = _unflatten(trainer.opt_state, arrays, "opt.")
+    trainer.batch_rng = rng
+    trainer.step = step
+    trainer.train_seconds = seconds
+    trainer.last_loss = None if math.isnan(last) else last
+    trainer.losses.restore(losses, stride, seen)
+
+
+def _unflatten(tree: dict, arrays: dict, prefix: str) -> dict:
+    out = {}
+    for k, v in tree.items():
+        out[k] = _unflatten(v, arrays, f"{prefix}{k}.") if isinstance(v, dict) else np.array(arrays[f"{prefix}{k}"])
+    return out
+
+
+def _read_history(path: Path) -> list[dict]:
+    """The evaluations written by ``rows_to_csv``: numbers back to float (int where whole
+    columns are counts), empty cells to None, the evaluation method as text."""
+    if not path.exists():
+        raise UserError(f"metric history {str(path)!r} is missing")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"metric history {str(path)!r} cannot be read: {exc}") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0] == []:
+        return []
+    header, out = rows[0], []
+    if "step" not in header:
+        raise UserError(f"metric history {str(path)!r} has no 'step' column")
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UserError(f"metric history {str(path)!r} line {lineno}: {len(row)} cells, expected {len(header)}")
+        out.append({c: _cell(c, v, path, lineno) for c, v in zip(header, row)})
+    return out
+
+
+def _cell(column: str, v: str, path: Path, lineno: int):
+    if v == "":
+        return None
+    if column == "evaluation":
+        return v
+    try:
+        return int(v) if column in INT_CSV_COLUMNS else float(v)
+    except ValueError:
+        raise UserError(f"metric history {str(path)!r} line {lineno}: {column} = {v!r} is not a number") from None

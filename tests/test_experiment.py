@@ -1,0 +1,235 @@
+"""Experiments: round trip, exact resume, refusal of bad files, atomic saves."""
+
+import os
+
+import numpy as np
+import pytest
+
+from core.config import Config
+from core.errors import UserError
+from core.experiment import ExperimentExists, load_config, load_experiment, save_experiment
+from core.trainer import Trainer
+
+SMALL = dict(n_train=64, batch=32, hidden=8, eval_every=7)
+
+
+def _trained(steps=20, **changes) -> Trainer:
+    t = Trainer(Config(**{**SMALL, **changes}))
+    t.train(steps)
+    return t
+
+
+def _same_params(a: Trainer, b: Trainer) -> bool:
+    return all(np.array_equal(a.params[k], b.params[k]) for k in ("W", "b", "c"))
+
+
+@pytest.mark.parametrize("optimizer,objective,dtype", [
+    ("adam", "dsm", "float64"),
+    ("momentum", "dsm", "float64"),
+    ("momentum", "esm-sigma", "float64"),
+    ("sgd", "ism", "float64"),
+    ("adam", "dae", "float32"),
+])
+def test_resume_is_bitwise_the_same_run(tmp_path, optimizer, objective, dtype):
+    """k steps after a reload give the same parameters as never having stopped."""
+    a = _trained(optimizer=optimizer, objective=objective, dtype=dtype)
+    save_experiment(a, tmp_path / "e.toml")
+    b = load_experiment(tmp_path / "e.toml")
+    assert _same_params(a, b) and b.step == a.step == 20
+    a.train(23)
+    b.train(23)
+    assert _same_params(a, b)
+    assert a.params["W"].dtype == b.params["W"].dtype == np.dtype(dtype)
+    assert np.array_equal(a.losses.array(), b.losses.array())
+    assert np.array_equal(a.identity.array(), b.identity.array(), equal_nan=True)
+    assert [e["step"] for e in a.evaluations] == [e["step"] for e in b.evaluations]
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    a = _trained()
+    a.configure(lr=0.02)
+    a.train(5)
+    a.evaluate()
+    path = save_experiment(a, tmp_path / "e.toml")
+    b = load_experiment(path)
+    assert b.config == a.config and b.step == a.step and b.marks == a.marks
+    assert b.train_seconds == a.train_seconds and b.last_loss == a.last_loss
+    assert b.status == "ok" and b.message == ""
+    for key in a.opt_state["m"]:
+        assert np.array_equal(a.opt_state["m"][key], b.opt_state["m"][key])
+    assert int(b.opt_state["t"]) == int(a.opt_state["t"])
+    assert b.batch_rng.bit_generator.state == a.batch_rng.bit_generator.state
+    assert len(b.evaluations) == len(a.evaluations)
+    for ea, eb in zip(a.evaluations, b.evaluations):
+        assert ea.keys() == eb.keys()
+        for k in ea:
+            assert ea[k] == eb[k] or (ea[k] is None and eb[k] is None)
+    b.evaluate()  # already evaluated at this step: no duplicate row
+    assert len(b.evaluations) == len(a.evaluations)
+    assert load_config(path) == a.config
+
+
+def test_data_path_is_stored_relative_to_the_experiment(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "runs").mkdir()
+    np.savetxt(tmp_path / "data" / "pts.csv", np.random.default_rng(0).normal(size=(30, 2)), delimiter=",")
+    monkeypatch.chdir(tmp_path)
+    a = Trainer(Config(data_path="data/pts.csv", **SMALL))
+    a.train(3)
+    save_experiment(a, "runs/e.toml")
+    assert 'data_path = "../data/pts.csv"' in (tmp_path / "runs" / "e.toml").read_text()
+    monkeypatch.chdir(tmp_path / "runs")  # loads from anywhere
+    b = load_experiment(tmp_path / "runs" / "e.toml")
+    assert np.array_equal(a.data, b.data)
+    np.savetxt(tmp_path / "data" / "pts.csv", np.zeros((30, 2)), delimiter=",")
+    with pytest.raises(UserError, match="differs from when it was saved"):
+        load_experiment(tmp_path / "runs" / "e.toml")
+    assert load_config(tmp_path / "runs" / "e.toml").data_path.endswith("pts.csv")
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path):
+    a = _trained(3)
+    save_experiment(a, tmp_path / "e.toml")
+    with pytest.raises(ExperimentExists, match="already exists"):
+        save_experiment(a, tmp_path / "e.toml")
+    a.train(2)
+    save_experiment(a, tmp_path / "e.toml", overwrite=True)
+    assert load_experiment(tmp_path / "e.toml").step == 5
+
+
+def _edit_toml(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("old,new,match", [
+    ("sigma = 0.3\n", "", "missing field setup.sigma"),
+    ("sigma = 0.3\n", "sigma = 0.3\nsigmaa = 1.0\n", "unknown field setup.sigmaa"),
+    ("sigma = 0.3\n", 'sigma = "big"\n', "setup.sigma must be a number"),
+    ("sigma = 0.3\n", "sigma = -1.0\n", "sigma must be a finite number > 0"),
+    ("hidden = 8\n", "hidden = 8.5\n", "setup.hidden must be a whole number"),
+    ('objective = "dsm"\n', 'objective = "magic"\n', "unknown objective 'magic'"),
+    ("version = 1\n", "version = 2\n", "version 2 is not supported"),
+    ("version = 1\n", "version = 1\ncolour = 3\n", "unknown field colour"),
+    ('format = "smtui-experiment"\n', "", "missing field format"),
+    ("step = 3\n", "", "missing field run.step"),
+    ("step = 3\n", "step = 3\nextra = 1\n", "unknown field run.extra"),
+    ("step = 3\n", "step = 4\n", "does not belong"),
+    ("[setup]", "[setup\n", "not valid TOML"),
+])
+def test_bad_toml_fields_are_refused_by_name(tmp_path, old, new, match):
+    save_experiment(_trained(3), tmp_path / "e.toml")
+    _edit_toml(tmp_path / "e.toml", old, new)
+    with pytest.raises(UserError, match=match) as info:
+        load_experiment(tmp_path / "e.toml")
+    assert "\n" not in str(info.value)
+
+
+def test_setup_only_file_loads_as_config_not_experiment(tmp_path):
+    p = tmp_path / "setup.toml"
+    p.write_text('format = "smtui-experiment"\nversion = 1\n[setup]\n' + "".join(
+        f"{k} = {v!r}\n".replace("'", '"') for k, v in Config().to_dict().items() if k != "data_path")
+        + 'data_path = ""\n')
+    assert load_config(p) == Config()
+    with pytest.raises(UserError, match="setup only"):
+        load_experiment(p)
+
+
+def _rewrite_npz(path, **changes):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for k, v in changes.items():
+        if v is None:
+            del arrays[k]
+        else:
+            arrays[k] = v
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("changes,match", [
+    (dict(W=None), "missing array 'W'"),
+    (dict(extra=np.zeros(3)), "unknown array 'extra'"),
+    (dict(W=np.zeros((3, 2))), "array 'W' has shape"),
+    (dict(b=np.full(8, np.nan)), "array 'b' has non-finite values"),
+    (dict(**{"opt.m.c": np.array([np.inf, 0.0])}), "'opt.m.c' has non-finite"),
+    (dict(rng=np.zeros(3, dtype=np.uint64)), "array 'rng' must have shape"),
+    (dict(W=np.array([object()] * 16, dtype=object).reshape(8, 2)), "cannot be read"),
+])
+def test_bad_npz_is_refused(tmp_path, changes, match):
+    save_experiment(_trained(3), tmp_path / "e.toml")
+    if any(isinstance(v, np.ndarray) and v.dtype == object for v in changes.values()):
+        with np.load(tmp_path / "e.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays.update(changes)
+        np.savez(tmp_path / "e.npz", **arrays)  # savez pickles the object array
+    else:
+        _rewrite_npz(tmp_path / "e.npz", **changes)
+    with pytest.raises(UserError, match=match):
+        load_experiment(tmp_path / "e.toml")
+
+
+def test_garbage_and_missing_state_files_are_refused(tmp_path):
+    save_experiment(_trained(3), tmp_path / "e.toml")
+    (tmp_path / "e.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(UserError, match="cannot be read"):
+        load_experiment(tmp_path / "e.toml")
+    (tmp_path / "e.npz").unlink()
+    with pytest.raises(UserError, match="is missing"):
+        load_experiment(tmp_path / "e.toml")
+    save_experiment(_trained(3), tmp_path / "f.toml")
+    (tmp_path / "f.csv").write_text("step,dsm\n1,abc\n")
+    with pytest.raises(UserError, match="is not a number"):
+        load_experiment(tmp_path / "f.toml")
+
+
+def _snapshot_dir(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_a_failure_mid_save_leaves_the_previous_experiment(tmp_path, monkeypatch, fail_at):
+    """A full disk at the n-th rename: every file is the old one, no temporary file is left."""
+    a = _trained(3)
+    save_experiment(a, tmp_path / "e.toml")
+    before = _snapshot_dir(tmp_path)
+    a.train(4)
+    real, calls = os.replace, []
+
+    def flaky(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(UserError, match="No space left on device"):
+        save_experiment(a, tmp_path / "e.toml", overwrite=True)
+    monkeypatch.undo()
+    assert _snapshot_dir(tmp_path) == before
+    assert load_experiment(tmp_path / "e.toml").step == 3
+
+
+def test_a_failed_write_of_a_new_experiment_leaves_nothing(tmp_path, monkeypatch):
+    real = os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(UserError, match="cannot save"):
+        save_experiment(_trained(2), tmp_path / "e.toml")
+    monkeypatch.setattr(os, "fsync", real)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_experiment_path_must_be_toml(tmp_path):
+    with pytest.raises(UserError, match="must end in .toml"):
+        save_experiment(_trained(1), tmp_path / "e.json")
+
+
+def test_npz_needs_no_pickle(tmp_path):
+    save_experiment(_trained(2), tmp_path / "e.toml")
+    with np.load(tmp_path / "e.npz", allow_pickle=False) as z:
+        for k in z.files:
+            assert z[k].dtype != object
