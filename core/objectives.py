@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import autograd.numpy as np
 import numpy as onp
 
+from core import fused
 from core.model import jacobian_diagonal, reconstruction, score
 from core.parzen import parzen_score
 
@@ -49,48 +50,65 @@ def dae_loss(params, batch, sigma):
     return np.mean(np.sum(r * r, axis=1))
 
 
+def _dsm_fast(theta, batch, sigma, lam):
+    x, xt = batch["x"], batch["xt"]
+    return fused.score_matching_loss(theta, xt, (x - xt) / sigma**2, sigma)
+
+
 @dataclass(frozen=True)
 class Objective:
     name: str
     description: str
-    loss: Callable  # (params, batch, sigma, lam) -> scalar
+    loss: Callable  # (params, batch, sigma, lam) -> scalar: the definition
     needs_analytic: bool
     noisy: bool  # trains on xt = x + sigma * eps
+    fast: Callable  # (theta, batch, sigma, lam) -> the same scalar on theta = fused.pack(params)
 
 
 OBJECTIVES = {
     o.name: o
     for o in (
         Objective("esm", "explicit score matching against the analytic score of q",
-                  lambda p, b, s, lam: esm_loss(p, b, s), True, False),
+                  lambda p, b, s, lam: esm_loss(p, b, s), True, False,
+                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x"], b["target"], s)),
         Objective("ism", "implicit score matching on the training set (Hyvarinen 2005)",
-                  lambda p, b, s, lam: ism_loss(p, b, s), False, False),
+                  lambda p, b, s, lam: ism_loss(p, b, s), False, False,
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s)),
         Objective("ism-reg", "ISM plus lambda times the squared Jacobian diagonal (Kingma & LeCun)",
-                  lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False, False),
+                  lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False, False,
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s, lam)),
         Objective("esm-sigma", "explicit score matching against the Parzen score of q_sigma",
-                  lambda p, b, s, lam: esm_loss(p, b, s), False, True),
+                  lambda p, b, s, lam: esm_loss(p, b, s), False, True,
+                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x"], b["target"], s)),
         Objective("ism-sigma", "implicit score matching on Parzen samples xt ~ q_sigma",
-                  lambda p, b, s, lam: ism_loss(p, b, s), False, True),
+                  lambda p, b, s, lam: ism_loss(p, b, s), False, True,
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s)),
         Objective("dsm", "denoising score matching, target (x - xt) / sigma^2 (the paper's)",
-                  lambda p, b, s, lam: dsm_loss(p, b, s), False, True),
+                  lambda p, b, s, lam: dsm_loss(p, b, s), False, True,
+                  _dsm_fast),
         Objective("dae", "denoising autoencoder, tied weights, linear decoder",
-                  lambda p, b, s, lam: dae_loss(p, b, s), False, True),
+                  lambda p, b, s, lam: dae_loss(p, b, s), False, True,
+                  lambda t, b, s, lam: fused.reconstruction_loss(t, b["xt"], b["x"])),
     )
 }
 
 
 def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
-               analytic=None, dtype=float) -> dict:
+               analytic=None, dtype=float, data_score=None) -> dict:
     """A minibatch for objective ``name``: clean points drawn from D with replacement, and
-    for the noisy objectives xt = x + sigma * eps. ESM targets are attached here."""
-    x = data[rng.integers(0, data.shape[0], size)]
+    for the noisy objectives xt = x + sigma * eps. ESM targets are attached here;
+    ``data_score`` (the analytic score at every training point, theta-free) saves
+    recomputing it each step and gives the same batch."""
+    idx = rng.integers(0, data.shape[0], size)
+    x = data[idx]
     if name == "esm":
-        return {"x": x.astype(dtype), "target": onp.asarray(analytic.score(x), dtype=dtype)}
+        target = data_score[idx] if data_score is not None else analytic.score(x)
+        return {"x": x.astype(dtype, copy=False), "target": onp.asarray(target, dtype=dtype)}
     if name in ("ism", "ism-reg"):
-        return {"x": x.astype(dtype)}
+        return {"x": x.astype(dtype, copy=False)}
     xt = x + sigma * rng.standard_normal(x.shape)
     if name == "esm-sigma":
-        return {"x": xt.astype(dtype), "target": parzen_score(xt, data, sigma).astype(dtype)}
+        return {"x": xt.astype(dtype, copy=False), "target": parzen_score(xt, data, sigma).astype(dtype, copy=False)}
     if name == "ism-sigma":
-        return {"x": xt.astype(dtype)}
-    return {"x": x.astype(dtype), "xt": xt.astype(dtype)}
+        return {"x": xt.astype(dtype, copy=False)}
+    return {"x": x.astype(dtype, copy=False), "xt": xt.astype(dtype, copy=False)}

@@ -1,0 +1,158 @@
+"""Each objective's hot part as one autograd primitive over a flat parameter vector.
+
+The trainer differentiates ``theta = [W.ravel(), b, c]`` (one array, so autograd boxes
+one value instead of a dict) through a single primitive per loss. Each primitive returns
+its loss together with the activations its vector-Jacobian product needs, so the
+sigmoid is computed once per step and shared between the forward and the backward pass.
+The definitions stay the autograd compositions in core/objectives.py;
+tests/test_primitives.py checks every value and gradient here against autograd
+differentiating them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from autograd.extend import defvjp, primitive
+
+
+def pack(params) -> np.ndarray:
+    """theta = [W.ravel(), b, c] from {"W": (h, d), "b": (h,), "c": (d,)}."""
+    return np.concatenate([np.ravel(params["W"]), params["b"], params["c"]])
+
+
+def unpack(theta: np.ndarray, d: int) -> dict:
+    """Views of W, b, c inside theta (no copies)."""
+    h = (theta.shape[0] - d) // (d + 1)
+    return {"W": theta[: h * d].reshape(h, d), "b": theta[h * d : h * d + h], "c": theta[h * d + h :]}
+
+
+def _split(theta, d):
+    p = unpack(theta, d)
+    return p["W"], p["b"], p["c"]
+
+
+def _sigmoid(a):
+    # tanh form: stable for any a, and no overflow warnings (see core.model.sigmoid).
+    a *= 0.5
+    np.tanh(a, out=a)
+    a += 1.0
+    a *= 0.5
+    return a
+
+
+def _hidden(W, b, x):
+    return _sigmoid(x @ W.T + b)
+
+
+def _flat(dW, db, dc):
+    return np.concatenate([dW.ravel(), db, dc])
+
+
+def _through_psi(W, x, s, G, s2):
+    """Gradients of L through psi = (s W + c - x) / s2 for G = dL/dpsi: (dW, db, dc, V)
+    with V = dL/d(pre-activation)."""
+    V = (G @ W.T) * (s * (1.0 - s))
+    V /= s2
+    return V.T @ x + (s.T @ G) / s2, V.sum(axis=0), G.sum(axis=0) / s2, V
+
+
+# --- ESM, ESM-sigma and DSM: mean 1/2 ||psi(x) - target||^2 ------------------------
+
+
+@primitive
+def _score_matching(theta, x, target, sigma):
+    W, b, c = _split(theta, x.shape[1])
+    s = _hidden(W, b, x)
+    r = (s @ W + c - x) / sigma**2 - target
+    return 0.5 * np.vdot(r, r) / x.shape[0], s, r
+
+
+def _score_matching_vjp(ans, theta, x, target, sigma):
+    _, s, r = ans
+    W = _split(theta, x.shape[1])[0]
+    return lambda g: _flat(*_through_psi(W, x, s, (g[0] / x.shape[0]) * r, sigma**2)[:3])
+
+
+defvjp(_score_matching, _score_matching_vjp)
+
+
+def score_matching_loss(theta, x, target, sigma):
+    """mean over rows of 1/2 ||psi(x; theta) - target||^2 (ESM, ESM-sigma, DSM)."""
+    return _score_matching(theta, x, target, sigma)[0]
+
+
+# --- DAE: mean ||W^T sigmoid(W xt + b) + c - x||^2 ----------------------------------
+
+
+@primitive
+def _reconstruction_error(theta, xt, x):
+    W, b, c = _split(theta, x.shape[1])
+    s = _hidden(W, b, xt)
+    r = s @ W + c - x
+    return np.vdot(r, r) / x.shape[0], s, r
+
+
+def _reconstruction_error_vjp(ans, theta, xt, x):
+    _, s, r = ans
+    W = _split(theta, x.shape[1])[0]
+    # The reconstruction is sigma^2 psi(xt) + xt, so psi's VJP with s2 = 1 serves.
+    return lambda g: _flat(*_through_psi(W, xt, s, (2.0 * g[0] / x.shape[0]) * r, 1.0)[:3])
+
+
+defvjp(_reconstruction_error, _reconstruction_error_vjp)
+
+
+def reconstruction_loss(theta, xt, x):
+    """mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2 (DAE)."""
+    return _reconstruction_error(theta, xt, x)[0]
+
+
+# --- ISM and ISMreg: mean 1/2 ||psi||^2 + sum_i diag_i (+ lam sum_i diag_i^2) ----------
+# diag_i = d psi_i / d x_i = (sum_j t_j W_ji^2 - 1) / s2 with t = s (1 - s).
+
+
+@primitive
+def _ism(theta, x, sigma, lam):
+    n, d = x.shape
+    W, b, c = _split(theta, d)
+    s = _hidden(W, b, x)
+    psi = (s @ W + c - x) / sigma**2
+    t = s * (1.0 - s)
+    if lam == 0.0:
+        diag = np.zeros((0, d), dtype=x.dtype)  # not needed: sum_i diag_i = t . ||W_j||^2 - d
+        div_sum = (t.sum(axis=0) @ np.sum(W * W, axis=1)) / sigma**2 - n * d / sigma**2
+        loss = (0.5 * np.vdot(psi, psi) + div_sum) / n
+    else:
+        diag = (t @ (W * W) - 1.0) / sigma**2
+        loss = (0.5 * np.vdot(psi, psi) + np.sum(diag) + lam * np.vdot(diag, diag)) / n
+    return loss, s, psi, diag
+
+
+def _ism_vjp(ans, theta, x, sigma, lam):
+    _, s, psi, diag = ans
+    n, d = x.shape
+    W = _split(theta, d)[0]
+    s2 = sigma**2
+
+    def vjp(g):
+        g0 = g[0] / n
+        t = s * (1.0 - s)
+        W2 = W * W
+        if lam == 0.0:  # dL/d diag = g0 everywhere
+            dt, tH = (g0 / s2) * W2.sum(axis=1), (g0 * t.sum(axis=0))[:, None]
+        else:
+            H = g0 * (1.0 + (2.0 * lam) * diag)
+            dt, tH = (H @ W2.T) / s2, t.T @ H
+        dW, db, dc, _ = _through_psi(W, x, s, g0 * psi, s2)
+        Vd = dt * t * (1.0 - 2.0 * s)
+        return _flat(dW + Vd.T @ x + (2.0 / s2) * W * tH, db + Vd.sum(axis=0), dc)
+
+    return vjp
+
+
+defvjp(_ism, _ism_vjp)
+
+
+def ism_loss(theta, x, sigma, lam=0.0):
+    """mean over rows of 1/2 ||psi||^2 + div psi (+ lam sum_i (d psi_i / d x_i)^2)."""
+    return _ism(theta, x, sigma, float(lam))[0]

@@ -1,0 +1,55 @@
+"""The fused training primitives (core/fused.py) against autograd differentiating the
+definitions (core/objectives.py), in float64 and float32."""
+
+import numpy as np
+import pytest
+from autograd import value_and_grad
+
+from core import distributions
+from core.fused import pack, unpack
+from core.model import init_params
+from core.objectives import OBJECTIVES, draw_batch
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_fused_value_and_gradient_match_autograd_definition(name, d):
+    rng = np.random.default_rng(7)
+    q = distributions.analytic("gaussian") if d == 2 else None
+    if OBJECTIVES[name].needs_analytic and q is None:
+        pytest.skip("ESM needs an analytic q")
+    data = rng.normal(size=(60, d))
+    params = init_params(rng, d, 9)
+    batch = draw_batch(name, data, 17, 0.4, rng, q)
+    obj = OBJECTIVES[name]
+    want_v, want_g = value_and_grad(lambda p: obj.loss(p, batch, 0.4, 0.3))(params)
+    got_v, got_g = value_and_grad(lambda t: obj.fast(t, batch, 0.4, 0.3))(pack(params))
+    np.testing.assert_allclose(got_v, want_v, rtol=1e-12)
+    for k, g in unpack(got_g, d).items():
+        np.testing.assert_allclose(g, want_g[k], rtol=1e-10, atol=1e-12 * np.abs(want_g[k]).max())
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_float32_stays_float32_and_close(name):
+    rng = np.random.default_rng(3)
+    q = distributions.analytic("gaussian")
+    data = rng.normal(size=(50, 2))
+    p64 = init_params(rng, 2, 8)
+    p32 = {k: v.astype(np.float32) for k, v in p64.items()}
+    b64 = draw_batch(name, data, 16, 0.5, np.random.default_rng(1), q)
+    b32 = draw_batch(name, data, 16, 0.5, np.random.default_rng(1), q, dtype=np.float32)
+    obj = OBJECTIVES[name]
+    v64, g64 = value_and_grad(lambda t: obj.fast(t, b64, 0.5, 0.1))(pack(p64))
+    v32, g32 = value_and_grad(lambda t: obj.fast(t, b32, 0.5, 0.1))(pack(p32))
+    assert g32.dtype == np.float32 and np.asarray(v32).dtype == np.float32
+    np.testing.assert_allclose(v32, v64, rtol=1e-4)
+    np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-4 * np.abs(g64).max())
+
+
+def test_pack_unpack_round_trip_and_views():
+    p = init_params(np.random.default_rng(0), 3, 5)
+    theta = pack(p)
+    back = unpack(theta, 3)
+    for k in p:
+        np.testing.assert_array_equal(back[k], p[k])
+        assert np.shares_memory(back[k], theta)
