@@ -1,0 +1,22 @@
+"""Each benchmark script runs end to end at a tiny size, so none can rot (no timings checked)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = {
+    "step_time": ["--size", "2,4,8", "--size", "3,4,8", "--rounds", "1", "--steps", "1"],
+    "end_to_end": ["--steps", "6", "--eval-every", "3", "--hidden", "4", "--batch", "8"],
+    "memory": ["--checkpoints", "2,4", "--eval-every", "2"],
+}
+
+
+@pytest.mark.parametrize("script", list(RUNS))
+def test_benchmark_script_runs(script):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *RUNS[script]],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "---" in out.stdout  # a table was printed
