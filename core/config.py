@@ -11,6 +11,11 @@ from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
 
 DTYPES = ("float64", "float32")
+SIGMA_MIN, SIGMA_MAX = 1e-8, 1e8
+# Memory bounds: the figures are evaluated on ~10^5 fixed points at once, so hidden 2048
+# already needs several GB; a training step holds a few (batch, hidden) arrays.
+HIDDEN_MAX = 2048
+BATCH_X_HIDDEN_MAX = 2**25
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,16 @@ class Config:
     def validated(self) -> Config:
         """Return self if every field is allowed, else raise UserError naming the field."""
         _positive_float("sigma", self.sigma)
+        if not SIGMA_MIN <= self.sigma <= SIGMA_MAX:  # sigma^4 must stay a normal float64
+            raise UserError(f"sigma must be from {SIGMA_MIN:g} to {SIGMA_MAX:g}, got {self.sigma!r}")
         _positive_float("lr", self.lr)
         if not _is_number(self.lam) or not math.isfinite(self.lam) or self.lam < 0:
             raise UserError(f"lambda must be a finite number >= 0, got {self.lam!r}")
-        for name, hi in (("batch", 1_000_000), ("hidden", 100_000), ("n_train", 1_000_000), ("eval_every", 10**9)):
+        for name, hi in (("batch", 1_000_000), ("hidden", HIDDEN_MAX), ("n_train", 1_000_000), ("eval_every", 10**9)):
             _positive_int(name, getattr(self, name), hi)
+        if self.batch * self.hidden > BATCH_X_HIDDEN_MAX:
+            raise UserError(f"batch x hidden must be at most {BATCH_X_HIDDEN_MAX:,} (memory per step), got "
+                            f"{self.batch} x {self.hidden}; lower the batch or the hidden size")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
             raise UserError(f"seed must be a whole number from 0 to 2^63 - 1, got {self.seed!r}")
         if self.data_path is None and self.distribution not in NAMES:

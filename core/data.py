@@ -9,6 +9,8 @@ import numpy as np
 
 from core.errors import UserError
 
+MAX_COORDINATE = 1e15
+
 
 def load_points(path: str | Path) -> np.ndarray:
     """Read an (n, d) float array; every failure is a one-line UserError naming the file."""
@@ -87,4 +89,9 @@ def validate_points(pts, name: str = "data") -> np.ndarray:
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
         raise UserError(f"{name}: row {row + 1} has a non-finite value (nan or inf)")
+    big = np.abs(pts) > MAX_COORDINATE
+    if big.any():
+        row, col = (int(i) for i in np.argwhere(big)[0])
+        raise UserError(f"{name}: row {row + 1} has {pts[row, col]:.3g}; coordinates must be at most "
+                        f"{MAX_COORDINATE:g} in size (squared distances would overflow): rescale the data")
     return pts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.config import DTYPES, Config
+from core.config import DTYPES, HIDDEN_MAX, Config
 from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
 from core.errors import UserError
 from core.objectives import OBJECTIVES
@@ -36,11 +36,13 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--distribution", metavar="NAME", help=f"one of {', '.join(NAMES)} (default {d.distribution})")
     src.add_argument("--data", metavar="FILE", help="your own points: CSV / whitespace text or .npy, shape (n, d)")
     g.add_argument("--objective", metavar="NAME", help=f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
-    g.add_argument("--sigma", type=float, metavar="S", help=f"noise width and temperature, > 0 (default {d.sigma})")
+    g.add_argument("--sigma", type=float, metavar="S",
+                   help=f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})")
     g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
     g.add_argument("--optimizer", metavar="NAME", help=f"one of {', '.join(OPTIMIZERS)} (default {d.optimizer})")
     g.add_argument("--batch", type=int, metavar="B", help=f"minibatch size (default {d.batch})")
-    g.add_argument("--hidden", type=int, metavar="H", help=f"hidden units of the energy model (default {d.hidden})")
+    g.add_argument("--hidden", type=int, metavar="H",
+                   help=f"hidden units of the energy model, 1 to {HIDDEN_MAX} (default {d.hidden})")
     g.add_argument("--n-train", type=int, metavar="N", help=f"training set size (default {d.n_train})")
     g.add_argument("--lambda", dest="lambda_", type=float, metavar="L",
                    help=f"ISMreg's lambda, >= 0 (default {d.lam})")
@@ -148,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(config) if trainer is None else run_app(config, trainer=trainer)
     except UserError as exc:
         print(f"smtui: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print("smtui: error: not enough memory for this setup; try a smaller --hidden, --batch or --n-train",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("smtui: interrupted", file=sys.stderr)
