@@ -233,3 +233,73 @@ def test_npz_needs_no_pickle(tmp_path):
     with np.load(tmp_path / "e.npz", allow_pickle=False) as z:
         for k in z.files:
             assert z[k].dtype != object
+
+
+# --- the command line --------------------------------------------------------------
+
+CLI_SMALL = ["--n-train", "64", "--hidden", "8", "--batch", "32", "--eval-every", "10"]
+
+
+def _main(capsys, *argv):
+    from tui.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("optimizer,objective", [("adam", "dsm"), ("momentum", "esm-sigma")])
+def test_cli_resume_equals_one_long_run(tmp_path, capsys, optimizer, objective):
+    setup = [*CLI_SMALL, "--optimizer", optimizer, "--objective", objective]
+    e, p_resumed, p_straight = tmp_path / "e.toml", tmp_path / "a.npz", tmp_path / "b.npz"
+    assert _main(capsys, "run", "--steps", "20", *setup, "--save", str(e)) == (0, "")
+    code, err = _main(capsys, "run", "--load", str(e), "--steps", "15", "--save-params", str(p_resumed))
+    assert code == 0, err
+    assert _main(capsys, "run", "--steps", "35", *setup, "--save-params", str(p_straight))[0] == 0
+    with np.load(p_resumed) as a, np.load(p_straight) as b:
+        for k in ("W", "b", "c"):
+            assert np.array_equal(a[k], b[k]), k
+
+
+def test_cli_load_config_and_save_rules(tmp_path, capsys):
+    e = str(tmp_path / "e.toml")
+    assert _main(capsys, "run", "--steps", "3", *CLI_SMALL, "--save", e)[0] == 0
+    code, err = _main(capsys, "run", "--steps", "1", *CLI_SMALL, "--save", e)
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    code, err = _main(capsys, "run", "--load", e, "--hidden", "4")
+    assert code == 2 and "--hidden cannot change when resuming" in err
+    code, err = _main(capsys, "run", "--load", e, "--config", e)
+    assert code == 2 and "not allowed with" in err
+    code, err = _main(capsys, "run", "--force", "--steps", "1", *CLI_SMALL)
+    assert code == 2 and "--force only applies to --save" in err
+    # Resume with a new learning rate, overwrite explicitly: the change is marked.
+    assert _main(capsys, "run", "--load", e, "--steps", "2", "--lr", "0.05", "--save", e, "--force")[0] == 0
+    t = load_experiment(e)
+    assert t.step == 5 and t.config.lr == 0.05 and t.marks == [(3, "lr=0.05")]
+    # --config takes the setup only; flags override it.
+    out = tmp_path / "r.json"
+    assert _main(capsys, "run", "--config", e, "--steps", "2", "--seed", "4", "--json", str(out))[0] == 0
+    import json
+
+    res = json.loads(out.read_text())
+    assert res["steps"] == 2 and res["config"]["seed"] == 4 and res["config"]["lr"] == 0.05
+
+
+def test_app_mode_gets_the_loaded_trainer(tmp_path, capsys, monkeypatch):
+    import sys
+    import types
+
+    e = tmp_path / "e.toml"
+    save_experiment(_trained(4), e)
+    seen = {}
+    fake = types.ModuleType("tui.app")
+    fake.run_app = lambda config, trainer=None: seen.update(config=config, trainer=trainer) or 0
+    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    assert _main(capsys, "--load", str(e), "--sigma", "0.5")[0] == 0
+    assert seen["trainer"].step == 4 and seen["config"].sigma == 0.5 == seen["trainer"].config.sigma
+    assert _main(capsys, "--config", str(e), "--hidden", "3")[0] == 0
+    assert seen["trainer"] is None and seen["config"].hidden == 3 and seen["config"].n_train == SMALL["n_train"]
+    code, err = _main(capsys, "--load", str(tmp_path / "missing.toml"))
+    assert code == 2 and "does not exist" in err
