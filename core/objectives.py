@@ -100,13 +100,15 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
     ``data_score`` (the analytic score at every training point, theta-free) saves
     recomputing it each step and gives the same batch."""
     idx = rng.integers(0, data.shape[0], size)
-    x = data[idx]
+    x = data.take(idx, axis=0)  # same rows as data[idx], without fancy-indexing overhead
     if name == "esm":
-        target = data_score[idx] if data_score is not None else analytic.score(x)
+        target = data_score.take(idx, axis=0) if data_score is not None else analytic.score(x)
         return {"x": x.astype(dtype, copy=False), "target": onp.asarray(target, dtype=dtype)}
     if name in ("ism", "ism-reg"):
         return {"x": x.astype(dtype, copy=False)}
-    xt = x + sigma * rng.standard_normal(x.shape)
+    xt = rng.standard_normal(x.shape)  # becomes x + sigma * eps, in place (same bits)
+    xt *= sigma
+    xt += x
     if name == "esm-sigma":
         return {"x": xt.astype(dtype, copy=False), "target": parzen_score(xt, data, sigma).astype(dtype, copy=False)}
     if name == "ism-sigma":

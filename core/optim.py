@@ -36,11 +36,22 @@ def adam_init(params):
 
 def adam_update(params, grads, state, lr):
     t = int(state["t"]) + 1
-    m = {k: ADAM_B1 * state["m"][k] + (1 - ADAM_B1) * grads[k] for k in params}
-    v = {k: ADAM_B2 * state["v"][k] + (1 - ADAM_B2) * grads[k] ** 2 for k in params}
     # A Python float (not a numpy float64) so float32 parameters stay float32.
     scale = float(lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t))
-    new = {k: params[k] - scale * m[k] / (np.sqrt(v[k]) + ADAM_EPS) for k in params}
+    new, m, v = {}, {}, {}
+    for k in params:
+        # The textbook expressions, evaluated in the same order (bit-identical), with the
+        # temporaries reused: in-place only on arrays allocated here, inputs untouched.
+        g = grads[k]
+        m[k] = mk = (1 - ADAM_B1) * g
+        mk += ADAM_B1 * state["m"][k]
+        v[k] = vk = g * g
+        vk *= 1 - ADAM_B2
+        vk += ADAM_B2 * state["v"][k]
+        step = np.sqrt(vk)
+        step += ADAM_EPS
+        np.divide(scale * mk, step, out=step)
+        new[k] = params[k] - step
     return new, {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
 
 

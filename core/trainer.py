@@ -221,7 +221,7 @@ class Trainer:
                 loss, grad = self._value_and_grad(self._theta, draw_batch(*draw))
                 new, opt = self._update({"theta": self._theta}, {"theta": grad}, self._opt, cfg.lr)
                 spent += time.perf_counter() - t0
-                problem = _nonfinite(loss, {"theta": grad}, new)
+                problem = _nonfinite(loss, grad, new["theta"])
                 if problem:
                     self._diverge(problem)
                     break
@@ -315,11 +315,16 @@ def _map_flat(tree, convert):
     return out if out is not None else {k: _map_flat(v, convert) for k, v in tree.items()}
 
 
-def _nonfinite(loss, grads, params) -> str:
+def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
+    """Why the step must not be kept ("" if it may). Checks the loss and the updated theta
+    only: a non-finite gradient always makes the update non-finite (Adam's m is a convex
+    combination of past, finite gradients, so an inf or nan gradient gives m = inf or nan
+    and inf/inf or nan steps; SGD and momentum pass it straight on), so the gradient is
+    looked at only to say which went first."""
     if not np.isfinite(loss):
         return "the loss became non-finite"
-    if not all(np.all(np.isfinite(g)) for g in grads.values()):
+    if np.isfinite(theta).all():
+        return ""
+    if not np.isfinite(grad).all():
         return "a gradient became non-finite"
-    if not all(np.all(np.isfinite(p)) for p in params.values()):
-        return "a parameter became non-finite"
-    return ""
+    return "a parameter became non-finite"
