@@ -59,6 +59,20 @@ def experiment_paths(path: str | Path) -> tuple[Path, Path, Path]:
     return p, p.with_suffix(".npz"), p.with_suffix(".csv")
 
 
+def suggest_experiment_path(config: Config, folder: str | Path = ".") -> Path:
+    """A default name that says what the experiment is and overwrites nothing, e.g.
+    ``ring8-dsm-sigma0.3.toml`` (then ``-2``, ``-3``, ... if taken)."""
+    source = Path(config.data_path).stem if config.data_path else config.distribution
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{source}-{config.objective}-"
+                   f"sigma{config.sigma:g}")
+    folder = Path(folder)
+    for i in range(1, 10_000):
+        candidate = folder / (f"{stem}.toml" if i == 1 else f"{stem}-{i}.toml")
+        if not any(p.exists() for p in experiment_paths(candidate)):
+            return candidate
+    raise UserError(f"no free experiment name like {stem!r} in {str(folder)!r}")
+
+
 # --- saving ---------------------------------------------------------------------
 
 
@@ -66,7 +80,8 @@ def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False)
     """Write the experiment's three files as one atomic save; returns the TOML path.
 
     Raises ExperimentExists if any of them exists and ``overwrite`` is False, and
-    UserError (with the previous files intact) if the disk refuses the write."""
+    UserError (with the previous files intact) if the disk refuses the write. Call it
+    from the thread that trains (between steps), so the state saved is one moment's."""
     toml_path, npz_path, csv_path = experiment_paths(path)
     for p, what in ((toml_path, "experiment"), (npz_path, "experiment state"), (csv_path, "metric history")):
         check_writable(p, what)

@@ -270,6 +270,7 @@ def test_cli_load_config_and_save_rules(tmp_path, capsys):
     assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
     code, err = _main(capsys, "run", "--load", e, "--hidden", "4")
     assert code == 2 and "--hidden cannot change when resuming" in err
+    assert _main(capsys, "run", "--load", e, "--steps", "0", *CLI_SMALL) == (0, "")  # same values: fine
     code, err = _main(capsys, "run", "--load", e, "--config", e)
     assert code == 2 and "not allowed with" in err
     code, err = _main(capsys, "run", "--force", "--steps", "1", *CLI_SMALL)
@@ -303,3 +304,15 @@ def test_app_mode_gets_the_loaded_trainer(tmp_path, capsys, monkeypatch):
     assert seen["trainer"] is None and seen["config"].hidden == 3 and seen["config"].n_train == SMALL["n_train"]
     code, err = _main(capsys, "--load", str(tmp_path / "missing.toml"))
     assert code == 2 and "does not exist" in err
+
+
+def test_suggested_names_say_what_and_never_collide(tmp_path):
+    from core.experiment import suggest_experiment_path
+
+    cfg = Config(**SMALL)
+    first = suggest_experiment_path(cfg, tmp_path)
+    assert first.name == "ring8-dsm-sigma0.3.toml"
+    save_experiment(Trainer(cfg), first)
+    assert suggest_experiment_path(cfg, tmp_path).name == "ring8-dsm-sigma0.3-2.toml"
+    (tmp_path / "ring8-dsm-sigma0.3-2.csv").write_text("")  # a stray companion also counts as taken
+    assert suggest_experiment_path(cfg, tmp_path).name == "ring8-dsm-sigma0.3-3.toml"

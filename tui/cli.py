@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.config import DTYPES, HIDDEN_MAX, Config
 from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
@@ -75,20 +76,27 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
     return (base or Config()).with_changes(**_changes(args))
 
 
+def _same_setting(field: str, given, saved) -> bool:
+    if field == "data_path" and given is not None and saved is not None:
+        return Path(given).resolve() == Path(saved).resolve()
+    return given == saved
+
+
 def setup_from_args(args: argparse.Namespace):
     """(config, trainer): a resumed Trainer for --load (else None) and the Config to use,
     from --config's file or the defaults, with the setup flags applied on top."""
     from core.experiment import load_config, load_experiment
 
     if getattr(args, "load", None):
-        changes = _changes(args)
+        trainer = load_experiment(args.load)
+        saved = trainer.config
+        changes = {k: v for k, v in _changes(args).items() if not _same_setting(k, v, getattr(saved, k))}
         flag_of = {field: flag for flag, field in SETUP_FLAGS.items()}
         for field in FIXED_ON_RESUME:
             if field in changes:
                 flag = "--" + flag_of[field].rstrip("_").replace("_", "-")
                 raise UserError(f"{flag} cannot change when resuming {args.load!r} (the saved state depends on "
                                 f"it); to start afresh from its setup use --config {args.load} {flag} ...")
-        trainer = load_experiment(args.load)
         trainer.config.with_changes(**changes)  # validate before touching the trainer
         if changes:
             trainer.configure(**changes)
