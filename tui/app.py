@@ -1,0 +1,292 @@
+"""The Textual app: wiring between the keys, the trainer bridge and the panels.
+
+Reports arrive from the trainer (another process) as messages; plots are built by a
+thread worker from a report and the panel sizes, and arrive as messages too. This
+module only routes: what to draw is ``tui.render``, how to train is ``tui.bridge``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from core.config import Config
+from core.distributions import NAMES
+from core.errors import UserError
+from core.objectives import OBJECTIVES
+from core.trainer import Trainer
+from tui import render
+from tui.bridge import TrainerBridge
+from tui.commands import Setting, palette, parse_value
+from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings
+from tui.messages import NoticeArrived, Panels, PanelsBuilt, ReportArrived, TrainerStopped
+from tui.screens import HelpScreen, ValuePrompt
+
+MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
+COMPACT_BELOW = (110, 34)
+PLOTS = ("field", "loss", "identities", "idplot")
+TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the paper's result)",
+          "loss": "loss", "setup": "setup"}
+
+
+class SMApp(App):
+    """smtui: train the paper's energy model and watch score matching meet denoising."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "smtui"
+    BINDINGS = bindings()
+
+    def __init__(self, config: Config, bridge_mode: str = "process", trainer: Trainer | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.report = None
+        self.view = 0
+        self.training = False
+        self.stopped = ""  # why the trainer is gone, if it is
+        self.problem = ""  # the latest trainer error, until the next command
+        self.frames = 0  # panel updates drawn (the benchmark reads it)
+        self.drawn_step: int | None = None  # step of the report last drawn
+        self.bridge = TrainerBridge(
+            config, on_report=lambda: self.post_message(ReportArrived()),
+            on_notice=lambda n: self.post_message(NoticeArrived(n)),
+            on_stopped=lambda why: self.post_message(TrainerStopped(why)), mode=bridge_mode, trainer=trainer)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="main"):
+            with Horizontal(id="top"):
+                yield Static(id="field", classes="panel")
+                with Vertical(id="side"):
+                    yield Static(id="identities", classes="panel")
+                    yield Static(id="idplot", classes="panel")
+            with Horizontal(id="bottom"):
+                yield Static(id="loss", classes="panel")
+                yield Static(id="setup", classes="panel")
+        yield Static(id="status")
+        yield Static(id="too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        for wid, title in TITLES.items():
+            self.query_one(f"#{wid}").border_title = title
+        self._show_view_title()
+        self._show_setup()
+        self._show_status()
+        try:
+            self.bridge.start()
+        except (OSError, ValueError) as exc:  # e.g. no processes left: say so, keep the app
+            self.on_trainer_stopped(TrainerStopped(f"the trainer could not start ({exc})"))
+        self._reflow()
+
+    def on_unmount(self) -> None:
+        self.bridge.close()
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield from palette(self)
+
+    # --- layout -------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._reflow()
+
+    def _reflow(self) -> None:
+        w, h = self.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        self.set_class(not small and (w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]), "-compact")
+        self.query_one("#too-small", Static).update(
+            f"terminal too small: need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {w}x{h}\n"
+            "enlarge the window, or press q to quit")
+        self._show_setup()
+        self.call_after_refresh(self._sized)
+
+    def _sized(self) -> None:
+        """After a layout: tell the trainer the field grid to compute, and redraw."""
+        if self.has_class("-too-small"):
+            return
+        f = self.query_one("#field").content_size
+        dim = self.report.snapshot.dim if self.report else 2
+        self.bridge.send("grid", shape=render.grid_shape(f.width, f.height, dim))
+        self._draw()
+
+    # --- reports and drawing --------------------------------------------------------------
+
+    def on_report_arrived(self, _: ReportArrived) -> None:
+        report = self.bridge.take_latest()
+        if report is None:
+            return
+        grid_was = self.report.snapshot.dim if self.report else None
+        self.report, self.config, self.training = report, report.snapshot.config, report.training
+        self._show_status()
+        self._show_setup()
+        if grid_was != report.snapshot.dim:
+            self._sized()  # 1-D and 2-D data want different grids
+        else:
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.report is None or self.has_class("-too-small"):
+            return
+        sizes = {wid: tuple(self.query_one(f"#{wid}").content_size) for wid in PLOTS}
+        self.build_panels(self.report, self.view, sizes)
+
+    @work(thread=True, exclusive=True, group="panels")
+    def build_panels(self, report, view: int, sizes: dict) -> None:
+        snap = report.snapshot
+        texts = {
+            "field": render.field_panel(report, view, *sizes["field"]),
+            "loss": render.loss_panel(snap, *sizes["loss"]),
+            "identities": render.identities_table(snap),
+            "idplot": render.identity_plot(snap, *sizes["idplot"]),
+        }
+        if not get_current_worker().is_cancelled:
+            self.post_message(PanelsBuilt(Panels(texts, snap.step)))
+
+    def on_panels_built(self, message: PanelsBuilt) -> None:
+        for wid, text in message.panels.texts.items():
+            self.query_one(f"#{wid}", Static).update(text)
+        self.frames += 1
+        self.drawn_step = message.panels.step
+
+    def on_notice_arrived(self, message: NoticeArrived) -> None:
+        n = message.notice
+        if n.level == "error":
+            self.problem = n.text
+            self.notify(n.text, title="trainer error", severity="error", timeout=10)
+            self._show_status()
+        elif n.level == "refused":
+            self.notify(n.text, title="refused", severity="error")
+        else:
+            self.notify(n.text)
+
+    def on_trainer_stopped(self, message: TrainerStopped) -> None:
+        self.stopped, self.training = message.reason, False
+        self.notify(f"{message.reason}; the last figures stay on screen", title="trainer stopped",
+                    severity="error", timeout=15)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        text = render.status_text(self.report, self.stopped, self.problem)
+        self.query_one("#status", Static).update(text)
+
+    def _show_setup(self) -> None:
+        dim = self.report.snapshot.dim if self.report else None
+        self.query_one("#setup", Static).update(render.setup_text(self.config, dim, self.has_class("-compact")))
+
+    def _show_view_title(self) -> None:
+        self.query_one("#field").border_title = f"score field · {render.VIEWS[self.view]}"
+        self.query_one("#field").border_subtitle = "v: next view"
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def command(self, kind: str, **args) -> None:
+        """Send a command to the trainer; a new command clears the last error shown."""
+        if self.stopped:
+            self.notify("the trainer has stopped: quit (q) and start smtui again", severity="error")
+            return
+        self.problem = ""
+        self.bridge.send(kind, **args)
+
+    def change(self, **changes) -> bool:
+        """Apply a setup change, refusing it here (with why) if it cannot apply."""
+        try:
+            new = self.config.with_changes(**changes)
+        except UserError as exc:
+            self.notify(str(exc), title="refused", severity="error")
+            return False
+        if new != self.config:
+            self.config = new
+            self.command("configure", **changes)
+            self._show_setup()
+        return True
+
+    def show_view(self, view: int) -> None:
+        self.view = view
+        self._show_view_title()
+        self._draw()
+
+    def ask_setting(self, setting: Setting) -> None:
+        current = getattr(self.config, setting.field)
+
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                value = parse_value(setting, text)
+            except UserError as exc:
+                self.notify(str(exc), title="refused", severity="error")
+                return
+            self.change(**{setting.field: value})
+
+        self.push_screen(ValuePrompt(f"{setting.title} ({setting.what})", "" if current is None else str(current)),
+                         apply)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "step" and self.training:
+            return None  # shown greyed: pause first
+        return True
+
+    def action_toggle_training(self) -> None:
+        self.training = not self.training
+        self.command("train" if self.training else "pause")
+        self.refresh_bindings()
+
+    def action_step(self) -> None:
+        self.command("step")
+
+    def action_reinitialise(self) -> None:
+        self.command("reinit")
+        self.notify("parameters re-initialised (same seed)")
+
+    def action_distribution(self, direction: int) -> None:
+        cur = None if self.config.data_path else self.config.distribution
+        i = NAMES.index(cur) if cur in NAMES else (-1 if direction > 0 else 0)
+        self.change(distribution=NAMES[(i + direction) % len(NAMES)], data_path=None)
+
+    def action_objective(self, direction: int) -> None:
+        names = list(OBJECTIVES)
+        i = names.index(self.config.objective)
+        for k in range(1, len(names)):
+            candidate = names[(i + direction * k) % len(names)]
+            try:
+                self.config.with_changes(objective=candidate)
+            except UserError as exc:
+                self.notify(f"skipped {candidate!r}: {exc}", severity="warning")
+                continue
+            self.change(objective=candidate)
+            return
+
+    def action_sigma(self, direction: int) -> None:
+        self.change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction))
+
+    def action_lr(self, direction: int) -> None:
+        self.change(lr=_round(self.config.lr * LR_FACTOR**direction))
+
+    def action_view(self) -> None:
+        self.show_view((self.view + 1) % len(render.VIEWS))
+
+    def action_langevin(self) -> None:
+        self.command("langevin")
+        self.show_view(render.VIEWS.index("Langevin samples"))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def _round(x: float) -> float:
+    """Three significant figures, so repeated factors give readable values."""
+    return float(f"{x:.3g}") if math.isfinite(x) and x > 0 else x
+
+
+def run_app(config: Config, trainer: Trainer | None = None) -> int:
+    """Open the app with ``config`` as the starting setup (or a resumed ``trainer``);
+    returns the exit status."""
+    app = SMApp(config, trainer=trainer)
+    app.run()
+    return app.return_code or 0

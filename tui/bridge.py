@@ -1,0 +1,299 @@
+"""The trainer, run apart from the UI: a loop that takes commands and sends reports.
+
+``serve`` runs in its own process (spawned: safe beside the UI's threads) so that the UI
+has a core to itself; tests may run it in a thread instead. Reports go out at most
+``FRAMES_PER_SECOND`` times a second, and the UI side keeps only the newest one, so
+nothing queues without bound. Evaluations are expensive (~0.1 s in 2-D), so while
+training they are scheduled to take at most ``EVAL_SHARE`` of the trainer's time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from core.config import Config
+from core.errors import UserError
+from core.trainer import Trainer
+from tui.protocol import Command, Notice, Report, pack, unpack
+
+FRAMES_PER_SECOND = 12
+EVAL_SHARE = 0.12  # most of the trainer's wall time that evaluations may take while training
+CHUNK_SECONDS = 0.02  # training between looks at the command pipe
+RATE_WINDOW = 1.0  # seconds over which the wall-clock steps/s is measured
+LANGEVIN = {"n": 400, "steps": 500}
+
+
+class _Loop:
+    """The trainer side: owns the Trainer; everything it says goes through ``conn``."""
+
+    def __init__(self, conn, config: Config, trainer: Trainer | None = None):
+        self.conn = conn
+        self.trainer = trainer if trainer is not None else Trainer(config)
+        self.training = False
+        self.grid: tuple[int, ...] | None = None
+        self.samples = None
+        self.samples_step: int | None = None
+        self.chunk = 8
+        self.eval_step: int | None = None
+        self.eval_cost = 0.0
+        self.eval_end = 0.0
+        self.elapsed = 0.0
+        self.rate: float | None = None
+        self.window = (0, 0.0)  # steps and seconds in the current rate window
+        self.last_send = 0.0
+        self.dirty = True
+
+    def run(self) -> None:
+        while True:
+            timeout = 0.0 if self.training else 0.05
+            while self.conn.poll(timeout):
+                if not self._guarded(self.handle, self.conn.recv()):
+                    return
+                timeout = 0.0
+            if self.training:
+                self._guarded(self.train_chunk)
+            self._guarded(self.maybe_evaluate)
+            self.maybe_send()
+
+    def _guarded(self, fn, *args) -> bool:
+        """Run fn; an exception becomes an 'error' notice and stops training, never a crash."""
+        try:
+            return fn(*args) is not False
+        except UserError as exc:
+            self.say("refused", str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, with where it happened
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            self.training = False
+            self.say("error", f"trainer error: {type(exc).__name__}: {exc} "
+                              f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno}); training paused")
+        self.dirty = True
+        return True
+
+    # --- commands ---------------------------------------------------------------------
+
+    def handle(self, cmd: Command) -> bool:
+        t, kind, args = self.trainer, cmd.kind, cmd.args
+        if kind == "quit":
+            return False
+        if kind == "train":
+            self.training = True
+            self.window = (0, 0.0)
+        elif kind == "pause":
+            self.training = False
+        elif kind == "step":
+            self.training = False
+            t.train(1, evaluate=False)
+        elif kind == "configure":
+            notes = t.configure(**args)
+            self.samples = self.samples_step = self.eval_step = None
+            if notes:
+                self.say("note", "; ".join(notes))
+        elif kind == "reinit":
+            t.reinitialise()
+            self.samples = self.samples_step = self.eval_step = None
+        elif kind == "langevin":
+            self.busy("drawing Langevin samples")
+            self.samples, self.samples_step = t.langevin_samples(**LANGEVIN), t.step
+        elif kind == "grid":
+            self.grid = tuple(args["shape"])
+        self.dirty = True
+        return True
+
+    # --- work ---------------------------------------------------------------------------
+
+    def train_chunk(self) -> None:
+        t0 = time.perf_counter()
+        done = self.trainer.train(self.chunk, evaluate=False)
+        spent = time.perf_counter() - t0
+        # Aim each chunk at CHUNK_SECONDS so commands are looked at often but cheaply.
+        if spent > 0:
+            self.chunk = max(1, min(4096, int(self.chunk * min(2.0, max(0.5, CHUNK_SECONDS / spent)))))
+        self._count(done, spent)
+        if self.trainer.status != "ok":
+            self.training = False
+            self.dirty = True
+
+    def _count(self, steps: int, seconds: float) -> None:
+        self.elapsed += seconds
+        n, s = self.window[0] + steps, self.window[1] + seconds
+        if s >= RATE_WINDOW or (self.rate is None and s >= RATE_WINDOW / 2):
+            self.rate, n, s = n / s, 0, 0.0
+        self.window = (n, s)
+
+    def maybe_evaluate(self) -> None:
+        t = self.trainer
+        if self.eval_step == t.step:
+            return
+        now = time.perf_counter()
+        if self.training:
+            # Keep evaluations to EVAL_SHARE of the time: after one that cost c seconds,
+            # train for c * (1 - share) / share before the next; and never more often
+            # than the setup's eval_every steps.
+            spaced = self.eval_step is None or t.step - self.eval_step >= t.config.eval_every
+            rested = now - self.eval_end >= self.eval_cost * (1 - EVAL_SHARE) / EVAL_SHARE
+            if not (spaced and rested):
+                return
+        else:
+            self.busy("evaluating every figure" if self.eval_step is not None or t.step
+                      else "building the evaluation set")
+        t0 = time.perf_counter()
+        t.eval_set  # noqa: B018 - built once per data and sigma; not part of an evaluation's cost
+        t1 = time.perf_counter()
+        t.evaluate()
+        self.eval_end = time.perf_counter()
+        self.eval_cost = self.eval_end - t1
+        self.eval_step = t.step
+        if self.training:
+            self._count(0, self.eval_end - t0)
+        self.dirty = True
+
+    # --- reports ------------------------------------------------------------------------
+
+    def busy(self, what: str) -> None:
+        """Tell the UI now that a slow piece of work starts."""
+        self.send(what)
+
+    def maybe_send(self) -> None:
+        now = time.perf_counter()
+        if (self.training or self.dirty) and now - self.last_send >= 1 / FRAMES_PER_SECOND:
+            self.send("")
+
+    def send(self, busy: str) -> None:
+        t = self.trainer
+        snap = t.snapshot(field_shape=self.grid, figures=False, samples=self.samples)
+        report = Report(snapshot=snap, training=self.training, busy=busy, steps_per_second=self.rate,
+                        elapsed=self.elapsed, samples_step=self.samples_step)
+        self.conn.send(pack(report))
+        self.last_send = time.perf_counter()
+        self.dirty = False
+
+    def say(self, level: str, text: str) -> None:
+        self.conn.send(Notice(level, text))
+
+
+def serve(conn, config: Config, trainer: Trainer | None = None, quiet: bool = False) -> None:
+    """The trainer loop's entry point (a process target, or a thread's).
+
+    ``quiet`` (in a process) points stdout/stderr at /dev/null: the child inherits the
+    terminal the UI draws on, and a stray warning there would scribble over the screen."""
+    if quiet:
+        _silence()
+    try:
+        _Loop(conn, config, trainer).run()
+    except (EOFError, OSError, BrokenPipeError):
+        pass  # the UI went away
+    except Exception as exc:  # noqa: BLE001 - the UI shows it as "trainer stopped"
+        try:
+            conn.send(Notice("error", f"trainer stopped: {type(exc).__name__}: {exc}"))
+        except OSError:
+            pass
+    finally:
+        conn.close()
+
+
+def _silence() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
+@contextlib.contextmanager
+def _real_stdio():
+    """Textual swaps sys.stderr for an object without a usable fileno(), which
+    multiprocessing needs when it starts its helper processes; lend it the real one."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class TrainerBridge:
+    """The UI side: sends commands, and keeps only the newest report for the UI to take.
+
+    The callbacks run on the bridge's reader thread; they should only post messages."""
+
+    def __init__(self, config: Config, on_report: Callable[[], None], on_notice: Callable[[Notice], None],
+                 on_stopped: Callable[[str], None], mode: str = "process", trainer: Trainer | None = None):
+        if mode not in ("process", "thread"):
+            raise ValueError(f"bridge mode must be 'process' or 'thread', got {mode!r}")
+        # A Trainer handed over (a resumed experiment) holds autograd closures that do not
+        # pickle, so it trains in a thread of this process instead.
+        self.config, self.trainer = config, trainer
+        self.mode = "thread" if trainer is not None else mode
+        self._on_report, self._on_notice, self._on_stopped = on_report, on_notice, on_stopped
+        self._lock = threading.Lock()
+        self._latest: Report | None = None
+        self._pending = False
+        self._closing = False
+        self._worker = None
+        self._conn = None
+
+    def start(self) -> None:
+        if self.mode == "process":
+            ctx = multiprocessing.get_context("spawn")
+            self._conn, child = ctx.Pipe()
+            self._worker = ctx.Process(target=serve, args=(child, self.config, None, True), name="smtui-trainer",
+                                       daemon=True)
+        else:
+            self._conn, child = multiprocessing.Pipe()
+            self._worker = threading.Thread(target=serve, args=(child, self.config, self.trainer),
+                                            name="smtui-trainer", daemon=True)
+        with _real_stdio():
+            self._worker.start()
+        if self.mode == "process":
+            child.close()
+        threading.Thread(target=self._read, name="smtui-bridge-reader", daemon=True).start()
+
+    def send(self, kind: str, **args) -> None:
+        if self._conn is None or self._closing:
+            return
+        try:
+            self._conn.send(Command(kind, args))
+        except (OSError, ValueError):
+            pass  # the reader reports the trainer as stopped
+
+    def take_latest(self) -> Report | None:
+        """The newest report (None if already taken); older ones were dropped."""
+        with self._lock:
+            report, self._latest, self._pending = self._latest, None, False
+        return report
+
+    def _read(self) -> None:
+        while True:
+            try:
+                item = self._conn.recv()
+            except (EOFError, OSError):
+                if not self._closing:
+                    self._on_stopped("the trainer process ended unexpectedly")
+                return
+            if isinstance(item, Notice):
+                self._on_notice(item)
+                continue
+            with self._lock:
+                self._latest = unpack(item)
+                wake, self._pending = not self._pending, True
+            if wake:
+                self._on_report()
+
+    def close(self, timeout: float = 2.0) -> None:
+        if self._worker is None or self._conn is None:
+            return
+        self.send("quit")
+        self._closing = True
+        if self._worker.is_alive():
+            self._worker.join(timeout)
+        if self.mode == "process" and self._worker.is_alive():
+            self._worker.terminate()
+            self._worker.join(timeout)
+        self._conn.close()
+        self._worker = None

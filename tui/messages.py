@@ -1,0 +1,47 @@
+"""The Textual messages: trainer reports and built plots travelling to the widgets.
+
+(Commands and reports themselves live in ``tui.protocol``, free of Textual, because
+the trainer process imports them.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+
+from tui.protocol import Notice
+
+# --- Textual messages ----------------------------------------------------------------
+
+
+class ReportArrived(Message):
+    """A newer trainer report is waiting in the bridge (older ones were dropped)."""
+
+
+class NoticeArrived(Message):
+    def __init__(self, notice: Notice) -> None:
+        super().__init__()
+        self.notice = notice
+
+
+class TrainerStopped(Message):
+    """The trainer process ended without being asked to."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Panels:
+    """Built panel contents, keyed by widget id."""
+
+    texts: dict[str, Text]
+    step: int
+
+
+class PanelsBuilt(Message):
+    def __init__(self, panels: Panels) -> None:
+        super().__init__()
+        self.panels = panels

@@ -1,0 +1,77 @@
+"""What travels between the app and the trainer: commands one way, reports and notices
+the other. Plain frozen dataclasses that pickle across processes; no Textual here,
+because the trainer process imports this module."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from core.trainer import FieldSnapshot, Snapshot
+
+COMMANDS = ("train", "pause", "step", "configure", "reinit", "langevin", "grid", "quit")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One request to the trainer: ``kind`` is one of COMMANDS, ``args`` its keywords."""
+
+    kind: str
+    args: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in COMMANDS:
+            raise ValueError(f"unknown trainer command {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A snapshot plus what only the trainer loop knows (wall-clock rate, busy state)."""
+
+    snapshot: Snapshot
+    training: bool
+    busy: str  # what the trainer is doing that the user waits for ("" when idle)
+    steps_per_second: float | None  # wall-clock training rate, evaluation time included
+    elapsed: float  # wall seconds spent training so far
+    samples_step: int | None  # step at which the Langevin samples were drawn
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A one-line outcome of a command: 'refused' (the user's input), 'note', or 'error'
+    (an exception in the trainer: a bug to report, shown rather than swallowed)."""
+
+    level: str
+    text: str
+
+
+def pack(report: Report) -> Report:
+    """A picklable copy: MappingProxyType does not pickle, so figures travel as a dict."""
+    snap = report.snapshot
+    if snap.figures is not None:
+        snap = dataclasses.replace(snap, figures=dict(snap.figures))
+    return dataclasses.replace(report, snapshot=snap)
+
+
+def unpack(report: Report) -> Report:
+    """Undo ``pack`` and make every array read-only again (unpickling makes them writable)."""
+    snap = report.snapshot
+    changes = {name: _frozen(getattr(snap, name)) for name in ("losses", "identity_history", "points", "samples")}
+    if snap.figures is not None:
+        changes["figures"] = MappingProxyType(dict(snap.figures))
+    if snap.field is not None:
+        f = snap.field
+        changes["field"] = FieldSnapshot(tuple(_frozen(a) for a in f.axes), _frozen(f.model), _frozen(f.data),
+                                         _frozen(f.log_density))
+    return dataclasses.replace(report, snapshot=dataclasses.replace(snap, **changes))
+
+
+def _frozen(a):
+    if a is None:
+        return None
+    a = np.asarray(a)
+    a.flags.writeable = False
+    return a

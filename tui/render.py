@@ -1,0 +1,352 @@
+"""Pure builders: a report (or snapshot) and a size in, rich ``Text`` out.
+
+Plots are drawn by plotext, one fresh figure per call (never the global one), and
+its ANSI output is parsed into ``Text``. Nothing here touches a widget, so these run
+in a worker thread and are tested without an app."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from plotext._figure import _figure_class
+from rich.text import Text
+
+from core.config import Config
+from core.trainer import Snapshot
+from tui.protocol import Report
+
+VIEWS = ("model score", "data score", "difference", "model density", "Langevin samples")
+ARROWS = "→↗↑↖←↙↓↘"  # direction glyph by angle, counter-clockwise from +x
+MAGNITUDE_COLOURS = ("blue", "cyan", "green", "yellow", "red")  # 16-colour safe, low -> high
+DENSITY_GLYPHS = " .:-=+*#%@"
+POINT_COLOUR = "magenta"
+MIN_PLOT = (16, 6)
+
+
+def _figure(width: int, height: int):
+    fig = _figure_class()
+    fig.plot_size(max(width, MIN_PLOT[0]), max(height, MIN_PLOT[1]))
+    fig.theme("clear")
+    return fig
+
+
+def _text(fig) -> Text:
+    return Text.from_ansi(fig.build().rstrip("\n"), no_wrap=True, end="")
+
+
+def _title(fig, width: int, title: str) -> None:
+    """plotext drops a title wider than the plot; shorten it instead."""
+    room = max(width - 2, 8)
+    fig.title(title if len(title) <= room else title[: room - 1] + "…")
+
+
+def _note(width: int, height: int, *lines: str) -> Text:
+    """A plain message centred in the panel, for when there is nothing to plot yet."""
+    pad = max(0, (height - len(lines)) // 2)
+    return Text("\n" * pad + "\n".join(line.center(width) for line in lines), no_wrap=True, end="")
+
+
+def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:
+    """The field grid the trainer should compute for a field panel of this size: one
+    point per plot cell (arrows use every third column and every other row)."""
+    cols, rows = max(width - 5, 8), max(height - 3, 4)
+    return (cols,) if dim == 1 else (cols, rows)
+
+
+# --- score field ------------------------------------------------------------------------
+
+
+def field_panel(report: Report | None, view: int, width: int, height: int) -> Text:
+    snap = report.snapshot if report else None
+    if snap is None or snap.field is None:
+        return _note(width, height, "starting the trainer…")
+    if snap.dim == 1:
+        return _field_1d(report, view, width, height)
+    if snap.dim != 2:
+        return _note(width, height, f"{snap.dim}-D data: no field to draw",
+                     "(the loss and identities still apply)")
+    return _field_2d(report, view, width, height)
+
+
+def _vectors(snap: Snapshot, view: int) -> np.ndarray:
+    f = snap.field
+    return {0: f.model, 1: f.data, 2: f.model - f.data}[view]
+
+
+def _field_2d(report: Report, view: int, width: int, height: int) -> Text:
+    snap = report.snapshot
+    f = snap.field
+    xs, ys = f.axes
+    fig = _figure(width, height)
+    fig.xlim(xs[0], xs[-1])
+    fig.ylim(ys[0], ys[-1])
+    if view == 3:
+        _density_cells(fig, f, width)
+    elif view == 4:
+        if snap.samples is None:
+            fig.scatter(snap.points[:, 0], snap.points[:, 1], marker="·", color=POINT_COLOUR)
+            _title(fig, width, "no samples yet: press l to draw them")
+            return _text(fig)
+        s = snap.samples[np.all(np.isfinite(snap.samples), axis=1)]
+        fig.scatter(snap.points[:, 0], snap.points[:, 1], marker="·", color=POINT_COLOUR)
+        fig.scatter(s[:, 0], s[:, 1], marker="•", color="cyan")
+        _title(fig, width, f"Langevin samples (•) drawn at step {report.samples_step:,}; · training points")
+        return _text(fig)
+    else:
+        fig.scatter(snap.points[:, 0], snap.points[:, 1], marker="·", color=POINT_COLOUR)
+        biggest = _arrows(fig, f, _vectors(snap, view))
+        _title(fig, width, f"{VIEWS[view]}: arrow = direction, colour = size (max {biggest:.3g})")
+    return _text(fig)
+
+
+def _arrows(fig, f, vec: np.ndarray) -> float:
+    xs, ys = f.axes
+    nx, ny = len(xs), len(ys)
+    ix = np.arange(1, nx - 1, 3) if nx > 4 else np.arange(nx)
+    iy = np.arange(0, ny, 2)
+    idx = (iy[:, None] * nx + ix[None, :]).ravel()
+    v = vec[idx]
+    mag = np.hypot(v[:, 0], v[:, 1])
+    ok = np.isfinite(mag)
+    if not ok.any():
+        return float("nan")
+    angle = np.arctan2(v[:, 1], v[:, 0])
+    glyph = np.array(list(ARROWS))[np.round(angle / (np.pi / 4)).astype(int) % 8]
+    glyph[~(mag > 0)] = "·"
+    level = _levels(mag, len(MAGNITUDE_COLOURS))
+    px, py = np.meshgrid(xs[ix], ys[iy])
+    px, py = px.ravel()[ok], py.ravel()[ok]
+    fig.scatter(px, py, marker=list(glyph[ok]), color=[MAGNITUDE_COLOURS[k] for k in level[ok]])
+    return float(np.nanmax(mag))
+
+
+def _levels(values: np.ndarray, k: int) -> np.ndarray:
+    """0..k-1 by quantile, so colour shows relative size across the panel."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(values.shape, dtype=int)
+    cuts = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
+    return np.searchsorted(cuts, np.nan_to_num(values), side="right").clip(0, k - 1)
+
+
+def _density_cells(fig, f, width: int) -> None:
+    xs, ys = f.axes
+    p = np.exp(f.log_density - np.max(f.log_density))
+    level = np.clip((p * (len(DENSITY_GLYPHS) - 1)).round().astype(int), 0, len(DENSITY_GLYPHS) - 1)
+    keep = level > 0
+    px, py = np.meshgrid(xs, ys)
+    colours = ["blue", "blue", "cyan", "cyan", "green", "green", "yellow", "yellow", "red", "red"]
+    fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[DENSITY_GLYPHS[k] for k in level[keep]],
+                color=[colours[k] for k in level[keep]])
+    _title(fig, width, f"model density exp(-E) on the grid, low {DENSITY_GLYPHS[1:]} high")
+
+
+def _field_1d(report: Report, view: int, width: int, height: int) -> Text:
+    snap = report.snapshot
+    f = snap.field
+    x = f.axes[0]
+    fig = _figure(width, height)
+    fig.xlim(x[0], x[-1])
+    if view in (0, 1):
+        fig.plot(x, f.data[:, 0], color="cyan", marker="braille", label="data score")
+        fig.plot(x, f.model[:, 0], color="red", marker="braille", label="model score ψ")
+        _title(fig, width, f"{VIEWS[view]} (1-D): model ψ against the data score")
+    elif view == 2:
+        fig.plot(x, f.model[:, 0] - f.data[:, 0], color="yellow", marker="braille", label="ψ - data score")
+        fig.horizontal_line(0.0, color="blue")
+        _title(fig, width, "difference: model score ψ minus data score")
+    else:
+        dx = x[1] - x[0] if len(x) > 1 else 1.0
+        dens = np.exp(f.log_density) / dx
+        ref = snap.points[:, 0] if view == 3 or snap.samples is None else snap.samples[:, 0]
+        hist, edges = np.histogram(ref[np.isfinite(ref)], bins=min(40, max(5, len(x) // 3)), range=(x[0], x[-1]),
+                                   density=True)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        what = "training points" if view == 3 else "Langevin samples"
+        fig.scatter(centres, hist, color="cyan", marker="▪", label=f"histogram of {what}")
+        fig.plot(x, dens, color="red", marker="braille", label="model density")
+        if view == 4 and snap.samples is None:
+            _title(fig, width, "no samples yet: press l to draw them (histogram shows training points)")
+        else:
+            _title(fig, width, f"model density vs histogram of {what}")
+    return _text(fig)
+
+
+# --- loss --------------------------------------------------------------------------------
+
+
+def loss_panel(snap: Snapshot | None, width: int, height: int) -> Text:
+    if snap is None or len(snap.losses) == 0:
+        return _note(width, height, "loss: nothing yet — press space to train")
+    steps, loss = snap.losses[:, 0], snap.losses[:, 1]
+    pos = loss > 0
+    fig = _figure(width, height)
+    fig.ylabel("log10 loss (>0 only)")
+    if not pos.any():
+        return _note(width, height, f"loss {loss[-1]:.4g} at step {int(steps[-1]):,}",
+                     "all losses are negative (ISM objectives can be): no log10 to plot")
+    x, y = _binned(steps[pos], np.log10(loss[pos]), max(8, 2 * width))
+    fig.plot(x, y, color="green", marker="braille")
+    lo, hi = float(steps[0]), float(max(steps[-1], steps[0] + 1))
+    fig.xlim(lo, hi)
+    for step, _label in snap.marks:
+        if lo <= step <= hi:
+            fig.vline(step, color="magenta")
+    shown = f"latest {loss[-1]:.4g}" + ("" if pos.all() else "; negative values not shown")
+    _title(fig, width, f"training loss ({snap.config.objective}), {shown}; | = setup changed")
+    return _text(fig)
+
+
+def _binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means over at most ``bins`` equal runs of points: a readable curve of a noisy loss."""
+    if len(x) <= bins:
+        return x, y
+    groups = np.array_split(np.arange(len(x)), bins)
+    return np.array([x[g].mean() for g in groups]), np.array([y[g].mean() for g in groups])
+
+
+# --- identities -------------------------------------------------------------------------
+
+
+def agrees(measured, theory, se=None) -> bool | None:
+    """Within tolerance: 3 standard errors for a Monte Carlo figure, else 1e-3 relative."""
+    if measured is None or theory is None or not (math.isfinite(measured) and math.isfinite(theory)):
+        return None
+    if se is not None and math.isfinite(se):
+        return abs(measured - theory) <= 3 * se + 1e-9 * max(1.0, abs(theory))
+    return abs(measured - theory) <= 1e-3 * max(1.0, abs(theory))
+
+
+def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | None, float | None, bool | None]]:
+    """(name, measured, theory name, theory, standard error, agrees) for each identity shown."""
+    f = snap.figures
+    s2 = snap.config.sigma**2
+    dae_scaled = f["dae"] / (2 * s2 * s2) if f.get("dae") is not None else None
+    rows = [
+        ("ESM-DSM", f["esm_minus_dsm"], "C2-C3", f["esm_minus_dsm_theory"], f.get("esm_minus_dsm_se")),
+        ("pairs", f["esm_minus_dsm_pairs"], "C2-C3", f["esm_minus_dsm_theory"], f.get("esm_minus_dsm_pairs_se")),
+        ("ISM-DSM", f["ism_minus_dsm"], "-d/2σ²", f["ism_minus_dsm_theory"], f.get("ism_minus_dsm_se")),
+        ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None),
+    ]
+    out = []
+    for name, m, tname, t, se in rows:
+        ok = agrees(m, t, se) if name != "DSM" else (
+            None if m is None or t is None else abs(m - t) <= 1e-6 * max(1.0, abs(t)))
+        out.append((name, m, tname, t, se, ok))
+    return out
+
+
+def _num(v, width: int = 10) -> str:
+    return f"{v:>{width}.6g}" if v is not None and math.isfinite(v) else "—".rjust(width)
+
+
+def identities_table(snap: Snapshot | None) -> Text:
+    """One line per identity: name, measured, the theory's name (or ± SE), theory, ✓."""
+    if snap is None or snap.figures is None:
+        return Text("evaluating… (identities appear when the figures are ready)", end="")
+    t = Text(no_wrap=True, end="")
+    for name, m, tname, th, se, ok in identity_rows(snap):
+        t.append(f"{name:<8}", style="bold")
+        t.append(_num(m))
+        t.append(f" {'±' + format(se, '.2g') if se is not None else tname:<9}", style="dim")
+        t.append(_num(th))
+        t.append(" ")
+        if ok is None:
+            t.append("?", style="yellow")
+        else:
+            t.append("✓" if ok else "✗", style="bold green" if ok else "bold red")
+        t.append("\n")
+    how = "quadrature" if snap.figures.get("evaluation") == "quadrature" else "Monte Carlo"
+    t.append(f"at step {snap.figures_step:,} · {how}", style="dim")
+    return t
+
+
+def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
+    """ESM - DSM (exact) and the pairs estimate over steps, around the theory value."""
+    if snap is None or len(snap.identity_history) == 0:
+        return _note(width, height, "ESM-DSM over steps appears here")
+    h = snap.identity_history
+    # Only since C2 - C3 last changed (data or sigma): within that stretch it should be flat.
+    same = np.isclose(h[:, 2], h[-1, 2], rtol=1e-12, atol=0) | np.isnan(h[-1, 2])
+    start = len(same) - int(np.argmin(same[::-1])) if not same.all() else 0
+    h = h[start:]
+    steps, exact, theory, pairs, se = h[:, 0], h[:, 1], h[:, 2], h[:, 3], h[:, 4]
+    centre = theory[-1] if math.isfinite(theory[-1]) else np.nanmean(exact)
+    spread = np.nanmax(np.abs(np.concatenate([pairs - centre, 3 * se]))) if np.isfinite(pairs).any() else 0.0
+    spread = max(float(np.nan_to_num(spread)), 1e-3 * max(1.0, abs(centre)))
+    fig = _figure(width, height)
+    fig.ylim(centre - 1.1 * spread, centre + 1.1 * spread)
+    x0, x1 = float(steps[0]), float(max(steps[-1], steps[0] + 1))
+    fig.xlim(x0, x1)
+    fig.horizontal_line(centre, color="blue")
+    if np.isfinite(pairs).any():
+        fig.scatter(steps, pairs, marker="·", color="yellow")
+    fig.plot(steps if len(steps) > 1 else [x0, x1], exact if len(exact) > 1 else [exact[0]] * 2,
+             color="green", marker="braille")
+    _title(fig, width, "ESM-DSM over steps: exact (line), pairs (·), C2-C3 (—)")
+    return _text(fig)
+
+
+# --- setup and status ---------------------------------------------------------------------
+
+
+def setup_text(config: Config, dim: int | None, compact: bool = False) -> Text:
+    items = [
+        ("data", config.source + (f" ({dim}-D)" if dim else "")),
+        ("objective", config.objective),
+        ("sigma", f"{config.sigma:.4g}"),
+        ("optimiser", config.optimizer),
+        ("learning rate", f"{config.lr:.4g}"),
+        ("batch", str(config.batch)),
+        ("hidden", str(config.hidden)),
+        ("lambda", f"{config.lam:.4g}"),
+        ("seed", str(config.seed)),
+    ]
+    t = Text(no_wrap=True, end="")
+    if compact:
+        short = {"objective": "obj", "optimiser": "opt", "learning rate": "lr", "lambda": "λ"}
+        pairs = [f"{short.get(k, k)} {v}" for k, v in items]
+        t.append(" · ".join(pairs[:2]) + "\n" + " · ".join(pairs[2:5]) + "\n" + " · ".join(pairs[5:]))
+        return t
+    for i, (k, v) in enumerate(items):
+        t.append(f"{k:<14}", style="dim")
+        t.append(v, style="bold")
+        if i < len(items) - 1:
+            t.append("\n")
+    return t
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def status_text(report: Report | None, stopped: str = "", problem: str = "") -> Text:
+    """``step N · steps/s · elapsed · state``: the state says what to do next."""
+    t = Text(no_wrap=True, overflow="ellipsis", end="")
+    if problem:
+        t.append(f"⚠ {problem} · ", style="bold red")
+    if stopped:
+        t.append(f"✗ {stopped} — press q to quit and start smtui again", style="bold red")
+        return t
+    if report is None:
+        t.append("step 0 · starting the trainer…")
+        return t
+    snap = report.snapshot
+    rate = f"{report.steps_per_second:,.0f} steps/s" if report.steps_per_second else "— steps/s"
+    t.append(f"step {snap.step:,}", style="bold")
+    t.append(f" · {rate} · {_clock(report.elapsed)} elapsed · ")
+    if snap.status == "diverged":
+        t.append(f"diverged: {snap.message} Press [ (lower lr), + (raise sigma) or r, then space.",
+                 style="bold red")
+    elif report.training:
+        t.append("▶ training", style="bold green")
+        t.append(" — space pauses")
+    else:
+        t.append("❚❚ paused", style="bold yellow")
+        t.append(" — space trains, n steps once, ? help" if snap.step == 0 else " — space trains, n steps once")
+    if report.busy:
+        t.append(f" · {report.busy}…", style="italic")
+    return t
