@@ -24,6 +24,7 @@ from core.history import DecimatingHistory
 from core.model import init_params
 from core.objectives import OBJECTIVES, draw_batch
 from core.optim import OPTIMIZERS
+from core.runtime import tune_process
 from core.sampling import langevin
 
 DRAW_POINTS = 400  # training points sent for drawing
@@ -73,6 +74,7 @@ class Trainer:
     """One experiment, advanced step by step."""
 
     def __init__(self, config: Config, points: np.ndarray | None = None):
+        tune_process()  # allocator thresholds and one BLAS thread, once per process (core/runtime.py)
         self.config = config.validated()
         self._user_points = points
         self.marks: list[tuple[int, str]] = []
