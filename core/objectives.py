@@ -110,7 +110,8 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
     xt *= sigma
     xt += x
     if name == "esm-sigma":
-        return {"x": xt.astype(dtype, copy=False), "target": parzen_score(xt, data, sigma).astype(dtype, copy=False)}
+        xt = xt.astype(dtype, copy=False)  # the Parzen target in the training dtype too
+        return {"x": xt, "target": parzen_score(xt, data.astype(dtype, copy=False), sigma)}
     if name == "ism-sigma":
         return {"x": xt.astype(dtype, copy=False)}
     return {"x": x.astype(dtype, copy=False), "xt": xt.astype(dtype, copy=False)}

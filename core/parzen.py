@@ -3,7 +3,14 @@
     w_t(xt) = softmax_t(-||xt - x_t||^2 / (2 sigma^2))       (posterior P(x = x_t | xt))
     grad log q_sigma(xt) = sum_t w_t(xt) (x_t - xt) / sigma^2
 
-Everything is computed in chunks of query points so memory stays bounded for large n.
+Everything is computed in chunks of query points so memory stays bounded for large n
+and each chunk's (rows x centres) block stays in cache. The logits are
+(a . b_t - ||b_t||^2 / 2) / sigma^2 with a, b_t the query and the centres measured from
+the centres' mean: the per-row ||a||^2 term cancels in the softmax (it comes back only
+in log q_sigma), and centring keeps data far from the origin (coordinates like 1e8)
+from cancelling catastrophically. The block is one matrix product of [a, 1] with
+[b_t / sigma^2, -||b_t||^2 / (2 sigma^2)], and every posterior moment is one more product
+of the unnormalised weights with a small table of per-centre columns.
 """
 
 from __future__ import annotations
@@ -12,25 +19,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_CHUNK_ELEMENTS = 4_000_000  # query rows x centres per chunk (~32 MB of float64)
+_CHUNK_ELEMENTS = 1 << 18  # query rows x centres per chunk (2 MB of float64)
+# A logit this far below its row's largest weighs under e^-700 ~ 1e-304 of it, so it is
+# raised to this floor before exp: libm's exp takes a ~10x slower path for arguments
+# whose result underflows (below ~ -708), common at small sigma, and the change to any
+# sum is far below one rounding of the largest term (which is 1).
+_LOGIT_FLOOR = -700.0
 
 
-def _sq_dists(xt: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    # ||a||^2 - 2ab + ||b||^2, after both are centred on the centres' mean so that
-    # data far from the origin (coordinates like 1e8) does not cancel catastrophically.
+def _chunks(m, n):
+    rows = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    return range(0, m, rows), rows
+
+
+def _logit_table(centres, sigma, dtype):
+    """origin, and the (d + 1, n) matrix B so that [a, 1] @ B are the logits."""
     origin = centres.mean(axis=0)
-    a, b = xt - origin, centres - origin
-    d2 = np.sum(a * a, axis=1)[:, None] - 2.0 * a @ b.T + np.sum(b * b, axis=1)[None, :]
-    return np.maximum(d2, 0.0)
+    b = centres - origin
+    inv = 1.0 / sigma**2
+    table = np.concatenate([b * inv, (-0.5 * inv) * np.sum(b * b, axis=1)[:, None]], axis=1)
+    return origin, np.ascontiguousarray(table.T, dtype=dtype), b
 
 
-def _log_posteriors(xt, centres, sigma):
-    """log w_t(xt) via log-sum-exp, the per-row log-normaliser, and the squared distances."""
-    d2 = _sq_dists(xt, centres)
-    logits = -d2 / (2.0 * sigma**2)
+def _weights(q, origin, table):
+    """Unnormalised softmax weights exp(logit - row max) of a chunk, and the row max."""
+    a1 = np.empty((q.shape[0], q.shape[1] + 1), dtype=table.dtype)
+    np.subtract(q, origin, out=a1[:, :-1])
+    a1[:, -1] = 1.0
+    logits = a1 @ table
     top = logits.max(axis=1, keepdims=True)
-    lse = top + np.log(np.sum(np.exp(logits - top), axis=1, keepdims=True))
-    return logits - lse, lse[:, 0], d2
+    if logits.dtype == np.float64:  # float32's exp has no slow path to dodge
+        np.maximum(logits, top + _LOGIT_FLOOR, out=logits)
+    logits -= top
+    return np.exp(logits, out=logits), top[:, 0], a1[:, :-1]
 
 
 @dataclass(frozen=True)
@@ -48,46 +69,53 @@ class PosteriorStats:
 
 def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> PosteriorStats:
     """Everything the estimators need about q_sigma at the points xt, computed once."""
+    xt, centres = np.asarray(xt, dtype=float), np.asarray(centres, dtype=float)
     m, d = xt.shape
     n = centres.shape[0]
-    rows = max(1, _CHUNK_ELEMENTS // max(n, 1))
-    score = np.empty((m, d))
-    mean = np.empty((m, d))
-    second = np.empty(m)
-    target = np.empty(m)
-    logq = np.empty(m)
-    c2 = np.sum(centres * centres, axis=1)  # for E[||x||^2 | xt]
+    origin, table, b = _logit_table(centres, sigma, np.float64)
+    # Per-centre columns whose posterior means are wanted: x_t, b_t (centred), ||b_t||^2,
+    # ||x_t||^2 and 1 (the normaliser).
+    cols = np.concatenate([centres, b, np.sum(b * b, axis=1)[:, None], np.sum(centres * centres, axis=1)[:, None],
+                           np.ones((n, 1))], axis=1)
+    score, mean = np.empty((m, d)), np.empty((m, d))
+    second, target, logq = np.empty(m), np.empty(m), np.empty(m)
     log_norm = -np.log(n) - 0.5 * d * np.log(2 * np.pi * sigma**2)
-    for lo in range(0, m, rows):
-        q = xt[lo : lo + rows]
-        logw, lse, d2 = _log_posteriors(q, centres, sigma)
-        w = np.exp(logw)
-        mu = w @ centres
-        e2 = w @ c2
-        mean[lo : lo + rows] = mu
-        second[lo : lo + rows] = e2
-        score[lo : lo + rows] = (mu - q) / sigma**2
-        target[lo : lo + rows] = 0.5 * np.sum(w * d2, axis=1) / sigma**4
-        logq[lo : lo + rows] = lse + log_norm
+    starts, rows = _chunks(m, n)
+    for lo in starts:
+        sl = slice(lo, lo + rows)
+        w, top, a = _weights(xt[sl], origin, table)
+        moments = w @ cols
+        total = moments[:, -1].copy()
+        moments /= total[:, None]
+        mu, mu_c, e2_c = moments[:, :d], moments[:, d : 2 * d], moments[:, 2 * d]
+        mean[sl] = mu
+        second[sl] = moments[:, 2 * d + 1]
+        score[sl] = (mu - xt[sl]) / sigma**2
+        # E||x - xt||^2 = E||b||^2 - 2 a . E[b] + ||a||^2, in centred coordinates.
+        a2 = np.sum(a * a, axis=1)
+        spread = np.maximum(e2_c - 2.0 * np.sum(a * mu_c, axis=1) + a2, 0.0)
+        target[sl] = 0.5 * spread / sigma**4
+        logq[sl] = top + np.log(total) - 0.5 * a2 / sigma**2 + log_norm
     return PosteriorStats(score, mean, second, target, logq)
 
 
 def parzen_score(xt: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarray:
-    """grad log q_sigma(xt), shape (M, d). The training hot path for ESM-sigma: only the
-    softmax weights, whose logits drop the per-row ||xt||^2 term (softmax ignores it)."""
-    origin = centres.mean(axis=0)
-    b = centres - origin
-    half_b2 = 0.5 * np.sum(b * b, axis=1)
-    rows = max(1, _CHUNK_ELEMENTS // max(centres.shape[0], 1))
-    out = np.empty(xt.shape)
-    for lo in range(0, xt.shape[0], rows):
+    """grad log q_sigma(xt), shape (M, d), in the dtype of xt and centres (float32 stays
+    float32: the ESM-sigma training target). The training hot path: only the weights."""
+    dtype = np.result_type(xt, centres)
+    origin, table, _ = _logit_table(centres, sigma, dtype)
+    cols = np.concatenate([centres, np.ones((centres.shape[0], 1), dtype=centres.dtype)], axis=1).astype(dtype)
+    out = np.empty(xt.shape, dtype=dtype)
+    starts, rows = _chunks(xt.shape[0], centres.shape[0])
+    inv = 1.0 / sigma**2
+    for lo in starts:
         q = xt[lo : lo + rows]
-        logits = (q - origin) @ b.T
-        logits -= half_b2
-        logits -= logits.max(axis=1, keepdims=True)
-        w = np.exp(logits / sigma**2, out=logits)
-        mu = (w @ centres) / w.sum(axis=1, keepdims=True)
-        out[lo : lo + rows] = (mu - q) / sigma**2
+        moments = _weights(q, origin.astype(dtype), table)[0] @ cols
+        mu = moments[:, :-1]
+        mu /= moments[:, -1:]
+        mu -= q
+        mu *= inv
+        out[lo : lo + rows] = mu
     return out
 
 
