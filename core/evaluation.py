@@ -23,7 +23,7 @@ import numpy as np
 from numpy.polynomial.hermite import hermgauss
 
 from core.distributions import GaussianMixture
-from core.model import divergence, score
+from core.model import score_and_divergence
 from core.parzen import PosteriorStats, posterior_stats
 
 QUADRATURE_MAX_DIM = 2
@@ -154,8 +154,7 @@ def evaluate(params, ev: EvalSet) -> dict:
 def _evaluate(params, ev: EvalSet) -> dict:
     s = ev.sigma
     p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-    psi = score(p, ev.xt, s)
-    div = divergence(p, ev.xt, s)
+    psi, div = score_and_divergence(p, ev.xt, s)
     g = ev.post.score
     exact = ev.method == "quadrature"
     psi_dot_g = np.sum(psi * g, axis=1)
@@ -175,18 +174,19 @@ def _evaluate(params, ev: EvalSet) -> dict:
     out["ism_minus_dsm_theory"] = -ev.c3
 
     # The pairs estimator: one clean x per xt, as training sees it; wobbles around theory.
-    psi_p = score(p, ev.pair_xt, s)
+    psi_p = score_and_divergence(p, ev.pair_xt, s)[0]
     diff = _half_sq(psi_p - ev.pair_score) - _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
     out["esm_minus_dsm_pairs"] = float(diff.mean())
     out["esm_minus_dsm_pairs_se"] = float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
     dp = ev.data_points
-    out["ism_data"] = float(np.mean(_half_sq(score(p, dp, s)) + divergence(p, dp, s)))
+    psi_d, div_d = score_and_divergence(p, dp, s)
+    out["ism_data"] = float(np.mean(_half_sq(psi_d) + div_d))
     a = ev.analytic
     if a is not None:
-        psi_q = score(p, a.nodes, s)
+        psi_q, div_q = score_and_divergence(p, a.nodes, s)
         out["esm"] = float(a.weights @ _half_sq(psi_q - a.score))
-        out["ism"] = float(a.weights @ (_half_sq(psi_q) + divergence(p, a.nodes, s)))
+        out["ism"] = float(a.weights @ (_half_sq(psi_q) + div_q))
         out["c1"] = a.c1
     else:
         out["esm"] = out["ism"] = out["c1"] = None

@@ -53,3 +53,18 @@ def test_pack_unpack_round_trip_and_views():
     for k in p:
         np.testing.assert_array_equal(back[k], p[k])
         assert np.shares_memory(back[k], theta)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_evaluation_score_and_divergence_match_the_autograd_definitions(d, monkeypatch):
+    """The no-autograd evaluation path (one sigmoid pass, chunked) against the definitions."""
+    from core import model
+
+    monkeypatch.setattr(model, "_EVAL_CHUNK_ELEMENTS", 7 * 64)  # several chunks, the last partial
+    rng = np.random.default_rng(11)
+    params = init_params(rng, d, 7)
+    x = rng.normal(size=(300, d)) * 2.0
+    psi, div = model.score_and_divergence(params, x, 0.7)
+    np.testing.assert_allclose(psi, model.score_autograd(params, x, 0.7), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(div, model.jacobian_diagonal_autograd(params, x, 0.7).sum(axis=1),
+                               rtol=1e-11, atol=1e-11)
