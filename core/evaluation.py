@@ -27,8 +27,12 @@ from core.model import score_and_divergence
 from core.parzen import PosteriorStats, posterior_stats
 
 QUADRATURE_MAX_DIM = 2
-NODES_PER_DIM = {1: 40, 2: 20}
-NODE_WEIGHT_FLOOR = 1e-12  # product weights below this (relative) are dropped
+# 16 nodes per dim with products below 1e-6 of the largest dropped: 132 nodes per centre
+# in 2-D, against 292 for 20 nodes and a 1e-12 floor, with the same accuracy: every
+# figure within 7e-5 of its scale of a 40-node rule, identities within 2e-5, at
+# trained, initial and random thetas, sigma 0.05-1 (python -m benchmarks.quadrature).
+NODES_PER_DIM = {1: 40, 2: 16}
+NODE_WEIGHT_FLOOR = 1e-6  # product weights below this (relative) are dropped
 MAX_REFERENCE_POINTS = 1024  # q_sigma for evaluation is built on at most this many points
 MC_POINTS = 8192
 MC_C2_POINTS = 32768

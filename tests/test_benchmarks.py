@@ -11,6 +11,8 @@ RUNS = {
     "step_time": ["--size", "2,4,8", "--size", "3,4,8", "--rounds", "1", "--steps", "1"],
     "end_to_end": ["--steps", "6", "--eval-every", "3", "--hidden", "4", "--batch", "8"],
     "memory": ["--checkpoints", "2,4", "--eval-every", "2"],
+    "quadrature": ["--n-train", "16", "--distribution", "moons", "--sigma", "0.3", "--k", "8", "--floor", "1e-6",
+                   "--steps", "2"],
 }
 
 
