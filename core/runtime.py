@@ -10,7 +10,8 @@
   with a second BLAS thread competing for a core with the app's UI thread or any other
   job, one step took 10-50x longer (spinning threads). One thread unless the user
   set OPENBLAS_NUM_THREADS or OMP_NUM_THREADS.
-Both are no-ops where the C library or the BLAS is something else.
+Both are no-ops where the C library or the BLAS is something else. SMTUI_TUNE=none,
+allocator or blas (default: both) picks which apply, for measuring them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ _SET_THREADS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
 @functools.cache
 def tune_process() -> tuple[bool, bool]:
     """Apply both settings once per process; (allocator tuned, BLAS threads set)."""
-    return tune_allocator(), limit_blas_threads()
+    which = os.environ.get("SMTUI_TUNE", "allocator,blas")
+    return ("allocator" in which and tune_allocator(), "blas" in which and limit_blas_threads())
 
 
 def tune_allocator() -> bool:
