@@ -1,14 +1,23 @@
 """The app driven by Pilot: every key and palette action, refusals, training, resizing.
 
-Most tests run the trainer loop in a thread (``bridge_mode="thread"``) to start fast;
-``test_process_bridge_trains`` drives the real trainer process."""
+Most tests run the trainer loop in a thread (``bridge_mode="thread"``) so they start
+fast; ``test_process_bridge_trains`` drives the real trainer process."""
 
 from __future__ import annotations
 
+import inspect
 import time
 
+from textual.command import CommandList
+from textual.widgets import Input
+
 from core.config import Config
-from tui.app import SMApp
+from core.trainer import Trainer
+from tui import render
+from tui.app import MIN_SIZE, SMApp
+from tui.commands import SETTINGS, palette
+from tui.keys import KEYS
+from tui.screens import HelpScreen, ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
 
@@ -21,21 +30,35 @@ async def wait_for(pilot, condition, timeout=20.0, what="condition"):
         await pilot.pause(0.02)
 
 
+def is_settled(app, step=None) -> bool:
+    r = app.report
+    return (r is not None and r.snapshot.figures is not None and not r.training and not r.busy
+            and r.snapshot.figures_step == r.snapshot.step and (step is None or r.snapshot.step == step)
+            and app.drawn == (r.snapshot.step, r.snapshot.figures_step))
+
+
 async def settled(app, pilot, step=None):
-    """Wait until the trainer has reported figures for the current step and they are drawn."""
-    def done():
-        r = app.report
-        return (r is not None and r.snapshot.figures is not None and not r.training and not r.busy
-                and r.snapshot.figures_step == r.snapshot.step and (step is None or r.snapshot.step == step)
-                and app.frames > 0 and app.drawn_step == r.snapshot.step)
-    await wait_for(pilot, done, what="a settled report")
+    """Until the trainer has reported figures for the current step and they are drawn."""
+    await wait_for(pilot, lambda: is_settled(app, step), what="a settled report")
 
 
 def status(app) -> str:
     return str(app.query_one("#status").render())
 
 
-async def test_starts_paused_with_hint_then_space_trains():
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def until_config(app, pilot, **expected):
+    await wait_for(pilot, lambda: app.report and all(getattr(app.report.snapshot.config, k) == v
+                                                      for k, v in expected.items()), what=f"config {expected}")
+
+
+# --- starting, training, the process bridge ---------------------------------------------------
+
+
+async def test_starts_paused_with_hint_then_space_trains_and_pauses():
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
@@ -44,9 +67,8 @@ async def test_starts_paused_with_hint_then_space_trains():
         await wait_for(pilot, lambda: app.report.snapshot.step > 50, what="training")
         assert "training" in status(app)
         await pilot.press("space")
-        await wait_for(pilot, lambda: not app.report.training, what="pause")
         await settled(app, pilot)
-        assert f"step {app.report.snapshot.step:,}" in status(app)
+        assert f"step {app.report.snapshot.step:,}" in status(app) and "paused" in status(app)
 
 
 async def test_process_bridge_trains():
@@ -58,3 +80,274 @@ async def test_process_bridge_trains():
         await pilot.press("space")
         await settled(app, pilot)
         assert app.bridge.mode == "process" and not app.stopped
+
+
+async def test_identity_figures_shown_equal_the_engine():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.snapshot.step > 200, what="training")
+        await pilot.press("space")
+        await settled(app, pilot)
+        step = app.report.snapshot.step
+        assert f"step {step:,}" in status(app)
+        shown = app.panel_texts["identities"].plain
+    reference = Trainer(FAST)
+    reference.train(step, evaluate=False)
+    expected = render.identities_table(reference.snapshot()).plain
+    assert shown == expected
+    figs = reference.evaluate()
+    assert f"{figs['esm_minus_dsm']:.6g}" in shown and f"{figs['esm_minus_dsm_theory']:.6g}" in shown
+    assert "✗" not in shown
+
+
+async def test_n_steps_once_and_is_disabled_while_training():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        await pilot.press("n")
+        await settled(app, pilot, step=2)
+        await pilot.press("space")
+        await pilot.pause(0.05)
+        assert app.check_action("step", ()) is None
+        await pilot.press("space")
+        assert app.check_action("step", ()) is True
+
+
+async def test_r_reinitialises_and_marks_the_loss():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        for _ in range(3):
+            await pilot.press("n")
+        await settled(app, pilot, step=3)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(m[1] == "re-initialised" for m in app.report.snapshot.marks), what="mark")
+        assert any("re-initialised" in n for n in notes(app))
+
+
+async def test_distribution_keys_cycle_both_ways():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("d")
+        await until_config(app, pilot, distribution="moons")
+        await pilot.press("D")
+        await pilot.press("D")
+        await until_config(app, pilot, distribution="gaussian")
+        assert app.report.snapshot.marks[-1][1].startswith("distribution=")
+
+
+async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data():
+    app = SMApp(FAST.with_changes(distribution="moons", objective="dae"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("o")  # dae -> esm is refused for moons, so ism
+        await until_config(app, pilot, objective="ism")
+        assert any("skipped 'esm'" in n and "analytic" in n for n in notes(app))
+        await pilot.press("O")  # ism -> esm (skipped again) -> dae
+        await until_config(app, pilot, objective="dae")
+        await pilot.press("O")
+        await until_config(app, pilot, objective="dsm")
+
+
+async def test_distribution_change_that_cannot_apply_is_refused_with_why():
+    app = SMApp(FAST.with_changes(objective="esm"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("d")  # bimodal -> moons: no analytic score for ESM
+        await pilot.pause(0.2)
+        assert app.config.distribution == "bimodal" and app.report.snapshot.config.distribution == "bimodal"
+        assert any("needs an analytic score" in n for n in notes(app))
+
+
+async def test_sigma_and_learning_rate_keys():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("plus")
+        await until_config(app, pilot, sigma=0.375)
+        await pilot.press("minus")
+        await pilot.press("minus")
+        await until_config(app, pilot, sigma=0.24)
+        await pilot.press("right_square_bracket")
+        await until_config(app, pilot, lr=0.02)
+        await pilot.press("left_square_bracket")
+        await pilot.press("left_square_bracket")
+        await until_config(app, pilot, lr=0.005)
+        assert "0.005" in str(app.query_one("#setup").render())
+
+
+async def test_v_cycles_views_and_l_draws_langevin_samples():
+    app = SMApp(Config(distribution="gaussian", n_train=128), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        for i in range(1, len(render.VIEWS) + 1):
+            await pilot.press("v")
+            assert app.view == i % len(render.VIEWS)
+            assert render.VIEWS[app.view] in str(app.query_one("#field").border_title)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.report.samples_step == 0 and app.drawn is not None
+                       and "Langevin samples (•)" in app.panel_texts["field"].plain, what="samples")
+        assert app.view == render.VIEWS.index("Langevin samples")
+
+
+async def test_help_screen_lists_every_key_and_escape_closes_it():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one("#help")
+        assert box.border_title == "Help"
+        text = str(app.screen.query_one("#help-text").render())
+        for k in KEYS:
+            assert k.help in text
+        assert "C2 - C3" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_q_quits():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert not app.is_running
+    assert app.return_code in (0, None)
+
+
+# --- the command palette -----------------------------------------------------------------------
+
+
+async def test_palette_offers_every_key_action_and_each_one_runs():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        commands = list(palette(app))
+        titles = [c.title for c in commands]
+        for k in KEYS:
+            if k.action not in ("command_palette", "quit"):
+                assert any(k.help.lower() in t.lower() for t in titles), k
+        for name in ("Set sigma…", "Set learning rate…", "Set hidden size…", "Set seed…", "Set data file…"):
+            assert name in titles
+        for c in commands:
+            if c.title.startswith("Set ") or c.title.startswith("Help") or c.title.startswith("Train"):
+                continue  # prompts and screens are driven through the real palette below
+            result = c.callback()
+            if inspect.isawaitable(result):
+                await result
+            await pilot.pause(0.01)
+        await pilot.pause(0.3)
+        assert not app.stopped and app.problem == ""
+
+
+async def palette_set(pilot, title: str, value: str):
+    """Through the real palette: search for the title, enter, type the value, enter."""
+    await pilot.press("ctrl+p")
+    await pilot.press(*title)
+    await wait_for(pilot, lambda: any(lst.option_count for lst in pilot.app.screen.query(CommandList)),
+                   what="palette hits")
+    await pilot.pause(0.1)
+    await pilot.press("enter")
+    await answer_prompt(pilot, value)
+
+
+async def answer_prompt(pilot, value: str):
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ValuePrompt) and bool(pilot.app.screen.query(Input)),
+                   what="the value prompt")
+    pilot.app.screen.query_one(Input).value = value
+    await pilot.press("enter")
+    await pilot.pause(0.05)
+
+
+async def prompt_set(pilot, title: str, value: str):
+    """The same prompt, opened as the palette entry's callback does."""
+    pilot.app.ask_setting(next(s for s in SETTINGS if s.title == title))
+    await answer_prompt(pilot, value)
+
+
+async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await palette_set(pilot, "set sigma", "0.5")
+        await until_config(app, pilot, sigma=0.5)
+        await palette_set(pilot, "set sigma", "abc")
+        assert any("sigma must be" in n and "'abc'" in n for n in notes(app))
+        await prompt_set(pilot, "sigma", "-1")
+        assert any("sigma must be a finite number > 0" in n for n in notes(app))
+        await prompt_set(pilot, "learning rate", "0.003")
+        await until_config(app, pilot, lr=0.003)
+        await prompt_set(pilot, "hidden size", "16")
+        await until_config(app, pilot, hidden=16)
+        await prompt_set(pilot, "hidden size", "1.5")
+        assert any("hidden size must be" in n for n in notes(app))
+        await prompt_set(pilot, "seed", "7")
+        await until_config(app, pilot, seed=7)
+        await prompt_set(pilot, "lambda", "0.5")
+        await prompt_set(pilot, "batch size", "32")
+        await prompt_set(pilot, "training-set size", "64")
+        await until_config(app, pilot, lam=0.5, batch=32, n_train=64)
+        await prompt_set(pilot, "data file", str(tmp_path / "missing.csv"))
+        await wait_for(pilot, lambda: any("does not exist" in n for n in notes(app)), what="refusal")
+        data = tmp_path / "pts.csv"
+        data.write_text("x,y\n0,0\n1,1\n2,0.5\n-1,0.3\n0.5,-1\n")
+        await prompt_set(pilot, "data file", str(data))
+        await until_config(app, pilot, data_path=str(data))
+        await settled(app, pilot)
+        assert not app.stopped and not app.render_errors
+
+
+async def test_palette_refuses_esm_on_sample_only_data():
+    app = SMApp(FAST.with_changes(distribution="moons"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"objective: esm")
+        await pilot.pause(0.4)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.config.objective == "dsm"
+        assert any("needs an analytic score" in n for n in notes(app))
+
+
+# --- errors, terminals --------------------------------------------------------------------------
+
+
+async def test_trainer_exception_is_shown_and_the_app_stays_usable(monkeypatch):
+    def broken(self, *a, **k):
+        raise RuntimeError("simulated engine failure")
+
+    monkeypatch.setattr(Trainer, "langevin_samples", broken)
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: "simulated engine failure" in status(app), what="the error in the status")
+        assert any("simulated engine failure" in n for n in notes(app))
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        assert "simulated" not in status(app)
+
+
+async def test_resize_while_training_reflows_and_too_small_says_so():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause(0.3)
+        assert app.has_class("-too-small")
+        assert f"need {MIN_SIZE[0]}x{MIN_SIZE[1]}" in str(app.query_one("#too-small").render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.3)
+        assert app.has_class("-compact") and not app.has_class("-too-small")
+        frames = app.frames
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: app.frames > frames + 2, what="frames after resizing back")
+        assert not app.has_class("-compact") and app.report.training
+        await pilot.press("space")
+        await settled(app, pilot)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
@@ -50,7 +50,9 @@ class SMApp(App):
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
         self.frames = 0  # panel updates drawn (the benchmark reads it)
-        self.drawn_step: int | None = None  # step of the report last drawn
+        self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
+        self.panel_texts: dict = {}  # what each plot panel shows now
+        self.render_errors: list[str] = []  # panels that failed to draw (a bug: tests check it)
         self.bridge = TrainerBridge(
             config, on_report=lambda: self.post_message(ReportArrived()),
             on_notice=lambda n: self.post_message(NoticeArrived(n)),
@@ -91,11 +93,11 @@ class SMApp(App):
 
     # --- layout -------------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self._reflow()
+    def on_resize(self, event: events.Resize) -> None:
+        self._reflow(event.size)
 
-    def _reflow(self) -> None:
-        w, h = self.size
+    def _reflow(self, size=None) -> None:
+        w, h = size or self.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(not small and (w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]), "-compact")
@@ -110,8 +112,7 @@ class SMApp(App):
         if self.has_class("-too-small"):
             return
         f = self.query_one("#field").content_size
-        dim = self.report.snapshot.dim if self.report else 2
-        self.bridge.send("grid", shape=render.grid_shape(f.width, f.height, dim))
+        self.bridge.send("grid", size=(f.width, f.height))
         self._draw()
 
     # --- reports and drawing --------------------------------------------------------------
@@ -120,14 +121,13 @@ class SMApp(App):
         report = self.bridge.take_latest()
         if report is None:
             return
-        grid_was = self.report.snapshot.dim if self.report else None
-        self.report, self.config, self.training = report, report.snapshot.config, report.training
+        self.report = report
+        if report.acked >= self.bridge.sent:  # else a command is in flight: keep what it asked for
+            self.config, self.training = report.snapshot.config, report.training
+            self.refresh_bindings()
         self._show_status()
         self._show_setup()
-        if grid_was != report.snapshot.dim:
-            self._sized()  # 1-D and 2-D data want different grids
-        else:
-            self._draw()
+        self._draw()
 
     def _draw(self) -> None:
         if self.report is None or self.has_class("-too-small"):
@@ -138,20 +138,30 @@ class SMApp(App):
     @work(thread=True, exclusive=True, group="panels")
     def build_panels(self, report, view: int, sizes: dict) -> None:
         snap = report.snapshot
-        texts = {
-            "field": render.field_panel(report, view, *sizes["field"]),
-            "loss": render.loss_panel(snap, *sizes["loss"]),
-            "identities": render.identities_table(snap),
-            "idplot": render.identity_plot(snap, *sizes["idplot"]),
+        jobs = {
+            "field": (render.field_panel, report, view, *sizes["field"]),
+            "loss": (render.loss_panel, snap, *sizes["loss"]),
+            "identities": (render.identities_table, snap),
+            "idplot": (render.identity_plot, snap, *sizes["idplot"]),
         }
+        texts, problems = {}, []
+        for wid, (build, *args) in jobs.items():
+            texts[wid], problem = render.safely(build, *sizes[wid], *args)
+            if problem:
+                problems.append(f"{wid}: {problem}")
         if not get_current_worker().is_cancelled:
-            self.post_message(PanelsBuilt(Panels(texts, snap.step)))
+            self.post_message(PanelsBuilt(Panels(texts, (snap.step, snap.figures_step), tuple(problems))))
 
     def on_panels_built(self, message: PanelsBuilt) -> None:
         for wid, text in message.panels.texts.items():
             self.query_one(f"#{wid}", Static).update(text)
+        self.panel_texts = message.panels.texts
+        for problem in message.panels.problems:
+            if problem not in self.render_errors:
+                self.render_errors.append(problem)
+                self.notify(problem, title="drawing error", severity="error", timeout=10)
         self.frames += 1
-        self.drawn_step = message.panels.step
+        self.drawn = message.panels.step
 
     def on_notice_arrived(self, message: NoticeArrived) -> None:
         n = message.notice

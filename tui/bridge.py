@@ -21,7 +21,7 @@ from collections.abc import Callable
 from core.config import Config
 from core.errors import UserError
 from core.trainer import Trainer
-from tui.protocol import Command, Notice, Report, pack, unpack
+from tui.protocol import Command, Notice, Report, grid_shape, pack, unpack
 
 FRAMES_PER_SECOND = 12
 EVAL_SHARE = 0.12  # most of the trainer's wall time that evaluations may take while training
@@ -37,7 +37,7 @@ class _Loop:
         self.conn = conn
         self.trainer = trainer if trainer is not None else Trainer(config)
         self.training = False
-        self.grid: tuple[int, ...] | None = None
+        self.panel: tuple[int, int] | None = None  # the field panel's size in cells
         self.samples = None
         self.samples_step: int | None = None
         self.chunk = 8
@@ -49,6 +49,7 @@ class _Loop:
         self.window = (0, 0.0)  # steps and seconds in the current rate window
         self.last_send = 0.0
         self.dirty = True
+        self.acked = 0
 
     def run(self) -> None:
         while True:
@@ -80,6 +81,7 @@ class _Loop:
 
     def handle(self, cmd: Command) -> bool:
         t, kind, args = self.trainer, cmd.kind, cmd.args
+        self.acked = cmd.seq
         if kind == "quit":
             return False
         if kind == "train":
@@ -102,7 +104,7 @@ class _Loop:
             self.busy("drawing Langevin samples")
             self.samples, self.samples_step = t.langevin_samples(**LANGEVIN), t.step
         elif kind == "grid":
-            self.grid = tuple(args["shape"])
+            self.panel = tuple(args["size"])
         self.dirty = True
         return True
 
@@ -167,9 +169,14 @@ class _Loop:
 
     def send(self, busy: str) -> None:
         t = self.trainer
-        snap = t.snapshot(field_shape=self.grid, figures=False, samples=self.samples)
+        shape = grid_shape(*self.panel, t.dim) if self.panel else None
+        try:
+            snap = t.snapshot(field_shape=shape, figures=False, samples=self.samples)
+        except Exception as exc:  # noqa: BLE001 - still report the rest, and say what failed
+            snap = t.snapshot(figures=False, samples=self.samples)
+            self.say("error", f"trainer error drawing the field: {type(exc).__name__}: {exc}")
         report = Report(snapshot=snap, training=self.training, busy=busy, steps_per_second=self.rate,
-                        elapsed=self.elapsed, samples_step=self.samples_step)
+                        elapsed=self.elapsed, samples_step=self.samples_step, acked=self.acked)
         self.conn.send(pack(report))
         self.last_send = time.perf_counter()
         self.dirty = False
@@ -237,6 +244,7 @@ class TrainerBridge:
         self._closing = False
         self._worker = None
         self._conn = None
+        self.sent = 0  # seq of the last command sent
 
     def start(self) -> None:
         if self.mode == "process":
@@ -257,8 +265,9 @@ class TrainerBridge:
     def send(self, kind: str, **args) -> None:
         if self._conn is None or self._closing:
             return
+        self.sent += 1
         try:
-            self._conn.send(Command(kind, args))
+            self._conn.send(Command(kind, args, self.sent))
         except (OSError, ValueError):
             pass  # the reader reports the trainer as stopped
 

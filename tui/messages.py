@@ -38,7 +38,8 @@ class Panels:
     """Built panel contents, keyed by widget id."""
 
     texts: dict[str, Text]
-    step: int
+    step: tuple  # (step, figures step) they were built from
+    problems: tuple[str, ...] = ()  # panels that failed to draw
 
 
 class PanelsBuilt(Message):

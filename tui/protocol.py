@@ -21,6 +21,7 @@ class Command:
 
     kind: str
     args: dict = field(default_factory=dict)
+    seq: int = 0  # numbered by the bridge, so reports can say which commands they reflect
 
     def __post_init__(self):
         if self.kind not in COMMANDS:
@@ -37,6 +38,7 @@ class Report:
     steps_per_second: float | None  # wall-clock training rate, evaluation time included
     elapsed: float  # wall seconds spent training so far
     samples_step: int | None  # step at which the Langevin samples were drawn
+    acked: int = 0  # seq of the last command handled before this report
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ class Notice:
 
     level: str
     text: str
+
+
+def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:
+    """The field grid for a field panel of this many cells: about one point per plot cell
+    (arrows use every third column and every other row); (nx,) for 1-D data."""
+    cols, rows = max(width - 5, 8), max(height - 3, 4)
+    return (cols,) if dim == 1 else (cols, rows)
 
 
 def pack(report: Report) -> Report:

@@ -37,21 +37,24 @@ def _text(fig) -> Text:
 
 def _title(fig, width: int, title: str) -> None:
     """plotext drops a title wider than the plot; shorten it instead."""
-    room = max(width - 2, 8)
+    room = max(width - 8, 8)
     fig.title(title if len(title) <= room else title[: room - 1] + "…")
+
+
+def safely(build, width: int, height: int, *args) -> tuple[Text, str]:
+    """Build a panel; a failure becomes a one-line message in the panel (and is returned,
+    so the app can report it and tests can fail on it) instead of killing the app."""
+    try:
+        return build(*args), ""
+    except Exception as exc:  # noqa: BLE001
+        problem = f"could not draw this panel: {type(exc).__name__}: {exc}"
+        return _note(width, height, problem[: max(width, 20)]), problem
 
 
 def _note(width: int, height: int, *lines: str) -> Text:
     """A plain message centred in the panel, for when there is nothing to plot yet."""
     pad = max(0, (height - len(lines)) // 2)
     return Text("\n" * pad + "\n".join(line.center(width) for line in lines), no_wrap=True, end="")
-
-
-def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:
-    """The field grid the trainer should compute for a field panel of this size: one
-    point per plot cell (arrows use every third column and every other row)."""
-    cols, rows = max(width - 5, 8), max(height - 3, 4)
-    return (cols,) if dim == 1 else (cols, rows)
 
 
 # --- score field ------------------------------------------------------------------------
@@ -263,28 +266,31 @@ def identities_table(snap: Snapshot | None) -> Text:
 
 
 def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
-    """ESM - DSM (exact) and the pairs estimate over steps, around the theory value."""
+    """ESM - DSM over steps: the exact estimate (a line, flat: the paper's result), the
+    pairs estimate training sees (dots, wobbling within its standard error) and the
+    theory value C2 - C3 (the axis label). Drawn since C2 - C3 last changed."""
     if snap is None or len(snap.identity_history) == 0:
         return _note(width, height, "ESM-DSM over steps appears here")
     h = snap.identity_history
-    # Only since C2 - C3 last changed (data or sigma): within that stretch it should be flat.
     same = np.isclose(h[:, 2], h[-1, 2], rtol=1e-12, atol=0) | np.isnan(h[-1, 2])
     start = len(same) - int(np.argmin(same[::-1])) if not same.all() else 0
     h = h[start:]
     steps, exact, theory, pairs, se = h[:, 0], h[:, 1], h[:, 2], h[:, 3], h[:, 4]
-    centre = theory[-1] if math.isfinite(theory[-1]) else np.nanmean(exact)
-    spread = np.nanmax(np.abs(np.concatenate([pairs - centre, 3 * se]))) if np.isfinite(pairs).any() else 0.0
-    spread = max(float(np.nan_to_num(spread)), 1e-3 * max(1.0, abs(centre)))
+    if len(steps) == 1:
+        steps, exact, pairs = np.array([steps[0], steps[0] + 1.0]), np.repeat(exact, 2), np.repeat(pairs, 2)
+    centre = float(theory[-1]) if math.isfinite(theory[-1]) else float(np.nanmean(exact))
+    spread = [np.nanmedian(3 * se) if np.isfinite(se).any() else 0.0,
+              np.nanmax(np.abs(pairs - centre)) if np.isfinite(pairs).any() else 0.0,
+              np.nanmax(np.abs(exact - centre)) if np.isfinite(exact).any() else 0.0]
+    spread = 1.1 * max(max(float(np.nan_to_num(v)) for v in spread), 1e-3 * max(1.0, abs(centre)))
     fig = _figure(width, height)
-    fig.ylim(centre - 1.1 * spread, centre + 1.1 * spread)
-    x0, x1 = float(steps[0]), float(max(steps[-1], steps[0] + 1))
-    fig.xlim(x0, x1)
-    fig.horizontal_line(centre, color="blue")
+    fig.xlim(float(steps[0]), float(max(steps[-1], steps[0] + 1)))
+    fig.ylim(centre - spread, centre + spread)
+    fig.yticks([centre], [f"{centre:.4g}"])
     if np.isfinite(pairs).any():
         fig.scatter(steps, pairs, marker="·", color="yellow")
-    fig.plot(steps if len(steps) > 1 else [x0, x1], exact if len(exact) > 1 else [exact[0]] * 2,
-             color="green", marker="braille")
-    _title(fig, width, "ESM-DSM over steps: exact (line), pairs (·), C2-C3 (—)")
+    fig.plot(steps, exact, color="green", marker="braille")
+    _title(fig, width, f"⠒ exact (flat) · pairs; C2-C3 ±{spread:.2g}")
     return _text(fig)
 
 
