@@ -68,3 +68,13 @@ def test_evaluation_score_and_divergence_match_the_autograd_definitions(d, monke
     np.testing.assert_allclose(psi, model.score_autograd(params, x, 0.7), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(div, model.jacobian_diagonal_autograd(params, x, 0.7).sum(axis=1),
                                rtol=1e-11, atol=1e-11)
+
+
+def test_esm_sigma_parzen_target_is_computed_in_float32_when_asked():
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(200, 2)) * 2.0
+    b64 = draw_batch("esm-sigma", data, 64, 0.1, np.random.default_rng(2))
+    b32 = draw_batch("esm-sigma", data, 64, 0.1, np.random.default_rng(2), dtype=np.float32)
+    assert b32["x"].dtype == np.float32 and b32["target"].dtype == np.float32
+    np.testing.assert_array_equal(b32["x"], b64["x"].astype(np.float32))
+    np.testing.assert_allclose(b32["target"], b64["target"], rtol=0, atol=1e-3 * np.abs(b64["target"]).max())
