@@ -208,6 +208,12 @@ async def test_help_screen_lists_every_key_and_escape_closes_it():
         assert "C2 - C3" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await settled(app, pilot, step=0)
+        await pilot.press("space", "question_mark")  # the panels keep updating under the help
+        frames = app.frames
+        await wait_for(pilot, lambda: app.frames > frames + 2, what="frames under the help screen")
+        await pilot.press("escape", "space")
+        assert not app.render_errors
 
 
 async def test_q_quits():

@@ -12,6 +12,7 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -72,9 +73,20 @@ class SMApp(App):
         yield Static(id="too-small")
         yield Footer(compact=True)
 
+    def _panel(self, wid: str) -> Static:
+        """A main-screen widget, found even while a modal screen (help, palette) is on top."""
+        if not self.screen_stack:
+            raise NoMatches(f"#{wid}: the app is shutting down")
+        return self.screen_stack[0].query_one(f"#{wid}", Static)
+
+    @property
+    def _drawable(self) -> bool:
+        """False while starting up or shutting down: messages may still arrive then."""
+        return bool(self.screen_stack) and self.screen_stack[0].is_mounted and self.is_running
+
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
-            self.query_one(f"#{wid}").border_title = title
+            self._panel(wid).border_title = title
         self._show_view_title()
         self._show_setup()
         self._show_status()
@@ -97,11 +109,13 @@ class SMApp(App):
         self._reflow(event.size)
 
     def _reflow(self, size=None) -> None:
+        if not self._drawable:
+            return
         w, h = size or self.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(not small and (w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]), "-compact")
-        self.query_one("#too-small", Static).update(
+        self._panel("too-small").update(
             f"terminal too small: need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {w}x{h}\n"
             "enlarge the window, or press q to quit")
         self._show_setup()
@@ -109,15 +123,19 @@ class SMApp(App):
 
     def _sized(self) -> None:
         """After a layout: tell the trainer the field grid to compute, and redraw."""
+        if not self._drawable:
+            return
         if self.has_class("-too-small"):
             return
-        f = self.query_one("#field").content_size
+        f = self._panel("field").content_size
         self.bridge.send("grid", size=(f.width, f.height))
         self._draw()
 
     # --- reports and drawing --------------------------------------------------------------
 
     def on_report_arrived(self, _: ReportArrived) -> None:
+        if not self._drawable:
+            return
         report = self.bridge.take_latest()
         if report is None:
             return
@@ -132,7 +150,7 @@ class SMApp(App):
     def _draw(self) -> None:
         if self.report is None or self.has_class("-too-small"):
             return
-        sizes = {wid: tuple(self.query_one(f"#{wid}").content_size) for wid in PLOTS}
+        sizes = {wid: tuple(self._panel(wid).content_size) for wid in PLOTS}
         self.build_panels(self.report, self.view, sizes)
 
     @work(thread=True, exclusive=True, group="panels")
@@ -153,8 +171,11 @@ class SMApp(App):
             self.post_message(PanelsBuilt(Panels(texts, (snap.step, snap.figures_step), tuple(problems))))
 
     def on_panels_built(self, message: PanelsBuilt) -> None:
-        for wid, text in message.panels.texts.items():
-            self.query_one(f"#{wid}", Static).update(text)
+        try:
+            for wid, text in message.panels.texts.items():
+                self._panel(wid).update(text)
+        except NoMatches:
+            return  # shutting down: the panels are already gone
         self.panel_texts = message.panels.texts
         for problem in message.panels.problems:
             if problem not in self.render_errors:
@@ -181,16 +202,20 @@ class SMApp(App):
         self._show_status()
 
     def _show_status(self) -> None:
+        if not self._drawable:
+            return
         text = render.status_text(self.report, self.stopped, self.problem)
-        self.query_one("#status", Static).update(text)
+        self._panel("status").update(text)
 
     def _show_setup(self) -> None:
+        if not self._drawable:
+            return
         dim = self.report.snapshot.dim if self.report else None
-        self.query_one("#setup", Static).update(render.setup_text(self.config, dim, self.has_class("-compact")))
+        self._panel("setup").update(render.setup_text(self.config, dim, self.has_class("-compact")))
 
     def _show_view_title(self) -> None:
-        self.query_one("#field").border_title = f"score field · {render.VIEWS[self.view]}"
-        self.query_one("#field").border_subtitle = "v: next view"
+        self._panel("field").border_title = f"score field · {render.VIEWS[self.view]}"
+        self._panel("field").border_subtitle = "v: next view"
 
     # --- commands ---------------------------------------------------------------------------
 
