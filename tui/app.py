@@ -50,6 +50,7 @@ class SMApp(App):
         self.training = False
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
+        self._closing = False
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
         self.panel_texts: dict = {}  # what each plot panel shows now
@@ -82,7 +83,7 @@ class SMApp(App):
     @property
     def _drawable(self) -> bool:
         """False while starting up or shutting down: messages may still arrive then."""
-        return bool(self.screen_stack) and self.screen_stack[0].is_mounted and self.is_running
+        return bool(self.screen_stack) and not self._closing
 
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
@@ -97,6 +98,7 @@ class SMApp(App):
         self._reflow()
 
     def on_unmount(self) -> None:
+        self._closing = True
         self.bridge.close()
 
     def get_system_commands(self, screen):

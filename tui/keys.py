@@ -19,23 +19,26 @@ class Key:
     short: str  # footer text
     help: str  # help screen text
     show: bool = True  # in the footer
+    footer_key: str = ""  # how the footer shows the key, if not as ``label``
 
 
 KEYS = (
-    Key("space", "toggle_training", "space", "train/pause", "train / pause"),
+    Key("space", "toggle_training", "space", "train", "train / pause"),
     Key("n", "step", "n", "step", "one training step (while paused)"),
-    Key("r", "reinitialise", "r", "re-init", "re-initialise the parameters (same seed); the step count carries on"),
+    Key("r", "reinitialise", "r", "re-init", "re-initialise the parameters (same seed; the step count goes on)"),
     Key("d", "distribution(1)", "d", "data", "next distribution"),
     Key("D", "distribution(-1)", "D", "prev data", "previous distribution", show=False),
-    Key("o", "objective(1)", "o", "objective", "next objective (ESM is skipped for sample-only data)"),
+    Key("o", "objective(1)", "o", "obj", "next objective (ESM is skipped for sample-only data)"),
     Key("O", "objective(-1)", "O", "prev objective", "previous objective", show=False),
-    Key("plus,equals_sign", "sigma(1)", "+", "σ up (- down)", f"sigma up by a factor {SIGMA_FACTOR}"),
+    Key("plus,equals_sign", "sigma(1)", "+", "σ", f"sigma up by a factor {SIGMA_FACTOR}",
+        footer_key="+/-"),
     Key("minus", "sigma(-1)", "-", "σ down", f"sigma down by a factor {SIGMA_FACTOR}", show=False),
-    Key("right_square_bracket", "lr(1)", "]", "lr up ([ down)", f"learning rate up by a factor {LR_FACTOR:g}"),
+    Key("right_square_bracket", "lr(1)", "]", "lr", f"learning rate up by a factor {LR_FACTOR:g}",
+        footer_key="[/]"),
     Key("left_square_bracket", "lr(-1)", "[", "lr down", f"learning rate down by a factor {LR_FACTOR:g}",
         show=False),
     Key("v", "view", "v", "view", "next view of the score field"),
-    Key("l", "langevin", "l", "Langevin", "draw samples by Langevin dynamics from the model score"),
+    Key("l", "langevin", "l", "samples", "draw samples by Langevin dynamics from the model score"),
     Key("question_mark", "help", "?", "help", "this help (escape closes it)"),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
         show=False),
@@ -44,5 +47,5 @@ KEYS = (
 
 
 def bindings() -> list[Binding]:
-    return [Binding(k.keys, k.action, k.short, show=k.show, key_display=k.label) for k in KEYS
+    return [Binding(k.keys, k.action, k.short, show=k.show, key_display=k.footer_key or k.label) for k in KEYS
             if k.action != "command_palette"]

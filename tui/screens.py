@@ -3,6 +3,7 @@ prompt for exact values."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -11,28 +12,32 @@ from textual.widgets import Input, Label, Static
 
 from tui.keys import KEYS
 
-FIGURES = """\
-[b]What the figures mean[/b]  (P. Vincent, "A Connection Between Score Matching and Denoising Autoencoders", 2011)
-
-[b]Score field[/b]  The model score ψ(x) = (Wᵀ sigmoid(Wx + b) + c - x) / σ² as arrows: the glyph is the
-direction, the colour the size (blue small → red large, by quintile). Views: model score ψ; data score (the
-exact σ-smoothed score for analytic distributions, the Parzen score otherwise); their difference; the model
-density exp(-E) normalised on the grid; samples drawn by Langevin dynamics from ψ. 1-D data shows curves.
-
-[b]Loss[/b]  The training objective over steps, as log10 of its positive values (ISM losses can be negative
-and are then not drawn). A vertical mark shows where the setup changed.
-
-[b]Identities[/b]  Each figure on a fixed evaluation set (quadrature for d ≤ 2), so they hold exactly:
-  ESM-DSM   measured ESM_qσ - DSM_qσ beside its theory value C2 - C3 (the paper's main result);
-  pairs     the same from one clean point per noisy one, as training sees it, ± its standard error;
-  ISM-DSM   beside -d / (2σ²);      DSM  beside DAE / (2σ⁴) (algebra: equal on every batch).
-✓ marks agreement within tolerance (1e-3 relative, or 3 standard errors for a Monte Carlo figure).
-[b]ESM-DSM over steps[/b] stays flat while the losses fall: the two objectives differ by a constant.
-
-[b]Status line[/b]  step, training steps per second (wall clock, evaluations included), time spent training,
-and the state with what to do next. ctrl+p opens the command palette: every action, and exact values
-(sigma, learning rate, hidden size, seed, lambda, batch, data file, distribution, objective, optimiser).
-"""
+FIGURES = (
+    "[b]What the figures mean[/b]  (P. Vincent, \"A Connection Between Score Matching and Denoising "
+    "Autoencoders\", 2011)\n\n"
+    "[b]Score field[/b]  The model score ψ(x) = (Wᵀ sigmoid(Wx + b) + c - x) / σ² drawn as arrows: the glyph is "
+    "the direction, the colour the size (blue small → red large, by quintile), over the training points (·). "
+    "Views (v): model score ψ; data score (the exact σ-smoothed score for analytic distributions, the Parzen "
+    "score otherwise); their difference; the model density exp(-E) normalised on the grid; samples drawn by "
+    "Langevin dynamics from ψ (l). 1-D data shows curves: ψ against the data score, density against a "
+    "histogram.\n\n"
+    "[b]Loss[/b]  The training objective over steps, as log10 of its positive values (ISM losses can be "
+    "negative and are then not drawn). A vertical mark shows where the setup changed.\n\n"
+    "[b]Identities[/b]  Every figure on one fixed evaluation set (Gauss-Hermite quadrature for d ≤ 2), so "
+    "they hold to about 1e-4:\n"
+    "  ESM-DSM  measured ESM_qσ - DSM_qσ beside its theory value C2 - C3: the paper's main result.\n"
+    "  pairs    the same from one clean point per noisy one, as training sees it, ± its standard error.\n"
+    "  ISM-DSM  beside -d / (2σ²).\n"
+    "  DSM      beside DAE / (2σ⁴): algebra, equal on every batch.\n"
+    "✓ marks agreement within tolerance (1e-3 relative, or 3 standard errors for a Monte Carlo figure).\n\n"
+    "[b]ESM-DSM over steps[/b]  The exact estimate stays flat while the losses fall: the two objectives "
+    "differ by a constant that does not depend on the parameters. The pairs estimate wobbles around it.\n\n"
+    "[b]Status line[/b]  step, training steps per second (wall clock, evaluations included), time spent "
+    "training, and the state with what to do next. While training, the figures are re-evaluated about once "
+    "a second (evaluation is kept to about an eighth of the trainer's time).\n\n"
+    "[b]Command palette[/b] (ctrl+p)  every action, every distribution, objective, optimiser and view, and "
+    "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file.\n"
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,11 +47,16 @@ class HelpScreen(ModalScreen[None]):
                 Binding("q", "dismiss", "close", show=False)]
 
     def compose(self) -> ComposeResult:
-        keys = "\n".join(f"  [b]{k.label:>7}[/b]  {k.help}" for k in KEYS)
+        text = Text("Keys\n", style="bold")
+        for k in KEYS:
+            text.append(f"{k.label:>8}  ", style="bold")
+            text.append(f"{k.help}\n")
+        text.append("\n")
+        text.append_text(Text.from_markup(FIGURES))
         with VerticalScroll(id="help") as box:
             box.border_title = "Help"
             box.border_subtitle = "escape closes"
-            yield Static(f"[b]Keys[/b]\n{keys}\n\n{FIGURES}", id="help-text")
+            yield Static(text, id="help-text")
 
 
 class ValuePrompt(ModalScreen[str | None]):
