@@ -51,9 +51,11 @@ class SMApp(App):
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
         self._closing = False
+        self._building = self._draw_again = False
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
         self.panel_texts: dict = {}  # what each plot panel shows now
+        self.drawn_view = 0
         self.render_errors: list[str] = []  # panels that failed to draw (a bug: tests check it)
         self.bridge = TrainerBridge(
             config, on_report=lambda: self.post_message(ReportArrived()),
@@ -150,12 +152,18 @@ class SMApp(App):
         self._draw()
 
     def _draw(self) -> None:
+        """Build the panels from the latest report; while a build runs, only remember to
+        build again when it ends (latest wins: no build is wasted, none queues up)."""
         if self.report is None or self.has_class("-too-small"):
             return
+        if self._building:
+            self._draw_again = True
+            return
+        self._building, self._draw_again = True, False
         sizes = {wid: tuple(self._panel(wid).content_size) for wid in PLOTS}
         self.build_panels(self.report, self.view, sizes)
 
-    @work(thread=True, exclusive=True, group="panels")
+    @work(thread=True, group="panels")
     def build_panels(self, report, view: int, sizes: dict) -> None:
         snap = report.snapshot
         jobs = {
@@ -169,10 +177,13 @@ class SMApp(App):
             texts[wid], problem = render.safely(build, *sizes[wid], *args)
             if problem:
                 problems.append(f"{wid}: {problem}")
-        if not get_current_worker().is_cancelled:
-            self.post_message(PanelsBuilt(Panels(texts, (snap.step, snap.figures_step), tuple(problems))))
+        if not get_current_worker().is_cancelled:  # cancelled: the app is closing
+            self.post_message(PanelsBuilt(Panels(texts, (snap.step, snap.figures_step), tuple(problems), view)))
 
     def on_panels_built(self, message: PanelsBuilt) -> None:
+        self._building = False
+        if self._draw_again:
+            self._draw()
         try:
             for wid, text in message.panels.texts.items():
                 self._panel(wid).update(text)
@@ -184,7 +195,7 @@ class SMApp(App):
                 self.render_errors.append(problem)
                 self.notify(problem, title="drawing error", severity="error", timeout=10)
         self.frames += 1
-        self.drawn = message.panels.step
+        self.drawn, self.drawn_view = message.panels.step, message.panels.view
 
     def on_notice_arrived(self, message: NoticeArrived) -> None:
         n = message.notice

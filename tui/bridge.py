@@ -23,7 +23,7 @@ from core.errors import UserError
 from core.trainer import Trainer
 from tui.protocol import Command, Notice, Report, grid_shape, pack, unpack
 
-FRAMES_PER_SECOND = 12
+FRAMES_PER_SECOND = 15
 EVAL_SHARE = 0.12  # most of the trainer's wall time that evaluations may take while training
 CHUNK_SECONDS = 0.02  # training between looks at the command pipe
 RATE_WINDOW = 1.0  # seconds over which the wall-clock steps/s is measured

@@ -40,6 +40,7 @@ class Panels:
     texts: dict[str, Text]
     step: tuple  # (step, figures step) they were built from
     problems: tuple[str, ...] = ()  # panels that failed to draw
+    view: int = 0  # the score-field view they show
 
 
 class PanelsBuilt(Message):
