@@ -357,3 +357,23 @@ async def test_resize_while_training_reflows_and_too_small_says_so():
         assert not app.has_class("-compact") and app.report.training
         await pilot.press("space")
         await settled(app, pilot)
+
+
+async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
+    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.snapshot.status == "diverged", what="divergence")
+        assert "diverged" in status(app) and "lower lr" in status(app)
+        assert any("smaller learning rate" in n for n in notes(app))
+        app.change(optimizer="adam")  # as the palette's "Optimiser: adam" does
+        for _ in range(12):
+            await pilot.press("left_square_bracket")
+        await until_config(app, pilot, lr=0.0122)
+        await pilot.press("r", "space")
+        step = app.report.snapshot.step
+        await wait_for(pilot, lambda: app.report.snapshot.step > step + 20, what="training after divergence")
+        await pilot.press("space")
+        await settled(app, pilot)
+        assert app.report.snapshot.status == "ok" and not app.render_errors

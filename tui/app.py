@@ -90,6 +90,7 @@ class SMApp(App):
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
             self._panel(wid).border_title = title
+        self._panel("loss").border_subtitle = "log10 of positive values · | setup changed"
         self._show_view_title()
         self._show_setup()
         self._show_status()
@@ -143,6 +144,8 @@ class SMApp(App):
         report = self.bridge.take_latest()
         if report is None:
             return
+        if report.snapshot.status == "diverged" and (self.report is None or self.report.snapshot.status != "diverged"):
+            self.notify(report.snapshot.message, title="training diverged", severity="error", timeout=15)
         self.report = report
         if report.acked >= self.bridge.sent:  # else a command is in flight: keep what it asked for
             self.config, self.training = report.snapshot.config, report.training

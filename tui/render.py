@@ -185,7 +185,8 @@ def loss_panel(snap: Snapshot | None, width: int, height: int) -> Text:
     steps, loss = snap.losses[:, 0], snap.losses[:, 1]
     pos = loss > 0
     fig = _figure(width, height)
-    fig.ylabel("log10 loss (>0 only)")
+    if height >= 9:
+        fig.ylabel("log10 loss (>0 only)")
     if not pos.any():
         return _note(width, height, f"loss {loss[-1]:.4g} at step {int(steps[-1]):,}",
                      "all losses are negative (ISM objectives can be): no log10 to plot")
@@ -196,8 +197,9 @@ def loss_panel(snap: Snapshot | None, width: int, height: int) -> Text:
     for step, _label in snap.marks:
         if lo <= step <= hi:
             fig.vline(step, color="magenta")
-    shown = f"latest {loss[-1]:.4g}" + ("" if pos.all() else "; negative values not shown")
-    _title(fig, width, f"training loss ({snap.config.objective}), {shown}; | = setup changed")
+    if height >= 9:  # in a short panel the plot needs every row
+        shown = f"latest {loss[-1]:.4g}" + ("" if pos.all() else "; negative values not shown")
+        _title(fig, width, f"training loss ({snap.config.objective}), {shown}")
     return _text(fig)
 
 
@@ -345,8 +347,8 @@ def status_text(report: Report | None, stopped: str = "", problem: str = "") -> 
     t.append(f"step {snap.step:,}", style="bold")
     t.append(f" · {rate} · {_clock(report.elapsed)} elapsed · ")
     if snap.status == "diverged":
-        t.append(f"diverged: {snap.message} Press [ (lower lr), + (raise sigma) or r, then space.",
-                 style="bold red")
+        t.append(f"✗ diverged at step {snap.step + 1:,}", style="bold red")
+        t.append(" — try [ (lower lr), + (raise σ) or r, then space")
     elif report.training:
         t.append("▶ training", style="bold green")
         t.append(" — space pauses")
