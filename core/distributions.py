@@ -8,9 +8,17 @@ from dataclasses import dataclass
 import autograd.numpy as np
 import numpy as onp
 from autograd import elementwise_grad
-from autograd.scipy.special import logsumexp
+from autograd.tracer import getval
 
 from core.errors import UserError
+
+
+def _logsumexp(a, axis):
+    """log sum exp along ``axis``, autograd-differentiable, shifted by the (constant) max.
+
+    (autograd.scipy's version would pull in SciPy, which smtui does not depend on.)"""
+    top = onp.max(getval(a), axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(a - top), axis=axis)) + onp.squeeze(top, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class GaussianMixture:
             diff = x - m
             quad = np.sum(np.dot(diff, prec) * diff, axis=1)
             terms.append(onp.log(w) - 0.5 * (quad + logdet + d * onp.log(2 * onp.pi)))
-        return logsumexp(np.stack(terms, axis=1), axis=1)
+        return _logsumexp(np.stack(terms, axis=1), axis=1)
 
     def score(self, x):
         """grad_x log q(x) by autograd."""
