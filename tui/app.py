@@ -21,16 +21,17 @@ from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
 from core.trainer import Trainer
-from tui import render
+from tui import frames, render
 from tui.bridge import TrainerBridge
 from tui.commands import Setting, palette, parse_value
 from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings
-from tui.messages import NoticeArrived, Panels, PanelsBuilt, ReportArrived, TrainerStopped
+from tui.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
+from tui.panel import PlotPanel
 from tui.screens import HelpScreen, ValuePrompt
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
-PLOTS = ("field", "loss", "identities", "idplot")
+PLOTS = frames.PLOTS
 TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the paper's result)",
           "loss": "loss", "setup": "setup"}
 
@@ -55,6 +56,7 @@ class SMApp(App):
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
         self.panel_texts: dict = {}  # what each plot panel shows now
+        self.shown: dict = {}  # panel id -> (size, text) on screen: unchanged panels are not redrawn
         self.drawn_view = 0
         self.render_errors: list[str] = []  # panels that failed to draw (a bug: tests check it)
         self.bridge = TrainerBridge(
@@ -65,22 +67,22 @@ class SMApp(App):
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):
             with Horizontal(id="top"):
-                yield Static(id="field", classes="panel")
+                yield PlotPanel(id="field", classes="panel")
                 with Vertical(id="side"):
-                    yield Static(id="identities", classes="panel")
-                    yield Static(id="idplot", classes="panel")
+                    yield PlotPanel(id="identities", classes="panel")
+                    yield PlotPanel(id="idplot", classes="panel")
             with Horizontal(id="bottom"):
-                yield Static(id="loss", classes="panel")
+                yield PlotPanel(id="loss", classes="panel")
                 yield Static(id="setup", classes="panel")
         yield Static(id="status")
         yield Static(id="too-small")
         yield Footer(compact=True)
 
-    def _panel(self, wid: str) -> Static:
+    def _panel(self, wid: str):
         """A main-screen widget, found even while a modal screen (help, palette) is on top."""
         if not self.screen_stack:
             raise NoMatches(f"#{wid}: the app is shutting down")
-        return self.screen_stack[0].query_one(f"#{wid}", Static)
+        return self.screen_stack[0].query_one(f"#{wid}")
 
     @property
     def _drawable(self) -> bool:
@@ -148,8 +150,9 @@ class SMApp(App):
             self.notify(report.snapshot.message, title="training diverged", severity="error", timeout=15)
         self.report = report
         if report.acked >= self.bridge.sent:  # else a command is in flight: keep what it asked for
+            if report.training != self.training:  # the footer is rebuilt on each refresh: only when it changes
+                self.refresh_bindings()
             self.config, self.training = report.snapshot.config, report.training
-            self.refresh_bindings()
         self._show_status()
         self._show_setup()
         self._draw()
@@ -164,35 +167,26 @@ class SMApp(App):
             return
         self._building, self._draw_again = True, False
         sizes = {wid: tuple(self._panel(wid).content_size) for wid in PLOTS}
-        self.build_panels(self.report, self.view, sizes)
+        self.build_panels(self.report, self.view, sizes, self.shown)
 
-    @work(thread=True, group="panels")
-    def build_panels(self, report, view: int, sizes: dict) -> None:
-        snap = report.snapshot
-        jobs = {
-            "field": (render.field_panel, report, view, *sizes["field"]),
-            "loss": (render.loss_panel, snap, *sizes["loss"]),
-            "identities": (render.identities_table, snap),
-            "idplot": (render.identity_plot, snap, *sizes["idplot"]),
-        }
-        texts, problems = {}, []
-        for wid, (build, *args) in jobs.items():
-            texts[wid], problem = render.safely(build, *sizes[wid], *args)
-            if problem:
-                problems.append(f"{wid}: {problem}")
+    # A description, or Textual would repr the arguments (numpy arrays) on the UI thread.
+    @work(thread=True, group="panels", description="build panels")
+    def build_panels(self, report, view: int, sizes: dict, shown: dict) -> None:
+        panels = frames.build(report, view, sizes, shown)
         if not get_current_worker().is_cancelled:  # cancelled: the app is closing
-            self.post_message(PanelsBuilt(Panels(texts, (snap.step, snap.figures_step), tuple(problems), view)))
+            self.post_message(PanelsBuilt(panels))
 
     def on_panels_built(self, message: PanelsBuilt) -> None:
         self._building = False
-        if self._draw_again:
-            self._draw()
         try:
-            for wid, text in message.panels.texts.items():
-                self._panel(wid).update(text)
+            for wid, rows in message.panels.rows.items():
+                self._panel(wid).show(rows)
         except NoMatches:
             return  # shutting down: the panels are already gone
         self.panel_texts = message.panels.texts
+        self.shown = {wid: (message.panels.sizes[wid], text) for wid, text in self.panel_texts.items()}
+        if self._draw_again:  # after ``shown`` is current: the next build compares against it
+            self._draw()
         for problem in message.panels.problems:
             if problem not in self.render_errors:
                 self.render_errors.append(problem)
@@ -221,13 +215,15 @@ class SMApp(App):
         if not self._drawable:
             return
         text = render.status_text(self.report, self.stopped, self.problem)
-        self._panel("status").update(text)
+        self._panel("status").update(text, layout=False)  # one row, always: no layout needed
 
     def _show_setup(self) -> None:
         if not self._drawable:
             return
         dim = self.report.snapshot.dim if self.report else None
-        self._panel("setup").update(render.setup_text(self.config, dim, self.has_class("-compact")))
+        text = render.setup_text(self.config, dim, self.has_class("-compact"))
+        if text != self._panel("setup").content:  # reports come 15 times a second; the setup rarely changes
+            self._panel("setup").update(text, layout=False)  # a fixed-size panel
 
     def _show_view_title(self) -> None:
         self._panel("field").border_title = f"score field · {render.VIEWS[self.view]}"

@@ -5,10 +5,11 @@ the trainer process imports them.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.message import Message
+from textual.strip import Strip
 
 from tui.protocol import Notice
 
@@ -41,6 +42,8 @@ class Panels:
     step: tuple  # (step, figures step) they were built from
     problems: tuple[str, ...] = ()  # panels that failed to draw
     view: int = 0  # the score-field view they show
+    rows: dict[str, list[Strip]] = field(default_factory=dict)  # prebuilt rows of the panels that changed
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # the panel sizes they were built for
 
 
 class PanelsBuilt(Message):

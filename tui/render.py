@@ -7,6 +7,7 @@ in a worker thread and are tested without an app."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from plotext._figure import _figure_class
@@ -52,7 +53,9 @@ def safely(build, width: int, height: int, *args) -> tuple[Text, str]:
 
 
 def _note(width: int, height: int, *lines: str) -> Text:
-    """A plain message centred in the panel, for when there is nothing to plot yet."""
+    """A plain message centred in the panel, for when there is nothing to plot yet
+    (wrapped here: panels show rows as built, they do not wrap)."""
+    lines = [part for line in lines for part in textwrap.wrap(line, max(width, 8)) or [""]]
     pad = max(0, (height - len(lines)) // 2)
     return Text("\n" * pad + "\n".join(line.center(width) for line in lines), no_wrap=True, end="")
 
