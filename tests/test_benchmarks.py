@@ -13,6 +13,8 @@ RUNS = {
     "memory": ["--checkpoints", "2,4", "--eval-every", "2"],
     "quadrature": ["--n-train", "16", "--distribution", "moons", "--sigma", "0.3", "--k", "8", "--floor", "1e-6",
                    "--steps", "2"],
+    "frame_build": ["--sizes", "80x24", "--repeats", "1", "--steps", "5", "--n-train", "32", "--samples", "20",
+                    "--capacity", "64"],
 }
 
 
