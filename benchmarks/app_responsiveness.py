@@ -1,8 +1,11 @@
 """How alive the app is while training at 120x40 (headless Textual driver, real trainer
-process): panel frames per second, key latency, and in-app steps/s against `smtui run`.
+process): first paint after launch, panel frames per second, key latency for several
+keys, and in-app steps/s against `smtui run`.
 
-    python benchmarks/app_responsiveness.py [--seconds 10] [smtui setup flags...]
+    python benchmarks/app_responsiveness.py [--seconds 10] [--presses 8] [smtui setup flags...]
 
+A key counts as answered when the app's state shows it (the view or setup changed, or
+the command went to the trainer); `n` is timed while paused (training greys it out).
 Prints figures; asserts nothing (timings depend on the machine and its load)."""
 
 from __future__ import annotations
@@ -10,16 +13,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events
 
 from core.config import Config
 from tui.app import SMApp
 from tui.cli import add_setup_options, config_from_args
+
+SIZE = (120, 40)
+# key -> (Textual key name, character, what shows it was answered)
+KEYS = {
+    "v": ("v", "v", lambda app, before: app.view != before["view"]),
+    "o": ("o", "o", lambda app, before: app.config.objective != before["config"].objective),
+    "O": ("O", "O", lambda app, before: app.config.objective != before["config"].objective),
+    "+": ("plus", "+", lambda app, before: app.config.sigma != before["config"].sigma),
+    "-": ("minus", "-", lambda app, before: app.config.sigma != before["config"].sigma),
+    "]": ("right_square_bracket", "]", lambda app, before: app.config.lr != before["config"].lr),
+    "[": ("left_square_bracket", "[", lambda app, before: app.config.lr != before["config"].lr),
+    "n": ("n", "n", lambda app, before: app.bridge.sent != before["sent"]),
+}
+WHILE_TRAINING = ("v", "o", "+", "]", "O", "-", "[")  # each undone by the next of its pair: the setup stays
 
 
 def headless(config: Config, steps: int) -> dict:
@@ -34,61 +56,111 @@ def headless(config: Config, steps: int) -> dict:
             "wall_steps_per_second": result["steps"] / result["wall_seconds"]}
 
 
-async def in_app(config: Config, seconds: float) -> dict:
+def first_paint() -> dict:
+    """A fresh interpreter: seconds from launch to the first screen and to the first plots."""
+    launched = time.time()
+    out = subprocess.run([sys.executable, __file__, "--first-paint-child", repr(launched)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def _first_paint_child(launched: float) -> None:
+    app = SMApp(Config(), bridge_mode="process")
+    async with app.run_test(size=SIZE) as pilot:  # entered once the first screen is painted
+        painted = time.time() - launched
+        while not app.frames:
+            await pilot.pause(0.005)
+        plots = time.time() - launched
+    print(json.dumps({"paint_s": painted, "plots_s": plots}))
+
+
+async def _answer(app, key: str) -> tuple[float, float | None]:
+    """Post ``key`` as the terminal driver would; ms until answered, and (for v) until the
+    field shows the new view. (Pilot.press also waits for the screen to go idle, which is
+    not what a user waits for.)"""
+    name, char, answered = KEYS[key]
+    before = {"view": app.view, "config": app.config, "sent": app.bridge.sent}
+    k0 = time.perf_counter()
+    app.post_message(events.Key(name, char))
+    while not answered(app, before):
+        await asyncio.sleep(0.001)
+    key_ms = 1e3 * (time.perf_counter() - k0)
+    if key != "v":
+        return key_ms, None
+    while app.drawn_view != app.view:
+        await asyncio.sleep(0.001)
+    return key_ms, 1e3 * (time.perf_counter() - k0)
+
+
+async def in_app(config: Config, seconds: float, presses: int) -> dict:
     app = SMApp(config, bridge_mode="process")
-    t_start = time.perf_counter()
-    async with app.run_test(size=(120, 40)) as pilot:
-        while not (app.report and app.frames):
-            await pilot.pause(0.01)
-        first_frame = time.perf_counter() - t_start
-        while not (app.report.snapshot.figures and not app.report.busy):
+    key_ms: dict[str, list[float]] = {k: [] for k in (*WHILE_TRAINING, "n")}
+    redraw_ms: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        while not (app.report and app.report.snapshot.figures and not app.report.busy and app.frames):
             await pilot.pause(0.02)
         await pilot.press("space")
         await pilot.pause(1.5)  # past the first rate window
+        # Frames and steps/s while a user changes the view now and then.
         f0, s0, t0 = app.frames, app.report.snapshot.step, time.perf_counter()
-        key_ms, redraw_ms = [], []
         while time.perf_counter() - t0 < seconds:
             await pilot.pause(0.4)
-            before = app.view
-            # Post the key as the terminal driver would, then watch for the app's answer
-            # (the view changed) and for the redrawn panel; Pilot.press would also wait
-            # for the screen to go idle, which is not what a user waits for.
-            k0 = time.perf_counter()
-            app.post_message(events.Key("v", "v"))
-            while app.view == before:
-                await asyncio.sleep(0.001)
-            key_ms.append(1e3 * (time.perf_counter() - k0))
-            while app.drawn_view != app.view:
-                await asyncio.sleep(0.001)
-            redraw_ms.append(1e3 * (time.perf_counter() - k0))
+            ms, redraw = await _answer(app, "v")
+            key_ms["v"].append(ms)
+            redraw_ms.append(redraw)
         dt = time.perf_counter() - t0
         fps, rate = (app.frames - f0) / dt, (app.report.snapshot.step - s0) / dt
         reported = app.report.steps_per_second
+        # The other keys, still training.
+        for _ in range(presses):
+            for key in WHILE_TRAINING[1:]:
+                await pilot.pause(0.3)
+                key_ms[key].append((await _answer(app, key))[0])
         await pilot.press("space")
-    return {"first_frame_s": first_frame, "fps": fps, "steps_per_second": rate, "status_steps_per_second": reported,
-            "key_ms": key_ms, "redraw_ms": redraw_ms}
+        while app.training or (app.report and app.report.training):
+            await pilot.pause(0.02)
+        for _ in range(presses):
+            await pilot.pause(0.2)
+            key_ms["n"].append((await _answer(app, "n"))[0])
+    return {"fps": fps, "steps_per_second": rate, "status_steps_per_second": reported, "key_ms": key_ms,
+            "redraw_ms": redraw_ms}
+
+
+def _spread(xs: list[float]) -> str:
+    p95 = statistics.quantiles(xs, n=20, method="inclusive")[18] if len(xs) >= 2 else xs[0]
+    return f"{statistics.median(xs):5.0f} {p95:5.0f} {max(xs):5.0f}"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=10.0, help="training time with v pressed every 0.4 s")
+    p.add_argument("--presses", type=int, default=8, help="presses of each other key")
+    p.add_argument("--first-paint-child", type=float, default=None, help=argparse.SUPPRESS)
     add_setup_options(p)
-    config = config_from_args(p.parse_args())
-    app = asyncio.run(in_app(config, config_seconds := p.parse_args().seconds))
-    ref = headless(config, steps=max(2000, int(app["steps_per_second"] * config_seconds / 2)))
-    q = lambda xs, f: statistics.quantiles(xs, n=20)[f] if len(xs) >= 2 else xs[0]
+    args = p.parse_args()
+    if args.first_paint_child is not None:
+        asyncio.run(_first_paint_child(args.first_paint_child))
+        return
+    config = config_from_args(args)
+    launch = first_paint()
+    app = asyncio.run(in_app(config, args.seconds, args.presses))
+    ref = headless(config, steps=max(2000, int(app["steps_per_second"] * args.seconds / 2)))
+    load = os.getloadavg()[0]
     print(f"setup: {config.source}, {config.objective}, sigma {config.sigma}, batch {config.batch}, "
-          f"hidden {config.hidden}; 120x40, trainer in its own process")
-    print(f"first frame after start         {app['first_frame_s']:.2f} s")
-    print(f"panel frames per second         {app['fps']:.1f}")
-    print(f"key handled (v), median / p95   {statistics.median(app['key_ms']):.0f} / {q(app['key_ms'], 18):.0f} ms")
-    print(f"key to redrawn panel, med / p95 {statistics.median(app['redraw_ms']):.0f} / "
-          f"{q(app['redraw_ms'], 18):.0f} ms")
-    print(f"in-app steps/s (wall clock)     {app['steps_per_second']:.0f}"
+          f"hidden {config.hidden}; {SIZE[0]}x{SIZE[1]}, trainer in its own process; load average {load:.2f}")
+    print(f"launch to first screen / first plots   {launch['paint_s']:.2f} / {launch['plots_s']:.2f} s")
+    print(f"panel frames per second (training)     {app['fps']:.1f}")
+    print("\nkey latency, ms    median   p95   max")
+    print("-----------------  ------------------")
+    for key, xs in app["key_ms"].items():
+        print(f"{key:<3} {'(paused)' if key == 'n' else '(training)':<13}  {_spread(xs)}")
+    print(f"v to redrawn field  {_spread(app['redraw_ms'])}")
+    print(f"\nin-app steps/s (wall clock)            {app['steps_per_second']:.0f}"
           f"  (status line said {app['status_steps_per_second'] or 0:.0f})")
-    print(f"smtui run steps/s               {ref['train_steps_per_second']:.0f} training only, "
+    print(f"smtui run steps/s                      {ref['train_steps_per_second']:.0f} training only, "
           f"{ref['wall_steps_per_second']:.0f} wall clock (evaluating every {config.eval_every} steps)")
-    print(f"in-app / smtui run training     {app['steps_per_second'] / ref['train_steps_per_second']:.0%}")
+    print(f"in-app / smtui run                     {app['steps_per_second'] / ref['train_steps_per_second']:.0%} "
+          f"of training only, {app['steps_per_second'] / ref['wall_steps_per_second']:.0%} of wall clock")
 
 
 if __name__ == "__main__":
