@@ -74,7 +74,7 @@ def _path_values(d: Path) -> dict:
 def _call(argv: list[str]) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     fake_app = types.ModuleType("tui.app")
-    fake_app.run_app = lambda config, trainer=None: 0  # the app itself is tested elsewhere
+    fake_app.run_app = lambda config, experiment=None: 0  # the app itself is tested elsewhere
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
             pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "tui.app", fake_app)

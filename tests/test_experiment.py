@@ -288,7 +288,7 @@ def test_cli_load_config_and_save_rules(tmp_path, capsys):
     assert res["steps"] == 2 and res["config"]["seed"] == 4 and res["config"]["lr"] == 0.05
 
 
-def test_app_mode_gets_the_loaded_trainer(tmp_path, capsys, monkeypatch):
+def test_app_mode_gets_the_experiment_path_and_its_config(tmp_path, capsys, monkeypatch):
     import sys
     import types
 
@@ -296,12 +296,12 @@ def test_app_mode_gets_the_loaded_trainer(tmp_path, capsys, monkeypatch):
     save_experiment(_trained(4), e)
     seen = {}
     fake = types.ModuleType("tui.app")
-    fake.run_app = lambda config, trainer=None: seen.update(config=config, trainer=trainer) or 0
+    fake.run_app = lambda config, experiment=None: seen.update(config=config, experiment=experiment) or 0
     monkeypatch.setitem(sys.modules, "tui.app", fake)
     assert _main(capsys, "--load", str(e), "--sigma", "0.5")[0] == 0
-    assert seen["trainer"].step == 4 and seen["config"].sigma == 0.5 == seen["trainer"].config.sigma
+    assert seen["experiment"] == str(e) and seen["config"].sigma == 0.5  # the trainer process loads it
     assert _main(capsys, "--config", str(e), "--hidden", "3")[0] == 0
-    assert seen["trainer"] is None and seen["config"].hidden == 3 and seen["config"].n_train == SMALL["n_train"]
+    assert seen["experiment"] is None and seen["config"].hidden == 3 and seen["config"].n_train == SMALL["n_train"]
     code, err = _main(capsys, "--load", str(tmp_path / "missing.toml"))
     assert code == 2 and "does not exist" in err
 

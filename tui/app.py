@@ -7,6 +7,7 @@ module only routes: what to draw is ``tui.render``, how to train is ``tui.bridge
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 from textual import events, work
@@ -20,10 +21,9 @@ from core.config import Config
 from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
-from core.trainer import Trainer
 from tui import frames, render
 from tui.bridge import TrainerBridge
-from tui.commands import Setting, palette, parse_value
+from tui.commands import Setting, ask_save, palette, parse_setting
 from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings
 from tui.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
 from tui.panel import PlotPanel
@@ -31,6 +31,7 @@ from tui.screens import HelpScreen, ValuePrompt
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
+RESTART_QUIET = 30.0  # seconds: a trainer that dies again this soon is not restarted by itself
 PLOTS = frames.PLOTS
 TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the paper's result)",
           "loss": "loss", "setup": "setup"}
@@ -43,7 +44,7 @@ class SMApp(App):
     TITLE = "smtui"
     BINDINGS = bindings()
 
-    def __init__(self, config: Config, bridge_mode: str = "process", trainer: Trainer | None = None) -> None:
+    def __init__(self, config: Config, bridge_mode: str = "process", experiment: str | None = None) -> None:
         super().__init__()
         self.config = config
         self.report = None
@@ -51,6 +52,8 @@ class SMApp(App):
         self.training = False
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
+        self.restarted_at = -math.inf  # when the trainer was last restarted by itself
+        self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
         self._closing = False
         self._building = self._draw_again = False
         self.frames = 0  # panel updates drawn (the benchmark reads it)
@@ -62,7 +65,8 @@ class SMApp(App):
         self.bridge = TrainerBridge(
             config, on_report=lambda: self.post_message(ReportArrived()),
             on_notice=lambda n: self.post_message(NoticeArrived(n)),
-            on_stopped=lambda why: self.post_message(TrainerStopped(why)), mode=bridge_mode, trainer=trainer)
+            on_stopped=lambda why: self.post_message(TrainerStopped(why)), mode=bridge_mode,
+            experiment=experiment)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):
@@ -202,14 +206,37 @@ class SMApp(App):
             self._show_status()
         elif n.level == "refused":
             self.notify(n.text, title="refused", severity="error")
+        elif n.level == "done":
+            if n.path.lower().endswith(".toml"):
+                self.experiment = n.path
+            self.notify(n.text, title="done")
         else:
             self.notify(n.text)
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
+        """Restart a trainer that died (once in RESTART_QUIET seconds), saying what was lost."""
         self.stopped, self.training = message.reason, False
-        self.notify(f"{message.reason}; the last figures stay on screen", title="trainer stopped",
-                    severity="error", timeout=15)
+        if time.monotonic() - self.restarted_at > RESTART_QUIET and self._drawable:
+            self.restarted_at = time.monotonic()
+            self.restart_trainer()
+            where = (f"from {self.experiment}, as last saved or loaded" if self.experiment else
+                     "with the same setup from step 0 (s saves the parameters, to resume from)")
+            self.notify(f"{message.reason}; restarted it {where}", title="trainer restarted", severity="error",
+                        timeout=15)
+            return
+        self.stopped = f"{message.reason} again (ctrl+p: Restart the trainer)"
+        self.notify(f"{message.reason} again; the last figures stay on screen. ctrl+p → 'Restart the trainer' "
+                    "tries once more", title="trainer stopped", severity="error", timeout=15)
         self._show_status()
+
+    def restart_trainer(self) -> None:
+        """A new trainer: the experiment last saved or loaded (with the current settings), or
+        the current setup from step 0."""
+        self.stopped = self.problem = ""
+        self.training = False
+        self.bridge.restart(self.config, self.experiment)
+        self._show_status()
+        self._sized()  # the new trainer needs the field's size
 
     def _show_status(self) -> None:
         if not self._drawable:
@@ -234,7 +261,7 @@ class SMApp(App):
     def command(self, kind: str, **args) -> None:
         """Send a command to the trainer; a new command clears the last error shown."""
         if self.stopped:
-            self.notify("the trainer has stopped: quit (q) and start smtui again", severity="error")
+            self.notify("the trainer has stopped: ctrl+p → 'Restart the trainer', or q to quit", severity="error")
             return
         self.problem = ""
         self.bridge.send(kind, **args)
@@ -264,11 +291,11 @@ class SMApp(App):
             if text is None:
                 return
             try:
-                value = parse_value(setting, text)
+                changes = parse_setting(self.config, setting, text)
             except UserError as exc:
                 self.notify(str(exc), title="refused", severity="error")
                 return
-            self.change(**{setting.field: value})
+            self.change(**changes)
 
         self.push_screen(ValuePrompt(f"{setting.title} ({setting.what})", "" if current is None else str(current)),
                          apply)
@@ -321,6 +348,9 @@ class SMApp(App):
         self.command("langevin")
         self.show_view(render.VIEWS.index("Langevin samples"))
 
+    def action_save(self) -> None:
+        ask_save(self)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -331,9 +361,10 @@ def _round(x: float) -> float:
     return float(f"{x:.3g}") if math.isfinite(x) and x > 0 else x
 
 
-def run_app(config: Config, trainer: Trainer | None = None) -> int:
-    """Open the app with ``config`` as the starting setup (or a resumed ``trainer``);
+def run_app(config: Config, experiment: str | None = None) -> int:
+    """Open the app with ``config`` as the starting setup, or resume the saved ``experiment``
+    (a .toml path, loaded by the trainer process; ``config`` then holds its settings);
     returns the exit status."""
-    app = SMApp(config, trainer=trainer)
+    app = SMApp(config, experiment=experiment)
     app.run()
     return app.return_code or 0

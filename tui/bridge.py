@@ -5,6 +5,9 @@ has a core to itself; tests may run it in a thread instead. Reports go out at mo
 ``FRAMES_PER_SECOND`` times a second, and the UI side keeps only the newest one, so
 nothing queues without bound. Evaluations are expensive (~0.1 s in 2-D), so while
 training they are scheduled to take at most ``EVAL_SHARE`` of the trainer's time.
+
+A saved experiment is loaded here, from its path (a Trainer does not pickle), and saves
+and exports are written here too, between steps, so each holds one moment's state.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Callable
 
 from core.config import Config
 from core.errors import UserError
+from core.experiment import load_experiment, save_experiment
+from core.io import atomic_write_text, check_writable, rows_to_csv
 from core.trainer import Trainer
 from tui.protocol import Command, Notice, Report, grid_shape, pack, unpack
 
@@ -33,9 +38,9 @@ LANGEVIN = {"n": 400, "steps": 500}
 class _Loop:
     """The trainer side: owns the Trainer; everything it says goes through ``conn``."""
 
-    def __init__(self, conn, config: Config, trainer: Trainer | None = None):
+    def __init__(self, conn, config: Config, experiment: str | None = None, acked: int = 0):
         self.conn = conn
-        self.trainer = trainer if trainer is not None else Trainer(config)
+        self.trainer = self._start(config, experiment)
         self.training = False
         self.panel: tuple[int, int] | None = None  # the field panel's size in cells
         self.samples = None
@@ -44,12 +49,26 @@ class _Loop:
         self.eval_step: int | None = None
         self.eval_cost = 0.0
         self.eval_end = 0.0
-        self.elapsed = 0.0
+        self.elapsed = self.trainer.train_seconds  # a resumed run's clock carries on
         self.rate: float | None = None
         self.window = (0, 0.0)  # steps and seconds in the current rate window
         self.last_send = 0.0
         self.dirty = True
-        self.acked = 0
+        self.acked = acked  # a restarted loop carries on the bridge's command numbers
+
+    def _start(self, config: Config, experiment: str | None) -> Trainer:
+        """The saved experiment with ``config``'s training settings, or a fresh Trainer."""
+        if experiment is None:
+            return Trainer(config)
+        try:
+            trainer = load_experiment(experiment)
+            changes = {k: v for k, v in config.to_dict().items() if getattr(trainer.config, k) != v}
+            if changes:
+                trainer.configure(**changes)
+            return trainer
+        except UserError as exc:  # e.g. the file changed since the CLI checked it
+            self.say("refused", f"{exc}; started afresh from the setup instead")
+            return Trainer(config)
 
     def run(self) -> None:
         while True:
@@ -105,6 +124,19 @@ class _Loop:
             self.samples, self.samples_step = t.langevin_samples(**LANGEVIN), t.step
         elif kind == "grid":
             self.panel = tuple(args["size"])
+        elif kind == "save":
+            path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False))
+            self.say("done", f"experiment saved to {path} (step {t.step:,})", str(path))
+        elif kind == "export_csv":
+            self.say("done", f"metric history ({len(t.evaluations):,} rows) written to "
+                             f"{export_csv(t, args['path'], args.get('overwrite', False))}", args["path"])
+        elif kind == "load":
+            self.training = False
+            self.trainer = load_experiment(args["path"])  # a UserError leaves the current run as it was
+            self.samples = self.samples_step = self.eval_step = None
+            self.elapsed, self.rate, self.window = self.trainer.train_seconds, None, (0, 0.0)
+            self.say("done", f"loaded {args['path']}: {self.trainer.config.source}, step {self.trainer.step:,}",
+                     args["path"])
         self.dirty = True
         return True
 
@@ -181,11 +213,24 @@ class _Loop:
         self.last_send = time.perf_counter()
         self.dirty = False
 
-    def say(self, level: str, text: str) -> None:
-        self.conn.send(Notice(level, text))
+    def say(self, level: str, text: str, path: str = "") -> None:
+        self.conn.send(Notice(level, text, path))
 
 
-def serve(conn, config: Config, trainer: Trainer | None = None, quiet: bool = False) -> None:
+def export_csv(trainer: Trainer, path: str, overwrite: bool = False) -> str:
+    """Write the metric history (every evaluation) as CSV, atomically; refuse to overwrite
+    unless asked. Returns the path."""
+    p = check_writable(path, "CSV")
+    if p.exists() and not overwrite:
+        raise UserError(f"{path!r} already exists; choose another name or allow overwriting it")
+    try:
+        atomic_write_text(p, rows_to_csv(trainer.evaluations))
+    except OSError as exc:
+        raise UserError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def serve(conn, config: Config, experiment: str | None = None, quiet: bool = False, acked: int = 0) -> None:
     """The trainer loop's entry point (a process target, or a thread's).
 
     ``quiet`` (in a process) points stdout/stderr at /dev/null: the child inherits the
@@ -193,7 +238,7 @@ def serve(conn, config: Config, trainer: Trainer | None = None, quiet: bool = Fa
     if quiet:
         _silence()
     try:
-        _Loop(conn, config, trainer).run()
+        _Loop(conn, config, experiment, acked).run()
     except (EOFError, OSError, BrokenPipeError):
         pass  # the UI went away
     except Exception as exc:  # noqa: BLE001 - the UI shows it as "trainer stopped"
@@ -230,13 +275,12 @@ class TrainerBridge:
     The callbacks run on the bridge's reader thread; they should only post messages."""
 
     def __init__(self, config: Config, on_report: Callable[[], None], on_notice: Callable[[Notice], None],
-                 on_stopped: Callable[[str], None], mode: str = "process", trainer: Trainer | None = None):
+                 on_stopped: Callable[[str], None], mode: str = "process", experiment: str | None = None):
         if mode not in ("process", "thread"):
             raise ValueError(f"bridge mode must be 'process' or 'thread', got {mode!r}")
-        # A Trainer handed over (a resumed experiment) holds autograd closures that do not
-        # pickle, so it trains in a thread of this process instead.
-        self.config, self.trainer = config, trainer
-        self.mode = "thread" if trainer is not None else mode
+        # A resumed experiment travels as its path: the trainer side loads it (a Trainer holds
+        # autograd closures that do not pickle).
+        self.config, self.experiment, self.mode = config, experiment, mode
         self._on_report, self._on_notice, self._on_stopped = on_report, on_notice, on_stopped
         self._lock = threading.Lock()
         self._latest: Report | None = None
@@ -247,20 +291,35 @@ class TrainerBridge:
         self.sent = 0  # seq of the last command sent
 
     def start(self) -> None:
+        with self._lock:
+            self._latest, self._pending = None, False
         if self.mode == "process":
             ctx = multiprocessing.get_context("spawn")
             self._conn, child = ctx.Pipe()
-            self._worker = ctx.Process(target=serve, args=(child, self.config, None, True), name="smtui-trainer",
-                                       daemon=True)
+            self._worker = ctx.Process(target=serve, args=(child, self.config, self.experiment, True, self.sent),
+                                       name="smtui-trainer", daemon=True)
         else:
             self._conn, child = multiprocessing.Pipe()
-            self._worker = threading.Thread(target=serve, args=(child, self.config, self.trainer),
-                                            name="smtui-trainer", daemon=True)
+            self._worker = threading.Thread(target=serve, args=(child, self.config, self.experiment, False,
+                                                                self.sent), name="smtui-trainer", daemon=True)
         with _real_stdio():
             self._worker.start()
         if self.mode == "process":
             child.close()
-        threading.Thread(target=self._read, name="smtui-bridge-reader", daemon=True).start()
+        conn, self._closing = self._conn, False  # (a new conn first: the old reader stays quiet)
+        threading.Thread(target=self._read, args=(conn,), name="smtui-bridge-reader", daemon=True).start()
+
+    def restart(self, config: Config, experiment: str | None = None) -> None:
+        """A new trainer from ``config`` (or a saved experiment), after the old one died or
+        was stopped; command numbers carry on, so no report looks older than it is."""
+        self.close()
+        self.config, self.experiment = config, experiment
+        self.start()
+
+    @property
+    def pid(self) -> int | None:
+        """The trainer process's id (None in thread mode or when not running)."""
+        return getattr(self._worker, "pid", None) if self.mode == "process" else None
 
     def send(self, kind: str, **args) -> None:
         if self._conn is None or self._closing:
@@ -277,14 +336,16 @@ class TrainerBridge:
             report, self._latest, self._pending = self._latest, None, False
         return report
 
-    def _read(self) -> None:
+    def _read(self, conn) -> None:
         while True:
             try:
-                item = self._conn.recv()
+                item = conn.recv()
             except (EOFError, OSError):
-                if not self._closing:
+                if not self._closing and conn is self._conn:
                     self._on_stopped("the trainer process ended unexpectedly")
                 return
+            if conn is not self._conn:
+                return  # a restarted trainer's predecessor: nothing it says is current
             if isinstance(item, Notice):
                 self._on_notice(item)
                 continue

@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         config, trainer = setup_from_args(args)
         from tui.app import run_app
 
-        return run_app(config) if trainer is None else run_app(config, trainer=trainer)
+        # The app's trainer process loads the experiment again from its path (a Trainer does
+        # not pickle); loading it here first refuses a bad file with exit status 2.
+        return run_app(config) if trainer is None else run_app(config, experiment=args.load)
     except UserError as exc:
         print(f"smtui: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

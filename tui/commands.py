@@ -1,5 +1,8 @@
-"""The command palette's entries (every action, every choice, and exact values) and the
-parsing of typed values into Config changes; a bad value is a one-line UserError."""
+"""The command palette's entries (every action, every choice, exact values, files) and the
+parsing of typed values into Config changes; a bad value is a one-line UserError.
+
+Files (save, load, exports) are asked for with a default name that overwrites nothing; a
+name that exists is overwritten only after a yes to "overwrite?"."""
 
 from __future__ import annotations
 
@@ -7,15 +10,22 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from textual.app import SystemCommand
 
+from core.config import Config
 from core.distributions import NAMES
 from core.errors import UserError
+from core.experiment import experiment_paths, load_config, suggest_experiment_path
+from core.io import atomic_write_text, check_writable
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
 from tui.keys import KEYS
 from tui.render import VIEWS
+from tui.screens import Confirm, ValuePrompt
+
+LONGEST_NUMBER = 40  # characters; anything longer is a mistake, and quoting it whole would not fit a line
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,137 @@ def parse_value(setting: Setting, text: str):
     if not text:
         raise UserError(f"{setting.title}: nothing typed; expected {setting.what}")
     if setting.kind is str:
-        return os.path.expanduser(text)
+        path = os.path.expanduser(text)
+        if not os.path.isfile(path):
+            raise UserError(f"{setting.title} {_short(path)} does not exist or is not a file; expected {setting.what}")
+        return path
+    if len(text) > LONGEST_NUMBER:
+        raise UserError(f"{setting.title} must be {setting.what}, got {_short(text)} ({len(text)} characters)")
     try:
         return setting.kind(text)
     except ValueError:
         raise UserError(f"{setting.title} must be {setting.what}, got {text!r}") from None
+
+
+def parse_setting(config: Config, setting: Setting, text: str) -> dict:
+    """The change the typed text asks for, checked against the whole setup: ``{field: value}``,
+    or a one-line UserError naming the bad value and what is allowed."""
+    value = parse_value(setting, text)
+    config.with_changes(**{setting.field: value})
+    return {setting.field: value}
+
+
+def _short(text: str, keep: int = 30) -> str:
+    """A quoted, one-line form of what was typed, cut to ``keep`` characters."""
+    return repr(text) if len(text) <= keep else repr(text[:keep]) + "…"
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def free_path(stem: str, suffix: str, folder: str | Path = ".") -> Path:
+    """``folder/stem.suffix``, or ``stem-2.suffix``, ... : the first name not taken."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)
+    for i in range(1, 10_000):
+        p = Path(folder) / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
+        if not p.exists():
+            return p
+    raise UserError(f"no free file name like {stem + suffix!r} in {str(folder)!r}")
+
+
+def ask_file(app, question: str, default: Path, targets: Callable[[str], list[Path]],
+             then: Callable[[str, bool], None]) -> None:
+    """Ask for a file name (``default`` filled in); check it can be written; if any of
+    ``targets(name)`` exists, ask before overwriting. Then ``then(name, overwrite)``."""
+
+    def chosen(text: str | None) -> None:
+        if text is None:
+            return
+        name = os.path.expanduser(text.strip())
+        try:
+            if not name:
+                raise UserError("no file name typed; nothing written")
+            paths = targets(name)
+            for p in paths:
+                check_writable(p, "output")
+        except UserError as exc:
+            app.notify(str(exc), title="refused", severity="error")
+            return
+        taken = [p.name for p in paths if p.exists()]
+        if not taken:
+            then(name, False)
+            return
+
+        names = ", ".join(taken) if len(", ".join(taken)) <= 44 else f"{taken[0]} and {len(taken) - 1} more"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                then(name, True)
+            else:
+                app.notify(f"nothing written; {names} kept (give another name to write beside it)",
+                           severity="warning")
+
+        app.push_screen(Confirm(f"{names} exist{'s' if len(taken) == 1 else ''}. Overwrite?"), confirmed)
+
+    app.push_screen(ValuePrompt(question, str(default)), chosen)
+
+
+def ask_save(app) -> None:
+    """s: save the experiment (setup, parameters and optimiser state, metric history)."""
+    def toml(name: str) -> str:
+        return name if name.lower().endswith(".toml") else name + ".toml"
+
+    ask_file(app, "Save the experiment as (.toml; .npz and .csv go beside it)",
+             suggest_experiment_path(app.config), lambda name: list(experiment_paths(toml(name))),
+             lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite))
+
+
+def ask_load(app) -> None:
+    """Load a saved experiment: its setup is checked here, the rest where it trains."""
+
+    def chosen(text: str | None) -> None:
+        if text is None:
+            return
+        name = os.path.expanduser(text.strip())
+        try:
+            if not name:
+                raise UserError("no file name typed; nothing loaded")
+            load_config(name)
+        except UserError as exc:
+            app.notify(str(exc), title="refused", severity="error")
+            return
+        app.command("load", path=name)
+
+    app.push_screen(ValuePrompt("Load an experiment (.toml, saved with s or smtui run --save)", ""), chosen)
+
+
+def _stem(app) -> str:
+    step = app.report.snapshot.step if app.report else 0
+    return f"smtui-{Path(app.config.source).stem}-step{step}"
+
+
+def ask_screenshot(app) -> None:
+    """Export what the screen shows now as SVG (written atomically)."""
+
+    def write(name: str, overwrite: bool) -> None:
+        def now() -> None:
+            try:
+                atomic_write_text(name, app.export_screenshot(title=f"smtui · {Path(name).name}"))
+            except OSError as exc:
+                app.notify(f"cannot write {name!r}: {exc.strerror or exc}", title="refused", severity="error")
+                return
+            app.notify(f"screenshot written to {name}", title="done")
+
+        app.call_after_refresh(now)  # once the prompt is gone from the screen
+
+    ask_file(app, "Export a screenshot as (.svg)", free_path(_stem(app), ".svg"), lambda name: [Path(name)], write)
+
+
+def ask_history(app) -> None:
+    """Export the metric history (every evaluation so far) as CSV, written by the trainer."""
+    ask_file(app, "Export the metric history as (.csv)", free_path(_stem(app) + "-history", ".csv"),
+             lambda name: [Path(name)], lambda name, overwrite: app.command("export_csv", path=name,
+                                                                              overwrite=overwrite))
 
 
 def palette(app) -> Iterator[SystemCommand]:
@@ -61,6 +197,13 @@ def palette(app) -> Iterator[SystemCommand]:
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
     for s in SETTINGS:
         yield SystemCommand(f"Set {s.title}…", s.what, partial(app.ask_setting, s))
+    yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
+                        partial(ask_load, app))
+    yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
+    yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
+                        partial(ask_history, app))
+    yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",
+                        app.restart_trainer)
     for name in NAMES:
         yield SystemCommand(f"Distribution: {name}", "switch the data", partial(app.change, distribution=name,
                                                                               data_path=None))

@@ -39,6 +39,8 @@ KEYS = (
         show=False),
     Key("v", "view", "v", "view", "next view of the score field"),
     Key("l", "langevin", "l", "samples", "draw samples by Langevin dynamics from the model score"),
+    Key("s", "save", "s", "save", "save the experiment (asks where, with a default name; never overwrites "
+        "silently); the palette loads one and exports a screenshot or the metric history"),
     Key("question_mark", "help", "?", "help", "this help (escape closes it)"),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
         show=False),

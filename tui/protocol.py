@@ -12,7 +12,10 @@ import numpy as np
 
 from core.trainer import FieldSnapshot, Snapshot
 
-COMMANDS = ("train", "pause", "step", "configure", "reinit", "langevin", "grid", "quit")
+# save / export_csv take {"path", "overwrite"}; load takes {"path"}: files are written and
+# read by the trainer, between steps, so what is saved is one moment's state.
+COMMANDS = ("train", "pause", "step", "configure", "reinit", "langevin", "grid", "save", "load", "export_csv",
+            "quit")
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,13 @@ class Report:
 
 @dataclass(frozen=True)
 class Notice:
-    """A one-line outcome of a command: 'refused' (the user's input), 'note', or 'error'
-    (an exception in the trainer: a bug to report, shown rather than swallowed)."""
+    """A one-line outcome of a command: 'refused' (the user's input), 'note', 'done' (a
+    file written or read: ``path`` says which), or 'error' (an exception in the trainer: a
+    bug to report, shown rather than swallowed)."""
 
     level: str
     text: str
+    path: str = ""
 
 
 def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:

@@ -1,5 +1,5 @@
-"""The two modal screens: the help (every key, what the figures mean) and a one-line
-prompt for exact values."""
+"""The modal screens: the help (every key, what the figures mean), a one-line prompt for
+exact values and file names, and a yes/no question (overwrite a file?)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ FIGURES = (
     "training, and the state with what to do next. While training, the figures are re-evaluated about once "
     "a second (evaluation is kept to about an eighth of the trainer's time).\n\n"
     "[b]Command palette[/b] (ctrl+p)  every action, every distribution, objective, optimiser and view, and "
-    "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file.\n"
+    "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file. "
+    "Also: save or load an experiment (a .toml setup with the parameters in a .npz and the metric history in "
+    "a .csv beside it; `smtui --load FILE.toml` resumes one), export a screenshot (SVG) or the metric history "
+    "(CSV), and restart the trainer if it stopped. Nothing is overwritten without asking.\n"
 )
 
 
@@ -79,3 +82,21 @@ class ValuePrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class Confirm(ValuePrompt):
+    """A yes/no question (styled as the value prompt, whose CSS it shares by subclassing);
+    y or enter says yes, n or escape says no."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__(question, "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.question)
+            yield Label("y or enter: yes · n or escape: no", classes="dim")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
