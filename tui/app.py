@@ -59,7 +59,7 @@ class SMApp(App):
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
         self.panel_texts: dict = {}  # what each plot panel shows now
-        self.shown: dict = {}  # panel id -> (size, text) on screen: unchanged panels are not redrawn
+        self.shown: dict = {}  # panel id -> (inputs, size, text) on screen: unchanged panels are not redrawn
         self.drawn_view = 0
         self.render_errors: list[str] = []  # panels that failed to draw (a bug: tests check it)
         self.bridge = TrainerBridge(
@@ -188,7 +188,7 @@ class SMApp(App):
         except NoMatches:
             return  # shutting down: the panels are already gone
         self.panel_texts = message.panels.texts
-        self.shown = {wid: (message.panels.sizes[wid], text) for wid, text in self.panel_texts.items()}
+        self.shown = message.panels.shown
         if self._draw_again:  # after ``shown`` is current: the next build compares against it
             self._draw()
         for problem in message.panels.problems:

@@ -30,10 +30,22 @@ def rows(text: Text, width: int, height: int) -> list[Strip]:
     return [Strip(line) for line in islice(lines, max(height, 0))]
 
 
+def inputs(wid: str, report: Report, size: tuple[int, int]):
+    """What a panel's picture depends on, where that is cheaper to compare than to draw
+    (None: draw it and compare the text). The identity panels change only when the trainer
+    evaluates, about once a second while training, not with every report."""
+    snap = report.snapshot
+    if wid == "identities":
+        return size, snap.figures_step, dict(snap.figures or {}), snap.config
+    if wid == "idplot":
+        return size, snap.identity_history.tobytes()
+    return None
+
+
 def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
-          shown: dict[str, tuple[tuple[int, int], Text]] | None = None) -> Panels:
-    """Every plot panel's text; rows only for those that differ from ``shown``
-    (panel id -> (size, text) now on screen)."""
+          shown: dict[str, tuple] | None = None) -> Panels:
+    """Every plot panel's text; rows only for those that differ from ``shown`` (panel id ->
+    (inputs, size, text) now on screen, as the previous ``Panels.shown`` gave it)."""
     snap = report.snapshot
     jobs = {
         "field": (render.field_panel, report, view, *sizes["field"]),
@@ -42,12 +54,17 @@ def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
         "idplot": (render.identity_plot, snap, *sizes["idplot"]),
     }
     shown = shown or {}
-    texts, new_rows, problems = {}, {}, []
+    now, new_rows, problems = {}, {}, []
     for wid, (builder, *args) in jobs.items():
-        size = sizes[wid]
-        texts[wid], problem = render.safely(builder, *size, *args)
+        size, key, old = sizes[wid], inputs(wid, report, sizes[wid]), shown.get(wid)
+        if key is not None and old is not None and old[0] == key:
+            now[wid] = old  # nothing it depends on changed: not even drawn
+            continue
+        text, problem = render.safely(builder, *size, *args)
         if problem:
             problems.append(f"{wid}: {problem}")
-        if shown.get(wid) != (size, texts[wid]):
-            new_rows[wid] = rows(texts[wid], *size)
-    return Panels(texts, (snap.step, snap.figures_step), tuple(problems), view, new_rows, dict(sizes))
+        if old is None or (old[1], old[2]) != (size, text):
+            new_rows[wid] = rows(text, *size)
+        now[wid] = (key, size, text)
+    texts = {wid: text for wid, (_, _, text) in now.items()}
+    return Panels(texts, (snap.step, snap.figures_step), tuple(problems), view, new_rows, now)

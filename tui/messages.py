@@ -43,7 +43,7 @@ class Panels:
     problems: tuple[str, ...] = ()  # panels that failed to draw
     view: int = 0  # the score-field view they show
     rows: dict[str, list[Strip]] = field(default_factory=dict)  # prebuilt rows of the panels that changed
-    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # the panel sizes they were built for
+    shown: dict[str, tuple] = field(default_factory=dict)  # id -> (inputs, size, text): the next build compares
 
 
 class PanelsBuilt(Message):
