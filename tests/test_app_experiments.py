@@ -1,0 +1,146 @@
+"""Experiments in the app: s saves (default name, never overwriting silently), the palette
+loads (and refuses bad files in one line), the app resumes a saved experiment exactly, and
+exports write an SVG screenshot and the metric history as CSV."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from test_app import FAST, answer_prompt, notes, settled, status, wait_for
+
+from core.experiment import load_experiment, save_experiment
+from core.trainer import Trainer
+from tui.app import SMApp
+from tui.commands import ask_history, ask_load, ask_screenshot
+from tui.screens import Confirm
+
+
+def reference(steps: int) -> Trainer:
+    t = Trainer(FAST)
+    t.train(steps, evaluate=False)
+    return t
+
+
+async def press_s_and_accept_default(app, pilot) -> None:
+    await pilot.press("s")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "ValuePrompt", what="the save prompt")
+    await pilot.press("enter")
+
+
+async def test_s_saves_with_the_default_name_and_the_saved_run_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n", "n", "n")
+        await settled(app, pilot, step=3)
+        await press_s_and_accept_default(app, pilot)
+        await wait_for(pilot, lambda: any("experiment saved to" in n for n in notes(app)), what="saved")
+        assert app.experiment == "bimodal-dsm-sigma0.3.toml"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bimodal-dsm-sigma0.3.csv", "bimodal-dsm-sigma0.3.npz", "bimodal-dsm-sigma0.3.toml"]  # no temp files
+    saved = load_experiment(tmp_path / "bimodal-dsm-sigma0.3.toml")
+    ref = reference(3)
+    assert saved.step == 3 and saved.config == FAST
+    for k in ref.params:
+        np.testing.assert_array_equal(saved.params[k], ref.params[k])
+
+
+async def test_save_never_overwrites_without_a_yes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_experiment(reference(1), tmp_path / "mine.toml")
+    before = (tmp_path / "mine.npz").read_bytes()
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n", "n")
+        await settled(app, pilot, step=2)
+        await pilot.press("s")
+        await answer_prompt(pilot, "mine")  # .toml is added
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the overwrite question")
+        assert "mine.toml" in app.screen.question and "Overwrite?" in app.screen.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("nothing written" in n for n in notes(app)), what="the refusal")
+        assert (tmp_path / "mine.npz").read_bytes() == before
+        # The default name never collides: it saves beside, not over.
+        await press_s_and_accept_default(app, pilot)
+        await wait_for(pilot, lambda: (tmp_path / "bimodal-dsm-sigma0.3.toml").exists(), what="a fresh save")
+        await pilot.press("s")
+        await answer_prompt(pilot, "mine.toml")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the overwrite question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("saved to mine.toml (step 2)" in n for n in notes(app)), what="overwrite")
+    assert load_experiment(tmp_path / "mine.toml").step == 2
+
+
+async def test_palette_loads_an_experiment_and_training_goes_on_as_if_never_stopped(tmp_path):
+    path = tmp_path / "five.toml"
+    save_experiment(reference(5), path)
+    app = SMApp(FAST.with_changes(distribution="gaussian", sigma=0.7), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        for bad, why in ((tmp_path / "missing.toml", "does not exist"), (tmp_path / "x.csv", "must end in .toml")):
+            ask_load(app)
+            await answer_prompt(pilot, str(bad))
+            assert any(why in n and "\n" not in n for n in notes(app)), why
+        (tmp_path / "broken.toml").write_text("format = [")
+        ask_load(app)
+        await answer_prompt(pilot, str(tmp_path / "broken.toml"))
+        assert any("not valid TOML" in n for n in notes(app))
+        ask_load(app)
+        await answer_prompt(pilot, str(path))
+        await settled(app, pilot, step=5)
+        assert app.config == FAST and any("loaded" in n for n in notes(app))
+        await pilot.press("n")
+        await settled(app, pilot, step=6)
+        shown_loss = app.report.snapshot.loss
+    ref = reference(6)
+    assert shown_loss == ref.last_loss  # same parameters, optimiser state and batch stream
+
+
+async def test_app_started_on_an_experiment_path_resumes_it_in_the_trainer_process(tmp_path):
+    """What `smtui --load EXP.toml` does: run_app(config, experiment=path)."""
+    path = tmp_path / "seven.toml"
+    saved = reference(7)
+    save_experiment(saved, path)
+    app = SMApp(saved.config, experiment=str(path))  # the real trainer process
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=7)
+        assert app.bridge.mode == "process" and app.bridge.pid is not None
+        assert "step 7" in status(app)
+        await pilot.press("n")
+        await settled(app, pilot, step=8)
+        assert app.report.snapshot.loss == reference(8).last_loss
+
+
+async def test_exports_write_an_svg_screenshot_and_the_metric_history(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = SMApp(FAST.with_changes(eval_every=2), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n", "n")
+        await settled(app, pilot, step=2)
+        ask_screenshot(app)
+        await answer_prompt(pilot, "")  # an empty name is refused, nothing written
+        assert any("no file name" in n for n in notes(app))
+        ask_screenshot(app)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ValuePrompt", what="the prompt")
+        await pilot.press("enter")  # the default name
+        svg = tmp_path / "smtui-bimodal-step2.svg"
+        await wait_for(pilot, lambda: svg.exists(), what="the screenshot")
+        ask_history(app)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ValuePrompt", what="the prompt")
+        await pilot.press("enter")
+        history = tmp_path / "smtui-bimodal-step2-history.csv"
+        await wait_for(pilot, lambda: any("metric history" in n for n in notes(app)), what="the CSV")
+        ask_history(app)  # the same name again: asks first
+        await answer_prompt(pilot, history.name)
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the overwrite question")
+        await pilot.press("escape")
+    text = svg.read_text()
+    assert text.lstrip().startswith("<svg") and "step" in text and "identities" in text
+    rows = list(csv.DictReader(history.open()))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    assert {"esm_minus_dsm", "esm_minus_dsm_theory", "dsm"} <= set(rows[0])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
