@@ -9,7 +9,7 @@ import pytest
 
 from core.config import Config
 from core.trainer import Trainer
-from tui import render
+from tui import frames, render
 from tui.protocol import Report, grid_shape, pack, unpack
 
 
@@ -61,3 +61,57 @@ def test_the_trainer_side_never_imports_the_ui():
     code = "import sys, tui.bridge; print(sorted(m for m in ('textual', 'rich', 'plotext') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- frames: rows built off the UI thread --------------------------------------------------
+
+
+def test_plots_read_from_plotexts_matrix_match_its_ansi_output(monkeypatch):
+    """render._text reads plotext's cells; parsing plotext's own ANSI canvas is the
+    independent route to the same characters and colours."""
+    from rich.console import Console
+    from rich.text import Text
+
+    def cells(text):
+        return [(ch, seg.style or None) for seg in text.render(Console(width=500)) for ch in seg.text]
+
+    pairs, ours = [], render._text
+
+    def both(fig):
+        text = ours(fig)
+        pairs.append((text, Text.from_ansi(fig.monitor.matrix.set_canvas().rstrip("\n"), no_wrap=True, end="")))
+        return text
+
+    monkeypatch.setattr(render, "_text", both)
+    for distribution in ("ring8", "bimodal"):
+        r = report_for(Config(distribution=distribution, n_train=64))
+        for view in range(len(render.VIEWS)):
+            render.field_panel(r, view, 70, 22)
+        render.loss_panel(r.snapshot, 70, 10)
+        render.identity_plot(r.snapshot, 46, 17)
+    assert len(pairs) == 14
+    for mine, plotexts in pairs:
+        assert mine.plain == plotexts.plain and cells(mine) == cells(plotexts)
+
+
+def test_rows_are_cropped_to_the_panel_and_never_wrap():
+    from rich.text import Text
+
+    rows = frames.rows(Text("abcdef\nxy\nthird\nfourth"), 4, 3)
+    assert [r.text for r in rows] == ["abcd", "xy", "thir"]
+
+
+def test_unchanged_panels_send_no_rows_and_identity_panels_are_not_redrawn(monkeypatch):
+    r = report_for(Config(distribution="ring8", n_train=64), samples=False)
+    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "idplot": (46, 17)}
+    first = frames.build(r, 0, sizes)
+    assert set(first.rows) == set(frames.PLOTS) and not first.problems
+    drawn = []
+    monkeypatch.setattr(render, "identity_plot", lambda *a: drawn.append(a) or render.Text("redrawn"))
+    again = frames.build(r, 0, sizes, first.shown)
+    assert again.rows == {} and drawn == []  # same report: nothing new to show, the plot not even drawn
+    assert again.texts["idplot"] is first.texts["idplot"]
+    other_view = frames.build(r, 1, sizes, first.shown)
+    assert set(other_view.rows) == {"field"}
+    resized = frames.build(r, 0, {**sizes, "idplot": (40, 12)}, first.shown)
+    assert set(resized.rows) == {"idplot"} and resized.texts["idplot"].plain == "redrawn"
