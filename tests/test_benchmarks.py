@@ -25,3 +25,11 @@ def test_benchmark_script_runs(script):
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "---" in out.stdout  # a table was printed
+
+
+def test_soak_app_runs_tiny():
+    """The app soak (real trainer process, headless app) at its --tiny size."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "soak_app.py"), "--tiny"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "---" in out.stdout and "trainer RSS MB" in out.stdout and "render errors: 0" in out.stdout
