@@ -20,7 +20,7 @@ from core.errors import UserError
 from core.evaluation import EvalSet, build_eval_set, evaluate
 from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
 from core.fused import pack, unpack
-from core.history import DecimatingHistory
+from core.history import DecimatingHistory, DecimatingRows
 from core.model import init_params
 from core.objectives import OBJECTIVES, draw_batch
 from core.optim import OPTIMIZERS
@@ -28,6 +28,8 @@ from core.runtime import tune_process
 from core.sampling import langevin
 
 DRAW_POINTS = 400  # training points sent for drawing
+MAX_EVALUATIONS = 4096  # evaluation rows kept (decimated evenly beyond that)
+MAX_MARKS = 256  # setup-change marks kept (the latest)
 IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
                     "esm_minus_dsm_pairs_se", "esm_sigma", "dsm")
 
@@ -83,7 +85,7 @@ class Trainer:
         self._rate = (0, 0.0)  # (steps, seconds) of the latest train() call, for steps/s
         self.losses = DecimatingHistory(("step", "loss"))
         self.identity = DecimatingHistory(IDENTITY_COLUMNS)
-        self.evaluations: list[dict] = []
+        self.evaluations = []  # bounded: see the property
         self.last_loss: float | None = None
         self._figures: tuple[int, dict] | None = None
         self._field_cache: dict = {}
@@ -193,13 +195,27 @@ class Trainer:
         self._figures = None
         self._compile()
         label = ", ".join(f"{k}={v}" for k, v in changes.items() if getattr(old, k) != v)
-        self.marks.append((self.step, label))
+        self._mark(label)
         return notes
 
     def reinitialise(self) -> None:
         """Fresh parameters and optimiser state (same seed); the step count carries on."""
         self._reset_params()
-        self.marks.append((self.step, "re-initialised"))
+        self._mark("re-initialised")
+
+    def _mark(self, label: str) -> None:
+        """Note a setup change at this step; only the latest MAX_MARKS are kept."""
+        self.marks.append((self.step, label))
+        del self.marks[:-MAX_MARKS]
+
+    @property
+    def evaluations(self) -> DecimatingRows:
+        """Every evaluation's figures, decimated evenly once there are MAX_EVALUATIONS."""
+        return self._evaluations
+
+    @evaluations.setter
+    def evaluations(self, rows) -> None:
+        self._evaluations = DecimatingRows(rows, capacity=MAX_EVALUATIONS)
 
     # --- training ---------------------------------------------------------------
 

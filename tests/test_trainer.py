@@ -92,3 +92,32 @@ def test_snapshot_is_read_only_and_complete():
         s.figures["dsm"] = 0.0
     samples = t.langevin_samples(50, steps=20)
     assert samples.shape == (50, 2) and np.all(np.isfinite(samples))
+
+
+def test_histories_stay_bounded_on_long_runs(monkeypatch):
+    """Evaluations are decimated evenly (they span the whole run), marks keep the latest."""
+    import core.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "MAX_EVALUATIONS", 8)
+    monkeypatch.setattr(trainer_module, "MAX_MARKS", 5)
+    t = Trainer(Config(n_train=32, eval_every=1, hidden=4, batch=8))
+    t.train(40)
+    steps = [e["step"] for e in t.evaluations]
+    assert len(steps) < 8 and steps[0] == 1 and steps[-1] >= 33
+    assert len(set(np.diff(steps))) == 1  # evenly spaced
+    for _ in range(9):
+        t.reinitialise()
+    assert len(t.marks) == 5
+    t.evaluations = [{"step": i} for i in range(20)]  # a loaded history is bounded too
+    assert len(t.evaluations) < 8
+
+
+def test_decimating_history_spans_the_run_evenly():
+    from core.history import DecimatingHistory
+
+    h = DecimatingHistory(("step", "loss"), capacity=16)
+    for i in range(1000):
+        h.append((i, -i))
+    a = h.array()
+    assert len(a) < 16 and a[0, 0] == 0 and a[-1, 0] > 1000 - 1000 / 8
+    assert len(set(np.diff(a[:, 0]))) == 1
