@@ -1,8 +1,8 @@
 """Pure builders: a report (or snapshot) and a size in, rich ``Text`` out.
 
 Plots are drawn by plotext, one fresh figure per call (never the global one), and
-its ANSI output is parsed into ``Text``. Nothing here touches a widget, so these run
-in a worker thread and are tested without an app."""
+its cells are read into ``Text``. Nothing here touches a widget, so these run in a
+worker thread (``tui.frames`` then cuts the text into rows) and are tested without an app."""
 
 from __future__ import annotations
 
