@@ -3,8 +3,9 @@
 
     python benchmarks/frame_build.py [--sizes 80x24,120x40,200x60] [--repeats 15]
 
-Histories are at the trainer's capacity (the slowest case a long run reaches). Prints
-median milliseconds; a panel over the budget at 120x40 is flagged. Asserts nothing."""
+Histories and setup-change marks are at the trainer's caps (the slowest case a long
+run reaches). Prints median milliseconds; a panel over the budget at 120x40 is
+flagged. Asserts nothing."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from benchmarks.common import table
 from core.config import Config
-from core.trainer import Trainer
+from core.trainer import MAX_MARKS, Trainer
 from tui import frames, render
 from tui.protocol import Report, grid_shape, pack, unpack
 
@@ -62,7 +63,9 @@ def _full(history: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarra
 def report_for(t: Trainer, samples: np.ndarray, field_size: tuple[int, int], capacity: int) -> Report:
     rng = np.random.default_rng(0)
     snap = t.snapshot(field_shape=grid_shape(*field_size, t.dim), figures=False, samples=samples)
-    snap = dataclasses.replace(snap, losses=_full(snap.losses, capacity, rng),
+    losses = _full(snap.losses, capacity, rng)
+    marks = tuple((int(step), "setup changed") for step in np.linspace(0, losses[-1, 0], MAX_MARKS))
+    snap = dataclasses.replace(snap, losses=losses, marks=marks,
                                identity_history=_full(snap.identity_history, capacity, rng))
     return unpack(pack(Report(snap, True, "", 1234.0, 61.0, t.step)))
 
@@ -134,7 +137,8 @@ def main(argv=None) -> None:
             over.append(name)
         rows.append([name, *(by_term[t] for t in terms), flag])
     print(table(["panel", *(f"{t} ms" for t in terms), ""], rows,
-                f"one frame per panel: median of {args.repeats}, text + rows (histories {args.capacity} rows)"))
+                f"one frame per panel: median of {args.repeats}, text + rows (histories {args.capacity} rows, "
+                f"{MAX_MARKS} marks)"))
     if BUDGET_SIZE in terms:
         which = f": {', '.join(over)}" if over else ""
         print(f"\n{len(over)} panel(s) over {BUDGET_MS:.0f} ms at {BUDGET_SIZE}{which}")
