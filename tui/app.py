@@ -54,7 +54,7 @@ class SMApp(App):
         self.problem = ""  # the latest trainer error, until the next command
         self.restarted_at = -math.inf  # when the trainer was last restarted by itself
         self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
-        self._closing = False
+        self._shutting_down = False
         self._building = self._draw_again = False
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
@@ -91,7 +91,7 @@ class SMApp(App):
     @property
     def _drawable(self) -> bool:
         """False while starting up or shutting down: messages may still arrive then."""
-        return bool(self.screen_stack) and not self._closing
+        return bool(self.screen_stack) and not self._shutting_down
 
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
@@ -106,8 +106,13 @@ class SMApp(App):
             self.on_trainer_stopped(TrainerStopped(f"the trainer could not start ({exc})"))
         self._reflow()
 
+    def exit(self, *args, **kwargs) -> None:
+        # From here on the screens come down while reports may still arrive: draw nothing.
+        self._shutting_down = True
+        super().exit(*args, **kwargs)
+
     def on_unmount(self) -> None:
-        self._closing = True
+        self._shutting_down = True
         self.bridge.close()
 
     def get_system_commands(self, screen):

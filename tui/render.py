@@ -369,7 +369,7 @@ def status_text(report: Report | None, stopped: str = "", problem: str = "") -> 
     if problem:
         t.append(f"⚠ {problem} · ", style="bold red")
     if stopped:
-        t.append(f"✗ {stopped} — press q to quit and start smtui again", style="bold red")
+        t.append(f"✗ {stopped} — ctrl+p, Restart the trainer (or q to quit)", style="bold red")
         return t
     if report is None:
         t.append("step 0 · starting the trainer…")
