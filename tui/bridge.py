@@ -307,7 +307,8 @@ class TrainerBridge:
         if self.mode == "process":
             child.close()
         conn, self._closing = self._conn, False  # (a new conn first: the old reader stays quiet)
-        threading.Thread(target=self._read, args=(conn,), name="smtui-bridge-reader", daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(conn,), name="smtui-bridge-reader", daemon=True)
+        self._reader.start()
 
     def restart(self, config: Config, experiment: str | None = None) -> None:
         """A new trainer from ``config`` (or a saved experiment), after the old one died or
@@ -340,7 +341,8 @@ class TrainerBridge:
         while True:
             try:
                 item = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError, TypeError, ValueError):
+                # TypeError / ValueError: close() shut the connection under a blocked recv().
                 if not self._closing and conn is self._conn:
                     self._on_stopped("the trainer process ended unexpectedly")
                 return
@@ -365,5 +367,8 @@ class TrainerBridge:
         if self.mode == "process" and self._worker.is_alive():
             self._worker.terminate()
             self._worker.join(timeout)
+        reader = getattr(self, "_reader", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(0.5)  # it ends on the trainer's EOF; don't close the pipe under it
         self._conn.close()
         self._worker = None
