@@ -48,11 +48,11 @@ def pack(params) -> np.ndarray:
 
 def unpack(theta: np.ndarray, d: int) -> dict:
     """Views of W, b, c inside theta (no copies)."""
-    h = (theta.shape[0] - d) // (d + 1)
-    return {"W": theta[: h * d].reshape(h, d), "b": theta[h * d : h * d + h], "c": theta[h * d + h :]}
+    return dict(zip(("W", "b", "c"), _split(theta, d)))
 
 
 def _split(theta, d):
+    """(W, b, c) as views of theta; the tuple form the hot path uses."""
     h = (theta.shape[0] - d) // (d + 1)
     return theta[: h * d].reshape(h, d), theta[h * d : h * d + h], theta[h * d + h :]
 
