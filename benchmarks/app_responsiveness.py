@@ -27,7 +27,7 @@ from textual import events
 
 from core.config import Config
 from tui.app import SMApp
-from tui.cli import add_setup_options, config_from_args
+from tui.setup_flags import add_setup_options, config_from_args
 
 SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)

@@ -1,133 +1,35 @@
-"""The `smtui` command: the app (default), `smtui run` (headless) and `smtui list`."""
+"""The `smtui` command: the app (default), `smtui list`, and the commands in ``COMMANDS``
+(each its own module), which share their flags through ``tui.setup_flags``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
 
-from core.config import DTYPES, HIDDEN_MAX, Config
 from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
 from core.errors import UserError
 from core.objectives import OBJECTIVES
-from core.optim import OPTIMIZERS
+from tui.setup_flags import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    Parser,
+    add_experiment_options,
+    add_setup_options,
+    setup_from_args,
+)
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr and exit status 2."""
-
-    def error(self, message: str):  # noqa: D401
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# Flag -> Config field, for the options every command shares.
-SETUP_FLAGS = {
-    "distribution": "distribution", "data": "data_path", "objective": "objective", "sigma": "sigma",
-    "lr": "lr", "optimizer": "optimizer", "batch": "batch", "hidden": "hidden", "n_train": "n_train",
-    "lambda_": "lam", "seed": "seed", "dtype": "dtype", "eval_every": "eval_every",
+# Each command is a module with ``main(argv) -> exit status``, imported only when used.
+COMMANDS = {
+    "run": "tui.run",
 }
 
 
-def add_setup_options(p: argparse.ArgumentParser) -> None:
-    d = Config()
-    g = p.add_argument_group("setup")
-    src = g.add_mutually_exclusive_group()
-    src.add_argument("--distribution", metavar="NAME", help=f"one of {', '.join(NAMES)} (default {d.distribution})")
-    src.add_argument("--data", metavar="FILE", help="your own points: CSV / whitespace text or .npy, shape (n, d)")
-    g.add_argument("--objective", metavar="NAME", help=f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
-    g.add_argument("--sigma", type=float, metavar="S",
-                   help=f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})")
-    g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
-    g.add_argument("--optimizer", metavar="NAME", help=f"one of {', '.join(OPTIMIZERS)} (default {d.optimizer})")
-    g.add_argument("--batch", type=int, metavar="B", help=f"minibatch size (default {d.batch})")
-    g.add_argument("--hidden", type=int, metavar="H",
-                   help=f"hidden units of the energy model, 1 to {HIDDEN_MAX} (default {d.hidden})")
-    g.add_argument("--n-train", type=int, metavar="N", help=f"training set size (default {d.n_train})")
-    g.add_argument("--lambda", dest="lambda_", type=float, metavar="L",
-                   help=f"ISMreg's lambda, >= 0 (default {d.lam})")
-    g.add_argument("--seed", type=int, metavar="S", help=f"seed for data, init and batches (default {d.seed})")
-    g.add_argument("--dtype", metavar="T", help=f"one of {', '.join(DTYPES)} (default {d.dtype})")
-    g.add_argument("--eval-every", type=int, metavar="K", help=f"steps between evaluations (default {d.eval_every})")
-
-
-# Fields a resumed experiment keeps: changing one would discard the saved parameters or data.
-FIXED_ON_RESUME = ("distribution", "data_path", "n_train", "seed", "hidden", "dtype")
-
-
-def add_experiment_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("experiment")
-    src = g.add_mutually_exclusive_group()
-    src.add_argument("--load", metavar="EXP.toml",
-                     help="resume a saved experiment exactly (its .npz and .csv sit beside it); setup flags "
-                     "given too change the training settings (objective, sigma, lr, optimizer, batch, lambda, "
-                     "eval-every) from here on; the data, seed, hidden size and dtype stay as saved")
-    src.add_argument("--config", metavar="EXP.toml",
-                     help="start afresh from the [setup] of an experiment file; setup flags override it")
-
-
-def _changes(args: argparse.Namespace) -> dict:
-    return {field: getattr(args, flag) for flag, field in SETUP_FLAGS.items() if getattr(args, flag, None) is not None}
-
-
-def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """The Config the flags describe, over ``base`` (defaults if None); validated."""
-    return (base or Config()).with_changes(**_changes(args))
-
-
-def _same_setting(field: str, given, saved) -> bool:
-    if field == "data_path" and given is not None and saved is not None:
-        return Path(given).resolve() == Path(saved).resolve()
-    return given == saved
-
-
-def setup_from_args(args: argparse.Namespace):
-    """(config, trainer): a resumed Trainer for --load (else None) and the Config to use,
-    from --config's file or the defaults, with the setup flags applied on top."""
-    from core.experiment import load_config, load_experiment
-
-    if getattr(args, "load", None):
-        trainer = load_experiment(args.load)
-        saved = trainer.config
-        changes = {k: v for k, v in _changes(args).items() if not _same_setting(k, v, getattr(saved, k))}
-        flag_of = {field: flag for flag, field in SETUP_FLAGS.items()}
-        for field in FIXED_ON_RESUME:
-            if field in changes:
-                flag = "--" + flag_of[field].rstrip("_").replace("_", "-")
-                raise UserError(f"{flag} cannot change when resuming {args.load!r} (the saved state depends on "
-                                f"it); to start afresh from its setup use --config {args.load} {flag} ...")
-        trainer.config.with_changes(**changes)  # validate before touching the trainer
-        if changes:
-            trainer.configure(**changes)
-        return trainer.config, trainer
-    base = load_config(args.config) if getattr(args, "config", None) else None
-    return config_from_args(args, base), None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="smtui", description="A terminal playground for score matching and denoising "
+    p = Parser(prog="smtui", description="A terminal playground for score matching and denoising "
                 "autoencoders (Vincent 2011). With no command, opens the app.")
     add_setup_options(p)
     add_experiment_options(p)
-    return p
-
-
-def build_run_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="smtui run", description="Train headless and report every figure.")
-    add_setup_options(p)
-    o = p.add_argument_group("run")
-    o.add_argument("--steps", type=int, default=1000, metavar="K", help="training steps, >= 0 (default 1000)")
-    o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
-    o.add_argument("--csv", metavar="PATH", help="write the history of evaluations as CSV")
-    o.add_argument("--save-params", metavar="PATH.npz", help="save W, b, c and sigma as .npz")
-    o.add_argument("--save", metavar="EXP.toml",
-                   help="save the experiment at the end: EXP.toml (setup) plus EXP.npz (parameters, optimiser "
-                   "and batch-stream state) and EXP.csv (metric history); refuses to overwrite without --force")
-    o.add_argument("--force", action="store_true", help="let --save overwrite an existing experiment")
-    add_experiment_options(p)
-    p.epilog = ("With --load, --steps counts the steps to train beyond the saved ones. Exit status: 0 ok, "
-                "2 bad input, 3 training diverged (the last finite parameters are kept and still reported).")
     return p
 
 
@@ -147,10 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             if argv[1:]:
                 raise UserError(f"'smtui list' takes no arguments, got {' '.join(argv[1:])!r}")
             return cmd_list()
-        if argv[:1] == ["run"]:
-            from tui.run import run_headless
-
-            return run_headless(build_run_parser().parse_args(argv[1:]))
+        if argv[:1] and argv[0] in COMMANDS:
+            return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
         args = build_parser().parse_args(argv)
         config, trainer = setup_from_args(args)
         from tui.app import run_app

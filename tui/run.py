@@ -10,7 +10,37 @@ from core.errors import UserError
 from core.experiment import ExperimentExists, experiment_paths, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv, save_params, to_json
 from core.trainer import Trainer
-from tui.cli import EXIT_DIVERGED, EXIT_OK, setup_from_args
+from tui.setup_flags import (
+    EXIT_DIVERGED,
+    EXIT_OK,
+    Parser,
+    add_experiment_options,
+    add_setup_options,
+    setup_from_args,
+)
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="smtui run", description="Train headless and report every figure.")
+    add_setup_options(p)
+    o = p.add_argument_group("run")
+    o.add_argument("--steps", type=int, default=1000, metavar="K", help="training steps, >= 0 (default 1000)")
+    o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
+    o.add_argument("--csv", metavar="PATH", help="write the history of evaluations as CSV")
+    o.add_argument("--save-params", metavar="PATH.npz", help="save W, b, c and sigma as .npz")
+    o.add_argument("--save", metavar="EXP.toml",
+                   help="save the experiment at the end: EXP.toml (setup) plus EXP.npz (parameters, optimiser "
+                   "and batch-stream state) and EXP.csv (metric history); refuses to overwrite without --force")
+    o.add_argument("--force", action="store_true", help="let --save overwrite an existing experiment")
+    add_experiment_options(p)
+    p.epilog = ("With --load, --steps counts the steps to train beyond the saved ones. Exit status: 0 ok, "
+                "2 bad input, 3 training diverged (the last finite parameters are kept and still reported).")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """`smtui run ARGS`."""
+    return run_headless(build_run_parser().parse_args(argv))
 
 
 def run_headless(args: argparse.Namespace) -> int:
