@@ -58,6 +58,7 @@ def _weights(q, origin, table):
 class PosteriorStats:
     """Per query point: the Parzen score g, the posterior mean E[x | xt], E[||x||^2 | xt],
     E[1/2 ||(x - xt)/sigma^2||^2 | xt] (the rao-blackwellised DSM target term),
+    tr Var(x | xt) (the posterior's spread: C2 - C3 without cancellation, MATH.md),
     and log q_sigma(xt)."""
 
     score: np.ndarray  # (M, d)
@@ -65,6 +66,22 @@ class PosteriorStats:
     second_moment: np.ndarray  # (M,)
     target_energy: np.ndarray  # (M,)
     log_density: np.ndarray  # (M,)
+    variance: np.ndarray  # (M,)
+
+
+def _spread_about_top(w, top_idx, b, mu_c):
+    """tr Var(x | xt) per row, measured from each row's most probable centre b_k:
+    sum_t w_t ||b_t - b_k||^2 - ||E[b] - b_k||^2. Both terms are small exactly when the
+    variance is (a posterior concentrated on b_k), so nothing of size ||b||^2 cancels
+    (E||b||^2 - ||E b||^2 would lose a variance below 1e-16 ||b||^2: small sigma)."""
+    bk = b[top_idx]  # (rows, d)
+    sq = np.zeros(w.shape)
+    for i in range(b.shape[1]):  # one (rows x n) block per coordinate: no (rows x n x d) temporary
+        diff = b[None, :, i] - bk[:, i : i + 1]
+        sq += diff * diff
+    total = w.sum(axis=1)
+    shift = mu_c - bk
+    return np.maximum(np.einsum("ij,ij->i", w, sq) / total - np.sum(shift * shift, axis=1), 0.0)
 
 
 def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> PosteriorStats:
@@ -78,12 +95,13 @@ def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> Poster
     cols = np.concatenate([centres, b, np.sum(b * b, axis=1)[:, None], np.sum(centres * centres, axis=1)[:, None],
                            np.ones((n, 1))], axis=1)
     score, mean = np.empty((m, d)), np.empty((m, d))
-    second, target, logq = np.empty(m), np.empty(m), np.empty(m)
+    second, target, logq, var = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     log_norm = -np.log(n) - 0.5 * d * np.log(2 * np.pi * sigma**2)
     starts, rows = _chunks(m, n)
     for lo in starts:
         sl = slice(lo, lo + rows)
         w, top, a = _weights(xt[sl], origin, table)
+        top_idx = np.argmax(w, axis=1)
         moments = w @ cols
         total = moments[:, -1].copy()
         moments /= total[:, None]
@@ -96,7 +114,8 @@ def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> Poster
         spread = np.maximum(e2_c - 2.0 * np.sum(a * mu_c, axis=1) + a2, 0.0)
         target[sl] = 0.5 * spread / sigma**4
         logq[sl] = top + np.log(total) - 0.5 * a2 / sigma**2 + log_norm
-    return PosteriorStats(score, mean, second, target, logq)
+        var[sl] = _spread_about_top(w, top_idx, b, mu_c)
+    return PosteriorStats(score, mean, second, target, logq, var)
 
 
 def parzen_score(xt: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarray:
