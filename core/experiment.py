@@ -13,14 +13,12 @@ UserError naming it. The .npz is read with allow_pickle=False.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import math
 import os
 import tomllib
 import uuid
-import zipfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -29,8 +27,20 @@ import tomli_w
 
 from core.config import Config
 from core.errors import UserError
+from core.experiment_checks import (
+    check_arrays,
+    check_losses,
+    check_optimiser,
+    check_rng,
+    check_run,
+    check_top,
+    parse_history,
+    whole,
+)
 from core.io import atomic_write_many, check_writable, rows_to_csv
-from core.trainer import IDENTITY_COLUMNS, Trainer
+from core.reading import MiB, name, read_npz, read_text
+from core.text import quoted, shown
+from core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer
 
 FORMAT = "smtui-experiment"
 VERSION = 1
@@ -43,8 +53,11 @@ HEADER = (
 )
 TOP_KEYS = ("format", "version", "setup", "run")
 RUN_KEYS = ("step", "status", "message", "save_id", "marks")
-MARK_KEYS = ("step", "label")
-INT_CSV_COLUMNS = ("step", "eval_points", "reference_points")
+# Caps on what is read (a save of the largest setup is far below each): nothing bigger
+# is ever read into memory, and an .npz member claiming more is refused from its header.
+MAX_TOML_BYTES = 4 * MiB
+MAX_NPZ_BYTES = 512 * MiB
+MAX_CSV_BYTES = 64 * MiB
 
 
 class ExperimentExists(UserError):
@@ -190,34 +203,30 @@ def _state_bytes(trainer: Trainer, save_id: str) -> bytes:
 
 
 def _read_toml(path: Path) -> dict:
-    if not path.exists():
-        raise UserError(f"experiment file {str(path)!r} does not exist")
-    if path.is_dir():
-        raise UserError(f"experiment file {str(path)!r} is a directory, not a file")
+    text = read_text(path, "experiment file", MAX_TOML_BYTES)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"experiment file {str(path)!r} cannot be read: {exc}") from None
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"experiment file {str(path)!r} is not valid TOML: {exc}") from None
+        raise UserError(f"experiment file {name(path)} is not valid TOML: {_first_line(exc)}") from None
     _exact_keys(doc, ("format", "version", "setup"), TOP_KEYS, path, "")
-    if doc["format"] != FORMAT:
-        raise UserError(f"{str(path)!r}: format must be {FORMAT!r}, got {doc['format']!r}")
-    if doc["version"] != VERSION:
-        raise UserError(f"{str(path)!r}: version {doc['version']!r} is not supported (this smtui reads {VERSION})")
+    check_top(doc, path, FORMAT, VERSION)
     return doc
 
 
+def _first_line(exc: BaseException) -> str:
+    return shown((str(exc).strip().splitlines() or [type(exc).__name__])[0], 120)
+
+
 def _exact_keys(table, required, allowed, path: Path, where: str) -> None:
-    name = where.rstrip(".") or "the top level"
+    label = where.rstrip(".") or "the top level"
     if not isinstance(table, dict):
-        raise UserError(f"{str(path)!r}: {name} must be a table")
+        raise UserError(f"{name(path)}: {label} must be a table")
     for k in table:
         if k not in allowed:
-            raise UserError(f"{str(path)!r}: unknown field {where}{k}; allowed: {', '.join(allowed)}")
+            raise UserError(f"{name(path)}: unknown field {where}{shown(k)}; allowed: {', '.join(allowed)}")
     for k in required:
         if k not in table:
-            raise UserError(f"{str(path)!r}: missing field {where}{k}")
+            raise UserError(f"{name(path)}: missing field {where}{k}")
 
 
 def _config_from_setup(setup, path: Path) -> Config:
@@ -225,29 +234,29 @@ def _config_from_setup(setup, path: Path) -> Config:
     _exact_keys(setup, names, names, path, "setup.")
     defaults = Config()
     values = {}
-    for name in names:
-        v, kind = setup[name], type(getattr(defaults, name))
-        if name == "data_path":
+    for key in names:
+        v, kind = setup[key], type(getattr(defaults, key))
+        if key == "data_path":
             if not isinstance(v, str):
-                raise UserError(f"{str(path)!r}: setup.data_path must be a string (\"\" for none), got {v!r}")
+                raise UserError(f"{name(path)}: setup.data_path must be a string (\"\" for none), got {quoted(v)}")
             if v == "":
                 v = None
             elif not Path(v).is_absolute():
                 v = str(path.parent / v)
         elif kind is float:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise UserError(f"{str(path)!r}: setup.{name} must be a number, got {v!r}")
+                raise UserError(f"{name(path)}: setup.{key} must be a number, got {quoted(v)}")
             v = float(v)
         elif kind is int:
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise UserError(f"{str(path)!r}: setup.{name} must be a whole number, got {v!r}")
+            if not whole(v):
+                raise UserError(f"{name(path)}: setup.{key} must be a whole number, got {quoted(v)}")
         elif not isinstance(v, str):
-            raise UserError(f"{str(path)!r}: setup.{name} must be a string, got {v!r}")
-        values[name] = v
+            raise UserError(f"{name(path)}: setup.{key} must be a string, got {quoted(v)}")
+        values[key] = v
     try:
         return Config(**values).validated()
     except UserError as exc:
-        raise UserError(f"{str(path)!r}: setup: {exc}") from None
+        raise UserError(f"{name(path)}: setup: {exc}") from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -257,34 +266,28 @@ def load_config(path: str | Path) -> Config:
 
 
 def load_experiment(path: str | Path) -> Trainer:
-    """A Trainer exactly as it was saved: training on from it continues the same run."""
+    """A Trainer exactly as it was saved: training on from it continues the same run.
+    Every field of the three files is checked first (core/experiment_checks.py)."""
     toml_path, npz_path, csv_path = experiment_paths(path)
     doc = _read_toml(toml_path)
     config = _config_from_setup(doc["setup"], toml_path)
     if "run" not in doc:
-        raise UserError(f"{str(toml_path)!r} holds a setup only (no [run]); start from it with --config")
+        raise UserError(f"{name(toml_path)} holds a setup only (no [run]); start from it with --config")
     run = doc["run"]
     _exact_keys(run, RUN_KEYS, RUN_KEYS, toml_path, "run.")
-    step = run["step"]
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise UserError(f"{str(toml_path)!r}: run.step must be a whole number >= 0, got {step!r}")
-    if run["status"] not in ("ok", "diverged"):
-        raise UserError(f"{str(toml_path)!r}: run.status must be 'ok' or 'diverged', got {run['status']!r}")
-    for key in ("message", "save_id"):
-        if not isinstance(run[key], str):
-            raise UserError(f"{str(toml_path)!r}: run.{key} must be a string, got {run[key]!r}")
-    marks = _marks(run["marks"], toml_path)
+    step, marks = check_run(run, toml_path, MAX_MARKS)
 
-    trainer = Trainer(config)  # data, and a template of every array's shape
     arrays = _read_npz(npz_path)
-    _restore_state(trainer, arrays, npz_path)
-    if str(arrays["save_id"]) != run["save_id"] or trainer.step != step:
-        raise UserError(f"{str(npz_path)!r} does not belong to {str(toml_path)!r} (an interrupted save?); "
+    if "save_id" in arrays and arrays["save_id"].shape == () and str(arrays["save_id"]) != run["save_id"]:
+        raise UserError(f"{name(npz_path)} does not belong to {name(toml_path)} (an interrupted save?); "
                         "start afresh from its setup with --config")
+    trainer = Trainer(config)  # data, and a template of every array's shape and dtype
+    _restore_state(trainer, arrays, step, npz_path)
     if str(arrays["data_digest"]) != _data_digest(trainer.data):
-        raise UserError(f"the data of {str(toml_path)!r} ({config.source}) differs from when it was saved; "
-                        "resuming would not continue the same run. Start afresh with --config")
-    trainer.evaluations = _read_history(csv_path)
+        raise UserError(f"the data of {name(toml_path)} ({quoted(config.source, tail=True)}) differs from when it "
+                        "was saved; resuming would not continue the same run. Start afresh with --config")
+    history = _read_history(csv_path, step)
+    trainer.evaluations = history
     for figs in trainer.evaluations:  # the identity history is a function of the evaluations
         trainer.identity.append(tuple(np.nan if figs.get(c) is None else figs[c] for c in IDENTITY_COLUMNS))
     if trainer.evaluations and trainer.evaluations[-1].get("step") == trainer.step:
@@ -294,76 +297,37 @@ def load_experiment(path: str | Path) -> Trainer:
     return trainer
 
 
-def _marks(marks, path: Path) -> list[tuple[int, str]]:
-    if not isinstance(marks, list):
-        raise UserError(f"{str(path)!r}: run.marks must be a list of {{step, label}} tables")
-    out = []
-    for i, m in enumerate(marks):
-        _exact_keys(m, MARK_KEYS, MARK_KEYS, path, f"run.marks[{i}].")
-        if not isinstance(m["step"], int) or isinstance(m["step"], bool) or not isinstance(m["label"], str):
-            raise UserError(f"{str(path)!r}: run.marks[{i}] needs a whole-number step and a string label")
-        out.append((m["step"], m["label"]))
-    return out
-
-
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.exists():
-        raise UserError(f"experiment state {str(path)!r} is missing; start afresh from the setup with --config")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"experiment state {str(path)!r} cannot be read: {first}") from None
+    if not os.path.lexists(path):
+        raise UserError(f"experiment state {name(path)} is missing; start afresh from the setup with --config")
+    return read_npz(path, "experiment state", MAX_NPZ_BYTES)
 
 
-def _restore_state(trainer: Trainer, arrays: dict, path: Path) -> None:
-    """Check every array against the fresh trainer's template, then put it in place."""
-    where = str(path)
+def _restore_state(trainer: Trainer, arrays: dict, step: int, path: Path) -> None:
+    """Check every array against the fresh trainer's template and the run's step, then put
+    it in place."""
     template = {k: np.asarray(v) for k, v in trainer.params.items()}
     _flatten("opt.", trainer.opt_state, template)
     scalars = {"rng": ((6,), "u"), "step": ((), "iu"), "train_seconds": ((), "f"), "last_loss": ((), "f"),
                "losses_stride": ((), "iu"), "losses_seen": ((), "iu"), "data_digest": ((), "U"),
                "save_id": ((), "U")}
-    expected = set(template) | set(scalars) | {"losses"}
-    for k in arrays:
-        if k not in expected:
-            raise UserError(f"{where}: unknown array {k!r}")
-    for k in sorted(expected):
-        if k not in arrays:
-            raise UserError(f"{where}: missing array {k!r}")
-    for k, t in template.items():
-        a = arrays[k]
-        if a.shape != t.shape or a.dtype.kind != t.dtype.kind:
-            raise UserError(f"{where}: array {k!r} has shape {a.shape} ({a.dtype}), the setup needs "
-                            f"{t.shape} ({t.dtype})")
-        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise UserError(f"{where}: array {k!r} has non-finite values")
-    for k, (shape, kinds) in scalars.items():
-        a = arrays[k]
-        if a.shape != shape or a.dtype.kind not in kinds:
-            raise UserError(f"{where}: array {k!r} must have shape {shape}, got {a.shape} ({a.dtype})")
-    losses = arrays["losses"]
-    if losses.ndim != 2 or losses.shape[1] != 2 or losses.dtype.kind != "f" or not np.all(np.isfinite(losses)):
-        raise UserError(f"{where}: array 'losses' must be finite with shape (k, 2), got {losses.shape}")
-    step, stride, seen = int(arrays["step"]), int(arrays["losses_stride"]), int(arrays["losses_seen"])
-    seconds, last = float(arrays["train_seconds"]), float(arrays["last_loss"])
-    if step < 0 or stride < 1 or seen < 0 or not (math.isfinite(seconds) and seconds >= 0):
-        raise UserError(f"{where}: step, losses_stride, losses_seen or train_seconds out of range")
-    if math.isinf(last):
-        raise UserError(f"{where}: array 'last_loss' is infinite")
-    try:
-        rng = _pcg64_from_words(arrays["rng"])
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise UserError(f"{where}: array 'rng' is not a PCG64 state: {exc}") from None
+    check_arrays(arrays, template, scalars, path)
+    if int(arrays["step"]) != step:
+        raise UserError(f"{name(path)} does not belong to its experiment file: it is at step "
+                        f"{int(arrays['step'])}, the file at {step} (an interrupted save?); start afresh from its "
+                        "setup with --config")
+    check_optimiser(arrays, step, path)
+    check_rng(arrays["rng"], path)
+    check_losses(arrays, step, trainer.losses.capacity, path)
 
     trainer.params = {k: np.array(arrays[k]) for k in trainer.params}
     trainer.opt_state = _unflatten(trainer.opt_state, arrays, "opt.")
-    trainer.batch_rng = rng
+    trainer.batch_rng = _pcg64_from_words(arrays["rng"])
     trainer.step = step
-    trainer.train_seconds = seconds
+    trainer.train_seconds = float(arrays["train_seconds"])
+    last = float(arrays["last_loss"])
     trainer.last_loss = None if math.isnan(last) else last
-    trainer.losses.restore(losses, stride, seen)
+    trainer.losses.restore(arrays["losses"], int(arrays["losses_stride"]), int(arrays["losses_seen"]))
 
 
 def _unflatten(tree: dict, arrays: dict, prefix: str) -> dict:
@@ -373,34 +337,8 @@ def _unflatten(tree: dict, arrays: dict, prefix: str) -> dict:
     return out
 
 
-def _read_history(path: Path) -> list[dict]:
-    """The evaluations written by ``rows_to_csv``: numbers back to float (int where whole
-    columns are counts), empty cells to None, the evaluation method as text."""
-    if not path.exists():
-        raise UserError(f"metric history {str(path)!r} is missing")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"metric history {str(path)!r} cannot be read: {exc}") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or rows[0] == []:
-        return []
-    header, out = rows[0], []
-    if "step" not in header:
-        raise UserError(f"metric history {str(path)!r} has no 'step' column")
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise UserError(f"metric history {str(path)!r} line {lineno}: {len(row)} cells, expected {len(header)}")
-        out.append({c: _cell(c, v, path, lineno) for c, v in zip(header, row)})
-    return out
-
-
-def _cell(column: str, v: str, path: Path, lineno: int):
-    if v == "":
-        return None
-    if column == "evaluation":
-        return v
-    try:
-        return int(v) if column in INT_CSV_COLUMNS else float(v)
-    except ValueError:
-        raise UserError(f"metric history {str(path)!r} line {lineno}: {column} = {v!r} is not a number") from None
+def _read_history(path: Path, step: int) -> list[dict]:
+    if not os.path.lexists(path):
+        raise UserError(f"metric history {name(path)} is missing")
+    text = read_text(path, "metric history", MAX_CSV_BYTES)
+    return parse_history(text, path, step, IDENTITY_COLUMNS, MAX_EVALUATIONS - 1)

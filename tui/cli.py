@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 
+from core.data import load_points
 from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
 from core.errors import UserError
 from core.objectives import OBJECTIVES
@@ -16,6 +17,7 @@ from tui.setup_flags import (
     Parser,
     add_experiment_options,
     add_setup_options,
+    one_line,
     setup_from_args,
 )
 
@@ -53,13 +55,15 @@ def main(argv: list[str] | None = None) -> int:
             return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
         args = build_parser().parse_args(argv)
         config, trainer = setup_from_args(args)
+        if trainer is None and config.data_path is not None:
+            load_points(config.data_path)  # refused here in one line, not in the app's trainer process
         from tui.app import run_app
 
         # The app's trainer process loads the experiment again from its path (a Trainer does
         # not pickle); loading it here first refuses a bad file with exit status 2.
         return run_app(config) if trainer is None else run_app(config, experiment=args.load)
     except UserError as exc:
-        print(f"smtui: error: {exc}", file=sys.stderr)
+        print(f"smtui: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MemoryError:
         print("smtui: error: not enough memory for this setup; try a smaller --hidden, --batch or --n-train",

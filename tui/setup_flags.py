@@ -6,6 +6,7 @@ only parses the command word and dispatches."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from core.config import DTYPES, HIDDEN_MAX, Config
@@ -13,6 +14,7 @@ from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
+from core.text import QUOTE_LIMIT, shown, visible
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
 
@@ -21,7 +23,18 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr and exit status 2."""
 
     def error(self, message: str):  # noqa: D401
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # argparse quotes whole values: cut each to QUOTE_LIMIT characters, as core does.
+        message = re.sub(rf"'([^'\n]{{{QUOTE_LIMIT}}})[^'\n]+'", lambda m: f"'{m.group(1)}'…", message)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+LONGEST_MESSAGE = 600  # characters: a backstop; core cuts each quoted value (core/text.py)
+
+
+def one_line(message: str) -> str:
+    """A message for stderr: control characters made visible (argparse echoes unknown
+    arguments raw), and never longer than LONGEST_MESSAGE."""
+    return shown(visible(message), LONGEST_MESSAGE)
 
 
 # Flag -> Config field, for the options every command shares.
