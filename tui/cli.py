@@ -24,6 +24,7 @@ from tui.setup_flags import (
 # Each command is a module with ``main(argv) -> exit status``, imported only when used.
 COMMANDS = {
     "run": "tui.run",
+    "sweep": "tui.sweep",
 }
 
 

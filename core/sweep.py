@@ -1,0 +1,196 @@
+"""A sigma sweep, headless: one training run per (sigma, seed) in worker processes, and
+what sigma buys and costs (issue 12, part 2).
+
+For each run: the final ESM_q against the true score where the distribution is analytic
+(the bias: DSM learns q_sigma's score, not q's), ESM_qsigma, the gradient variance of the
+training objective over fresh minibatches at the final parameters (the cost of small
+sigma), C2 - C3 (the posterior-spread form) and the wall time. ``summarise`` gives each
+sigma's mean and spread over seeds.
+
+Every run is a pure function of (config, steps): results (wall and CPU seconds aside) do
+not depend on how many processes share the work, nor in which order they finish.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, replace
+
+import numpy as np
+from autograd import value_and_grad
+
+from core.config import SIGMA_MAX, SIGMA_MIN, Config
+from core.errors import UserError
+from core.fused import pack
+from core.objectives import OBJECTIVES, draw_batch
+from core.trainer import Trainer
+
+MAX_SIGMAS = 64
+MAX_SEEDS = 64
+VARIANCE_BATCHES = 32  # fresh minibatches for the gradient variance at the end
+# Figures per run; ``summarise`` gives mean and spread of each.
+FIGURES = ("esm", "esm_sigma", "dsm", "grad_variance", "grad_mean_sq", "c2_minus_c3", "wall_seconds", "cpu_seconds")
+
+
+def parse_sigmas(text: str) -> list[float]:
+    """"0.1,0.3,1" (a list) or "0.01:10:8" (8 values evenly spaced in log sigma, ends
+    included); each within the Config's sigma bounds. Refusals are one-line UserErrors."""
+    text = str(text).strip()
+    what = f"--sigma {text!r}"
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise UserError(f"{what}: a range is START:STOP:COUNT, e.g. 0.01:10:8")
+        lo, hi = (_number(p, what) for p in parts[:2])
+        count = _count(parts[2], what)
+        _in_bounds(lo, what)
+        _in_bounds(hi, what)
+        if count == 1:
+            if lo != hi:
+                raise UserError(f"{what}: a range of 1 value needs START = STOP")
+            return [lo]
+        values = np.exp(np.linspace(math.log(lo), math.log(hi), count))
+        values[0], values[-1] = lo, hi  # the ends exactly as typed
+        sigmas = [float(v) for v in values]
+    else:
+        sigmas = [_number(p, what) for p in text.split(",")]
+        for s in sigmas:
+            _in_bounds(s, what)
+    if len(sigmas) > MAX_SIGMAS:
+        raise UserError(f"{what}: at most {MAX_SIGMAS} sigmas, got {len(sigmas)}")
+    if len(set(sigmas)) != len(sigmas):
+        raise UserError(f"{what}: a sigma appears twice")
+    return sigmas
+
+
+def _number(part: str, what: str) -> float:
+    try:
+        v = float(part)
+    except ValueError:
+        raise UserError(f"{what}: {part.strip()!r} is not a number; give e.g. 0.1,0.3,1 or 0.01:10:8") from None
+    if not math.isfinite(v):
+        raise UserError(f"{what}: {part.strip()!r} is not a finite number")
+    return v
+
+
+def _count(part: str, what: str) -> int:
+    try:
+        n = int(part)
+    except ValueError:
+        raise UserError(f"{what}: COUNT {part.strip()!r} must be a whole number") from None
+    if not 1 <= n <= MAX_SIGMAS:
+        raise UserError(f"{what}: COUNT must be from 1 to {MAX_SIGMAS}, got {n}")
+    return n
+
+
+def _in_bounds(s: float, what: str) -> None:
+    if not SIGMA_MIN <= s <= SIGMA_MAX:
+        raise UserError(f"{what}: each sigma must be from {SIGMA_MIN:g} to {SIGMA_MAX:g}, got {s:g}")
+
+
+def sweep_configs(base: Config, sigmas: list[float], seeds: int) -> list[Config]:
+    """One validated Config per (sigma, seed): seeds are base.seed, base.seed + 1, ..."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
+        raise UserError(f"seeds must be a whole number from 1 to {MAX_SEEDS}, got {seeds!r}")
+    if base.seed + seeds > 2**63:
+        raise UserError("seed + seeds must stay below 2^63")
+    # One evaluation at the end is all a sweep reads: no evaluations while training.
+    return [replace(base, sigma=float(s), seed=base.seed + k, eval_every=10**9).validated()
+            for s in sigmas for k in range(seeds)]
+
+
+def gradient_variance(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tuple[float, float]:
+    """(E||g_b - g||^2, ||g||^2): the trace of the covariance of the training objective's
+    gradient over fresh minibatches of the configured size at the current parameters, and
+    the squared norm of their mean. Its own random stream: training is not disturbed."""
+    cfg = trainer.config
+    objective = OBJECTIVES[cfg.objective]
+    vg = value_and_grad(lambda theta, batch: objective.fast(theta, batch, cfg.sigma, cfg.lam))
+    dtype = np.dtype(cfg.dtype)
+    theta = pack(trainer.params).astype(dtype)
+    data_score = trainer.analytic.score(trainer.data) if trainer.analytic is not None else None
+    rng = np.random.default_rng([cfg.seed, 0x6AD1, trainer.step])
+    grads = np.stack([
+        np.asarray(vg(theta, draw_batch(cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic,
+                                        dtype, data_score))[1], dtype=float)
+        for _ in range(batches)
+    ])
+    mean = grads.mean(axis=0)
+    return float(np.sum((grads - mean) ** 2) / (batches - 1)), float(mean @ mean)
+
+
+def run_one(config: Config, steps: int) -> dict:
+    """Train one configuration for ``steps`` steps and measure it. Deterministic in its
+    arguments (wall_seconds aside)."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    trainer = Trainer(config)
+    while trainer.step < steps and trainer.status == "ok":
+        trainer.train(min(1000, steps - trainer.step), evaluate=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        figs = trainer.evaluate()
+        var, mean_sq = gradient_variance(trainer)
+    return {
+        "sigma": config.sigma, "seed": config.seed, "status": trainer.status, "steps": trainer.step,
+        "esm": figs["esm"], "esm_sigma": figs["esm_sigma"], "dsm": figs["dsm"],
+        "grad_variance": var, "grad_mean_sq": mean_sq,
+        "c2": figs["c2"], "c3": figs["c3"], "c2_minus_c3": figs["esm_minus_dsm_theory"],
+        "wall_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
+    }
+
+
+def _run_from_dict(fields: dict, steps: int) -> dict:
+    return run_one(Config(**fields), steps)
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None) -> list[dict]:
+    """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1: this process);
+    ``progress(done, total, result)`` is called as each run ends, in this process."""
+    results = []
+    if jobs <= 1 or len(configs) == 1:
+        for cfg in configs:
+            results.append(run_one(cfg, steps))
+            if progress:
+                progress(len(results), len(configs), results[-1])
+    else:
+        import multiprocessing
+
+        # forkserver/spawn, never fork: the caller may have threads (the app's UI).
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=ctx) as pool:
+            futures = [pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs]
+            try:
+                for fut in as_completed(futures):
+                    results.append(fut.result())
+                    if progress:
+                        progress(len(results), len(configs), results[-1])
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """Per sigma: the number of runs, how many diverged, and for each figure its mean and
+    spread (sample standard deviation over seeds; None with one seed or no values)."""
+    out = []
+    for sigma in sorted({r["sigma"] for r in results}):
+        runs = [r for r in results if r["sigma"] == sigma]
+        row = {"sigma": sigma, "runs": len(runs), "diverged": sum(r["status"] != "ok" for r in runs)}
+        for key in FIGURES:
+            vals = np.array([r[key] for r in runs if r[key] is not None and math.isfinite(r[key])], dtype=float)
+            row[key] = float(vals.mean()) if len(vals) else None
+            row[key + "_spread"] = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        out.append(row)
+    return out

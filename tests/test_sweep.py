@@ -1,0 +1,143 @@
+"""`smtui sweep` and core/sweep.py: sigma lists and ranges, one run per (sigma, seed) in
+worker processes with results that do not depend on --jobs, the gradient variance against
+a direct estimate, the JSON and CSV contracts, and one-line refusals before any training."""
+
+import json
+
+import numpy as np
+import pytest
+from autograd import grad
+
+from core import distributions
+from core.config import Config
+from core.errors import UserError
+from core.model import score
+from core.sweep import gradient_variance, parse_sigmas, run_sweep, summarise, sweep_configs
+from core.trainer import Trainer
+from tui.cli import main
+
+SMALL = Config(n_train=48, hidden=8, batch=32)
+SMALL_FLAGS = ["--n-train", "48", "--hidden", "8", "--batch", "32"]
+
+
+def test_sigma_lists_and_log_ranges():
+    assert parse_sigmas("0.1,0.3,1") == [0.1, 0.3, 1.0]
+    r = parse_sigmas("0.01:10:4")
+    assert r[0] == 0.01 and r[-1] == 10.0 and len(r) == 4
+    np.testing.assert_allclose(np.diff(np.log10(r)), 1.0, rtol=1e-12)
+    assert parse_sigmas(" 2:2:1 ") == [2.0]
+
+
+@pytest.mark.parametrize("text,words", [("abc", "not a number"), ("0.1,,1", "not a number"), ("1:2", "START:STOP"),
+                                        ("0.1:1:0", "COUNT"), ("0.1:1:x", "COUNT"), ("0,1", "from 1e-08"),
+                                        ("1e9", "from 1e-08"), ("nan", "finite"), ("0.1,0.1", "twice"),
+                                        ("0.1:1:65", "COUNT"), ("1:2:1", "START = STOP")])
+def test_bad_sigma_text_is_one_clear_error(text, words):
+    with pytest.raises(UserError, match=words):
+        parse_sigmas(text)
+
+
+def test_results_identical_for_one_and_two_worker_processes():
+    configs = sweep_configs(SMALL, [0.2, 0.7], 2)
+    one, two = run_sweep(configs, 40, jobs=1), run_sweep(configs, 40, jobs=2)
+    assert [(r["sigma"], r["seed"]) for r in one] == [(0.2, 0), (0.2, 1), (0.7, 0), (0.7, 1)]
+    drop = lambda rs: [{k: v for k, v in r.items() if k not in ("wall_seconds", "cpu_seconds")} for r in rs]  # noqa: E731
+    assert drop(one) == drop(two)
+    assert len({r["esm_sigma"] for r in one}) == 4  # the seeds really differ
+
+
+def test_gradient_variance_matches_a_direct_estimate():
+    """Gradients of the objective's definition (autograd, not the fused primitive) on
+    batches drawn independently here: the same trace of covariance within sampling error."""
+    t = Trainer(SMALL.with_changes(sigma=0.3))
+    t.train(50, evaluate=False)
+    var, mean_sq = gradient_variance(t, batches=400)
+    rng = np.random.default_rng(11)
+    sigma, data = 0.3, t.data
+    p = {k: np.array(v, dtype=float) for k, v in t.params.items()}
+
+    def dsm(params, x, xt):  # written out: 1/2 ||psi(xt) - (x - xt)/sigma^2||^2, batch mean
+        r = score(params, xt, sigma) - (x - xt) / sigma**2
+        return 0.5 * (r * r).sum() / len(x)
+
+    gs = []
+    for _ in range(400):
+        x = data[rng.integers(0, len(data), 32)]
+        xt = x + sigma * rng.standard_normal(x.shape)
+        g = grad(dsm)(p, x, xt)
+        gs.append(np.concatenate([g["W"].ravel(), g["b"], g["c"]]))
+    gs = np.array(gs)
+    direct = np.sum(gs.var(axis=0, ddof=1))
+    assert var == pytest.approx(direct, rel=0.2)  # two estimates from 400 batches each
+    assert mean_sq == pytest.approx(np.sum(gs.mean(0) ** 2), rel=0.3, abs=5 * direct / 400)
+
+
+def test_summary_is_mean_and_spread_over_seeds():
+    results = [{"sigma": 0.5, "seed": s, "status": "ok", "esm": None, "esm_sigma": v, "dsm": v, "grad_variance": v,
+                "grad_mean_sq": v, "c2_minus_c3": -v, "wall_seconds": 1.0, "cpu_seconds": 1.0}
+               for s, v in enumerate([1.0, 2.0, 4.0])]
+    (row,) = summarise(results)
+    assert row["runs"] == 3 and row["diverged"] == 0 and row["esm"] is None
+    assert row["esm_sigma"] == pytest.approx(7 / 3)
+    assert row["esm_sigma_spread"] == pytest.approx(np.std([1, 2, 4], ddof=1))
+
+
+def test_cli_json_and_csv_contracts(tmp_path, capsys):
+    j, c = tmp_path / "s.json", tmp_path / "s.csv"
+    code = main(["sweep", *SMALL_FLAGS, "--sigma", "0.3,1", "--seeds", "2", "--steps", "20", "--jobs", "1",
+                 "--json", str(j), "--csv", str(c)])
+    out = capsys.readouterr().out
+    assert code == 0
+    res = json.loads(j.read_text())
+    assert res["sigmas"] == [0.3, 1.0] and res["seeds"] == [0, 1] and res["steps"] == 20 and len(res["runs"]) == 4
+    assert res["config"]["n_train"] == 48 and "sigma" not in res["config"]
+    for row in res["summary"]:
+        runs = [r for r in res["runs"] if r["sigma"] == row["sigma"]]
+        for key in ("esm", "esm_sigma", "grad_variance", "c2_minus_c3"):
+            vals = [r[key] for r in runs]
+            assert row[key] == pytest.approx(np.mean(vals))
+            assert row[key + "_spread"] == pytest.approx(np.std(vals, ddof=1))
+        assert all(r["steps"] == 20 and r["esm"] > 0 and r["c2_minus_c3"] < 0 for r in runs)
+    lines = c.read_text().splitlines()
+    assert lines[0].startswith("sigma,seed,status") and len(lines) == 5
+    assert "sigma sweep" in out and "log10 gradient variance" in out  # the table and the plots
+    # Sample-only data: no ESM_q, the plot shows ESM_qsigma instead.
+    assert main(["sweep", *SMALL_FLAGS, "--distribution", "moons", "--sigma", "0.5", "--seeds", "1", "--steps", "5",
+                 "--jobs", "1", "--json", "-"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["runs"][0]["esm"] is None and res["summary"][0]["esm"] is None
+
+
+def _refused(capsys, *args):
+    try:
+        code = main(["sweep", *args])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--sigma", "abc"], "not a number"), (["--sigma", "0.1", "--jobs", "0"], "--jobs"),
+    (["--sigma", "0.1", "--seeds", "0"], "seeds"), (["--sigma", "0.1", "--steps", "-1"], "--steps"),
+    (["--steps", "10"], "--sigma"), (["--sigma", "0.1", "--seeds", "x"], "--seeds"),
+    (["--sigma", "0.1", "--lr", "-1"], "lr"), (["--sigma", "0.1", "--objective", "nope"], "objective"),
+    (["--sigma", "0.1", "--json", "/no/such/dir/out.json"], "does not exist"),
+])
+def test_bad_flags_are_one_line_and_exit_2(capsys, args, words):
+    code, err = _refused(capsys, *args)
+    assert code == 2 and words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_outputs_checked_before_any_run(tmp_path, capsys, monkeypatch):
+    import core.sweep
+
+    monkeypatch.setattr(core.sweep, "run_one", lambda *a: pytest.fail("trained before checking outputs"))
+    data = tmp_path / "pts.npy"
+    np.save(data, distributions.sample("moons", 40, 0))
+    same = str(tmp_path / "x.out")
+    for args, words in ((["--json", same, "--csv", same], "same file"), (["--csv", str(data)], "--data input"),
+                        (["--json", str(tmp_path)], "directory")):
+        code, err = _refused(capsys, "--data", str(data), "--sigma", "0.1", "--steps", "5", *args)
+        assert code == 2 and words in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pts.npy"]
