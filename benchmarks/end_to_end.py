@@ -1,5 +1,5 @@
 """`smtui run`-equivalent throughput with evaluation on: the engine's Trainer against the
-same loop (same evaluation schedule, same figures) with the hand-written reference step.
+same loop (same evaluation schedule, same figures) with the minimal numpy loop's step (benchmarks/reference.py).
 
     python -m benchmarks.end_to_end                 # 5,000 steps of the default DSM setup
     python -m benchmarks.end_to_end --steps 20 --eval-every 10 --objective ism
@@ -16,7 +16,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import make_trainer, table
-from benchmarks.reference import reference_for
+from benchmarks.reference import loop_for
 from core.objectives import OBJECTIVES
 from core.trainer import Trainer
 
@@ -31,7 +31,7 @@ def run_like_smtui(trainer: Trainer, steps: int) -> None:
 
 def reference_loop(trainer: Trainer, steps: int) -> tuple[float, float]:
     """The trainer's loop with the reference step; returns (train seconds, wall seconds)."""
-    ref = reference_for(trainer)
+    ref = loop_for(trainer)
     every = trainer.config.eval_every
     train_s, wall0 = 0.0, time.perf_counter()
     while trainer.step < steps:
@@ -42,9 +42,9 @@ def reference_loop(trainer: Trainer, steps: int) -> tuple[float, float]:
         trainer.last_loss = loss
         trainer.losses.append((trainer.step, loss))
         if trainer.step % every == 0:
-            trainer.params = dict(zip(("W", "b", "c"), ref.params))
+            trainer.params = ref.params
             trainer.evaluate()
-    trainer.params = dict(zip(("W", "b", "c"), ref.params))
+    trainer.params = ref.params
     trainer.evaluate()
     return train_s, time.perf_counter() - wall0
 

@@ -1,19 +1,19 @@
-"""Training step time of the engine (core.trainer.Trainer.train) against the hand-written
-closed-form numpy reference (benchmarks/reference.py), for every objective, three sizes
-and both float types. A step is: draw the batch, value and gradient, Adam update,
-finiteness check. Interleaved blocks of steps; medians; ratios.
+"""Training step time of the engine (core.trainer.Trainer.train) against three numpy
+loops written on their own (benchmarks/reference.py): the minimal loop a numpy user
+would write, the fastest numpy loop found, and the floor of unavoidable work; for every
+objective, three sizes and both float types. A step is: draw the batch, value and
+gradient, optimiser update (Adam), finiteness check. For each objective and size all
+eight runners (four loops x two float types) run in interleaved blocks of steps;
+medians; speeds as ratios to the minimal loop of the same float type (> 1: faster).
 
     python -m benchmarks.step_time                      # the full table (a few minutes)
     python -m benchmarks.step_time --size 2,8,16 --rounds 1 --steps 2   # a smoke run
-
-For orientation only (issue 4, same machine kind, not measured here because PyTorch is
-not installed): PyTorch eager on CPU took about 1.75x the reference's time for the
-default DSM step.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,51 +21,79 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import SIZES, interleaved, make_trainer, parse_size, table
-from benchmarks.reference import reference_for
+from benchmarks.reference import LOOPS, loop_for
 from core.objectives import OBJECTIVES
 
-TORCH_EAGER_ORIENTATION = 1.75  # x the reference's time, default DSM step, from issue 4
+DTYPES = ("float64", "float32")
+DEFAULT = ("dsm", (2, 64, 256), "float64")
+GOAL_DEFAULT, GOAL_OTHERS = 1.05, 1.0  # engine speed / minimal loop's (issue 10)
 
 
-def measure(objective, d, h, b, dtype, rounds, steps):
-    trainer = make_trainer(objective, d, h, b, dtype)
-    if trainer is None:
-        return None
-    ref = reference_for(trainer)
-    runners = {"engine": trainer.train, "reference": ref.train}
+def measure(objective, size, dtypes, rounds, steps):
+    """{dtype: {runner: median seconds per step}}, or None if the objective needs an
+    analytic score the data at this size lacks."""
+    runners = {}
+    for dtype in dtypes:
+        trainer = make_trainer(objective, *size, dtype)
+        if trainer is None:
+            return None
+        runners[(dtype, "engine")] = trainer.train
+        for kind in LOOPS:
+            runners[(dtype, kind)] = loop_for(trainer, kind).train
     for run in runners.values():  # warm up caches, allocator and branch predictors
         run(max(1, steps // 2))
-    return interleaved(runners, rounds, steps)
+    t = interleaved(runners, rounds, steps)
+    return {dt: {kind: t[(dt, kind)] for (d2, kind) in t if d2 == dt} for dt in dtypes}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", action="append", type=parse_size, metavar="D,H,B",
-                    help="dimension, hidden units, batch (repeatable; default: the three of issue 4)")
+                    help="dimension, hidden units, batch (repeatable; default: 2,64,256 2,256,1024 64,256,256)")
     ap.add_argument("--objective", action="append", choices=list(OBJECTIVES), help="repeatable; default all")
-    ap.add_argument("--dtype", action="append", choices=["float64", "float32"], help="repeatable; default both")
+    ap.add_argument("--dtype", action="append", choices=list(DTYPES), help="repeatable; default both")
     ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds per cell (median taken)")
     ap.add_argument("--steps", type=int, default=40, help="steps per timed block")
     args = ap.parse_args(argv)
-    rows = []
-    for d, h, b in args.size or SIZES:
-        for dtype in args.dtype or ["float64", "float32"]:
-            for name in args.objective or list(OBJECTIVES):
-                t = measure(name, d, h, b, dtype, args.rounds, args.steps)
-                if t is None:
-                    rows.append([name, dtype, f"{d},{h},{b}", "-", "-", "-", "n/a (no analytic q)"])
-                    continue
-                e, r = t["engine"] * 1e6, t["reference"] * 1e6
-                rows.append([name, dtype, f"{d},{h},{b}", e, r, e / r, r / e])
+    dtypes = args.dtype or list(DTYPES)
+    rows, speeds, f32_vs_f64 = [], {}, []
+    for size in args.size or SIZES:
+        for name in args.objective or list(OBJECTIVES):
+            label = ",".join(map(str, size))
+            t = measure(name, size, dtypes, args.rounds, args.steps)
+            if t is None:
+                rows.append([name, "-", label] + ["-"] * 7 + ["n/a (no analytic q)"])
+                continue
+            for dt in dtypes:
+                us = {k: v * 1e6 for k, v in t[dt].items()}
+                m = us["minimal"]
+                speeds[(name, size, dt)] = m / us["engine"]
+                rows.append([name, dt, label, us["engine"], m, us["fastest"], us["floor"],
+                             m / us["engine"], m / us["fastest"], m / us["floor"], ""])
                 print(table(_HEADER, rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    print(table(_HEADER, rows, title=f"median us per step over {args.rounds} interleaved rounds "
-                                       f"of {args.steps} steps"))
-    print(f"(orientation, issue 4: PyTorch eager ~{TORCH_EAGER_ORIENTATION}x the reference time "
-          "for default DSM; not installed here)")
+            if len(dtypes) == 2:
+                f32_vs_f64.append((name, label, t["float64"]["engine"] / t["float32"]["engine"]))
+    print(table(_HEADER, rows, title=f"median us per step over {args.rounds} interleaved rounds of {args.steps} "
+                                       f"steps; 'x' = speed relative to the minimal loop (its us / this us)"))
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load:
+        print(f"load average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} ({os.cpu_count()} cores)")
+    if f32_vs_f64:
+        low = min(f32_vs_f64, key=lambda r: r[2])
+        print(f"engine float32 speed / float64 speed: lowest {low[2]:.2f}x ({low[0]} at {low[1]}), "
+              f"median {sorted(r[2] for r in f32_vs_f64)[len(f32_vs_f64) // 2]:.2f}x")
+    if DEFAULT in speeds:
+        print(f"default (dsm, 2,64,256, float64): engine {speeds[DEFAULT]:.2f}x the minimal loop "
+              f"(goal >= {GOAL_DEFAULT}x)")
+    if speeds:
+        low = min(speeds, key=speeds.get)
+        print(f"lowest engine ratio: {speeds[low]:.2f}x ({low[0]}, {','.join(map(str, low[1]))}, {low[2]}; "
+              f"goal >= {GOAL_OTHERS}x)")
     return 0
 
 
-_HEADER = ["objective", "dtype", "d,h,b", "engine us", "ref us", "engine/ref", "speed vs ref"]
+_HEADER = ["objective", "dtype", "d,h,b", "engine us", "minimal us", "fastest us", "floor us",
+           "engine x", "fastest x", "floor x", ""]
 
 if __name__ == "__main__":
     raise SystemExit(main())

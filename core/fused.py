@@ -1,10 +1,19 @@
 """Each objective's hot part as one autograd primitive over a flat parameter vector.
 
-The trainer differentiates ``theta = [W.ravel(), b, c]`` (one array, so autograd boxes
-one value instead of a dict) through a single primitive per loss. Each primitive returns
-its scalar loss carrying the activations its vector-Jacobian product needs (``_Loss``),
-so the sigmoid is computed once per step and shared between the forward and the
-backward pass. The definitions stay the autograd compositions in core/objectives.py;
+The trainer differentiates ``theta = [W^T.ravel(), b, c]`` (one array, so autograd boxes
+one value instead of a dict) through a single primitive per loss. W is stored transposed
+so that ``[W^T; b]``, a (d + 1, h) block at the front of theta, multiplies ``[x, 1]``
+(the batch with a column of ones, drawn that way by core.objectives.draw_batch): the
+bias is folded into the product. Each primitive returns its scalar loss carrying the
+activations its vector-Jacobian product needs (``_Loss``), so the sigmoid is computed
+once per step and shared between the forward and the backward pass.
+
+The sigmoid is the exp form 1 / (1 + exp(-a)), computed in place: exp is ~2.5x cheaper
+per element than tanh here. For a < -709 exp overflows to inf and 1 / inf is exactly 0,
+the right limit; the trainer runs under ``np.errstate(over="ignore")`` so that overflow
+is silent (elsewhere numpy warns, and the value is still right).
+
+The definitions stay the autograd compositions in core/objectives.py;
 tests/test_primitives.py checks every value and gradient here against autograd
 differentiating them.
 """
@@ -42,46 +51,64 @@ def _loss(value, dtype, *aux):
 
 
 def pack(params) -> np.ndarray:
-    """theta = [W.ravel(), b, c] from {"W": (h, d), "b": (h,), "c": (d,)}."""
-    return np.concatenate([np.ravel(params["W"]), params["b"], params["c"]])
+    """theta = [W^T.ravel(), b, c] from {"W": (h, d), "b": (h,), "c": (d,)}."""
+    return np.concatenate([np.ravel(np.transpose(params["W"])), params["b"], params["c"]])
 
 
 def unpack(theta: np.ndarray, d: int) -> dict:
-    """Views of W, b, c inside theta (no copies)."""
-    return dict(zip(("W", "b", "c"), _split(theta, d)))
+    """Views of W (a transposed view), b and c inside theta (no copies)."""
+    A, c = _split(theta, d)
+    return {"W": A[:d].T, "b": A[d], "c": c}
 
 
 def _split(theta, d):
-    """(W, b, c) as views of theta; the tuple form the hot path uses."""
+    """(A, c): A = [W^T; b], the (d + 1, h) block, and c, as views of theta."""
     h = (theta.shape[0] - d) // (d + 1)
-    return theta[: h * d].reshape(h, d), theta[h * d : h * d + h], theta[h * d + h :]
+    return theta[: (d + 1) * h].reshape(d + 1, h), theta[(d + 1) * h :]
 
 
-def _hidden(W, b, x):
-    """sigmoid(x W^T + b) in the tanh form (stable for any argument, no overflow
-    warnings; see core.model.sigmoid), computed in place in one buffer."""
-    a = x @ W.T
-    a += b
-    a *= 0.5
-    np.tanh(a, out=a)
-    a += 1.0
-    a *= 0.5
-    return a
+def with_ones(x: np.ndarray, dtype=None) -> np.ndarray:
+    """[x, 1] in ``dtype`` (default x's): x with a column of ones appended, the batch
+    layout the primitives take."""
+    out = np.empty((x.shape[0], x.shape[1] + 1), dtype=x.dtype if dtype is None else dtype)
+    out[:, :-1] = x
+    out[:, -1] = 1.0
+    return out
 
 
-def _through_psi(W, x, s, G):
-    """Gradient of L through psi = (s W + c - x) / s2, given G = (dL/dpsi) / s2 (the
-    caller folds every scalar into G so no (N, h) array is rescaled): (dW, db, dc, V, t) with
-    V = dL/d(pre-activation) and t = s (1 - s)."""
+def _hidden(A, x1):
+    """sigmoid(x W^T + b) = 1 / (1 + exp(-(x1 @ A))), in place in one (N, h) buffer
+    (the minus sign goes on the small A, not on the big product)."""
+    s = x1 @ np.negative(A)
+    np.exp(s, out=s)
+    s += 1.0
+    np.divide(1.0, s, out=s)
+    return s
+
+
+def _t_times(V, s):
+    """V *= s (1 - s) in place: dsigmoid/da = s (1 - s); ``s`` is left untouched."""
     t = 1.0 - s
     t *= s
-    V = G @ W.T
     V *= t
-    return V.T @ x + s.T @ G, V.sum(axis=0), G.sum(axis=0), V, t
+    return t
 
 
-def _flat(dW, db, dc):
-    return np.concatenate([dW.ravel(), db, dc])
+def _into_grad(theta, x1, s, G, V, extra_WT=None):
+    """The flat gradient from the pieces every objective shares, written into one buffer:
+    dA = x1^T V (dW^T and db in one product), + G^T s for the path through psi's
+    ``s W`` term (+ ``extra_WT``), and dc = column sums of G (1^T G, the ones column of
+    x1 serving as the vector of ones)."""
+    d = G.shape[1]
+    out = np.empty_like(theta)
+    dA, dc = _split(out, d)
+    np.matmul(x1.T, V, out=dA)
+    dWT = dA[:d]
+    dWT += G.T @ s
+    if extra_WT is not None:
+        dWT += extra_WT
+    np.matmul(x1[:, d], G, out=dc)
+    return out
 
 
 def _scalar(g):
@@ -89,61 +116,57 @@ def _scalar(g):
     return float(g)
 
 
-# --- ESM, ESM-sigma and DSM: mean 1/2 ||psi(x) - target||^2 ------------------------
+# --- ESM, ESM-sigma, DSM (and DAE): the residual of psi against a target ---------------
+# psi(x) - target = (s W + c - x) / s2 - target. DSM's target (x - xt) / s2 at xt needs no
+# array: psi(xt) - (x - xt) / s2 = (s W + c - x) / s2 with s computed at xt. DAE's
+# residual is s W + c - x itself (s2 = 1, no target, and no factor 1/2).
 
 
 @primitive
-def _score_matching(theta, x, target, sigma):
-    W, b, c = _split(theta, x.shape[1])
-    s = _hidden(W, b, x)
-    r = s @ W
+def _residual_loss(theta, x1, clean, target, s2, half):
+    d = clean.shape[1]
+    A, c = _split(theta, d)
+    s = _hidden(A, x1)
+    r = s @ A[:d].T
     r += c
-    r -= x
-    r /= sigma**2
-    r -= target
-    return _loss(0.5 * np.vdot(r, r) / x.shape[0], x.dtype, s, r)
+    r -= clean
+    if s2 != 1.0:
+        r /= s2
+    if target is not None:
+        r -= target
+    v = np.vdot(r, r) / clean.shape[0]
+    return _loss(0.5 * v if half else v, clean.dtype, s, r)
 
 
-def _score_matching_vjp(ans, theta, x, target, sigma):
+def _residual_loss_vjp(ans, theta, x1, clean, target, s2, half):
     s, r = ans.aux
-    W = _split(theta, x.shape[1])[0]
-    return lambda g: _flat(*_through_psi(W, x, s, (_scalar(g) / (x.shape[0] * sigma**2)) * r)[:3])
+    d = clean.shape[1]
+
+    def vjp(g):
+        G = r * ((1.0 if half else 2.0) * _scalar(g) / (clean.shape[0] * s2))
+        V = G @ _split(theta, d)[0][:d]
+        _t_times(V, s)
+        return _into_grad(theta, x1, s, G, V)
+
+    return vjp
 
 
-defvjp(_score_matching, _score_matching_vjp)
+defvjp(_residual_loss, _residual_loss_vjp)
 
 
-def score_matching_loss(theta, x, target, sigma):
-    """mean over rows of 1/2 ||psi(x; theta) - target||^2 (ESM, ESM-sigma, DSM)."""
-    return _score_matching(theta, x, target, sigma)
+def score_matching_loss(theta, x1, target, sigma):
+    """mean over rows of 1/2 ||psi(x; theta) - target||^2 with x1 = [x, 1] (ESM, ESM-sigma)."""
+    return _residual_loss(theta, x1, x1[:, :-1], target, float(sigma) ** 2, True)
 
 
-# --- DAE: mean ||W^T sigmoid(W xt + b) + c - x||^2 ----------------------------------
+def denoising_loss(theta, xt1, x, sigma):
+    """mean over rows of 1/2 ||psi(xt) - (x - xt) / sigma^2||^2 with xt1 = [xt, 1] (DSM)."""
+    return _residual_loss(theta, xt1, x, None, float(sigma) ** 2, True)
 
 
-@primitive
-def _reconstruction_error(theta, xt, x):
-    W, b, c = _split(theta, x.shape[1])
-    s = _hidden(W, b, xt)
-    r = s @ W
-    r += c
-    r -= x
-    return _loss(np.vdot(r, r) / x.shape[0], x.dtype, s, r)
-
-
-def _reconstruction_error_vjp(ans, theta, xt, x):
-    s, r = ans.aux
-    W = _split(theta, x.shape[1])[0]
-    # The reconstruction is sigma^2 psi(xt) + xt, so psi's VJP with s2 = 1 serves.
-    return lambda g: _flat(*_through_psi(W, xt, s, (2.0 * _scalar(g) / x.shape[0]) * r)[:3])
-
-
-defvjp(_reconstruction_error, _reconstruction_error_vjp)
-
-
-def reconstruction_loss(theta, xt, x):
-    """mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2 (DAE)."""
-    return _reconstruction_error(theta, xt, x)
+def reconstruction_loss(theta, xt1, x):
+    """mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2 with xt1 = [xt, 1] (DAE)."""
+    return _residual_loss(theta, xt1, x, None, 1.0, False)
 
 
 # --- ISM and ISMreg: mean 1/2 ||psi||^2 + sum_i diag_i (+ lam sum_i diag_i^2) ----------
@@ -151,45 +174,52 @@ def reconstruction_loss(theta, xt, x):
 
 
 @primitive
-def _ism(theta, x, sigma, lam):
-    n, d = x.shape
-    W, b, c = _split(theta, d)
-    s = _hidden(W, b, x)
-    psi = s @ W
+def _ism(theta, x1, sigma, lam):
+    n, d = x1.shape[0], x1.shape[1] - 1
+    A, c = _split(theta, d)
+    WT = A[:d]
+    s2 = sigma**2
+    s = _hidden(A, x1)
+    psi = s @ WT.T
     psi += c
-    psi -= x
-    psi /= sigma**2
+    psi -= x1[:, :d]
+    psi /= s2
     t = 1.0 - s
     t *= s
+    WT2 = WT * WT
     if lam == 0.0:
-        diag = None  # not needed: sum_i diag_i = t . ||W_j||^2 - d
-        div_sum = (t.sum(axis=0) @ np.sum(W * W, axis=1)) / sigma**2 - n * d / sigma**2
+        diag, t_sum = None, x1[:, d] @ t  # sum_i diag_i = t . ||W_j||^2 - d: no (N, d) array
+        div_sum = (t_sum @ WT2.sum(axis=0)) / s2 - n * d / s2
         loss = (0.5 * np.vdot(psi, psi) + div_sum) / n
     else:
-        diag = (t @ (W * W) - 1.0) / sigma**2
+        t_sum = None
+        diag = (t @ WT2.T - 1.0) / s2
         loss = (0.5 * np.vdot(psi, psi) + np.sum(diag) + lam * np.vdot(diag, diag)) / n
-    return _loss(loss, x.dtype, s, t, psi, diag)
+    return _loss(loss, x1.dtype, s, t, psi, diag, t_sum)
 
 
-def _ism_vjp(ans, theta, x, sigma, lam):
-    s, t, psi, diag = ans.aux
-    n, d = x.shape
-    W = _split(theta, d)[0]
+def _ism_vjp(ans, theta, x1, sigma, lam):
+    s, t, psi, diag, t_sum = ans.aux
+    n, d = x1.shape[0], x1.shape[1] - 1
+    WT = _split(theta, d)[0][:d]
     s2 = sigma**2
 
     def vjp(g):
         g0 = _scalar(g) / n
-        W2 = W * W
+        WT2 = WT * WT
         if lam == 0.0:  # dL/d diag = g0 everywhere
-            dt, tH = (g0 / s2) * W2.sum(axis=1), (g0 * t.sum(axis=0))[:, None]
+            dt, tH = (g0 / s2) * WT2.sum(axis=0), g0 * t_sum
         else:
             H = g0 * (1.0 + (2.0 * lam) * diag)
-            dt, tH = (H @ W2.T) / s2, t.T @ H
-        dW, db, dc, _, _ = _through_psi(W, x, s, (g0 / s2) * psi)
-        Vd = 1.0 - 2.0 * s
-        Vd *= t
-        Vd *= dt
-        return _flat(dW + Vd.T @ x + (2.0 / s2) * W * tH, db + Vd.sum(axis=0), dc)
+            dt, tH = (H @ WT2) / s2, H.T @ t
+        # dL/da = t * (G W^T + (1 - 2 s) dt): through psi, and through t (dt/da = t (1 - 2 s)).
+        G = (g0 / s2) * psi
+        U = s * (-2.0)
+        U += 1.0
+        U *= dt
+        U += G @ WT
+        U *= t
+        return _into_grad(theta, x1, s, G, U, (2.0 / s2) * WT * tH)
 
     return vjp
 
@@ -197,6 +227,6 @@ def _ism_vjp(ans, theta, x, sigma, lam):
 defvjp(_ism, _ism_vjp)
 
 
-def ism_loss(theta, x, sigma, lam=0.0):
-    """mean over rows of 1/2 ||psi||^2 + div psi (+ lam sum_i (d psi_i / d x_i)^2)."""
-    return _ism(theta, x, sigma, float(lam))
+def ism_loss(theta, x1, sigma, lam=0.0):
+    """mean over rows of 1/2 ||psi||^2 + div psi (+ lam sum_i (d psi_i / d x_i)^2), x1 = [x, 1]."""
+    return _ism(theta, x1, float(sigma), float(lam))

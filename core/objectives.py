@@ -50,11 +50,6 @@ def dae_loss(params, batch, sigma):
     return np.mean(np.sum(r * r, axis=1))
 
 
-def _dsm_fast(theta, batch, sigma, lam):
-    x, xt = batch["x"], batch["xt"]
-    return fused.score_matching_loss(theta, xt, (x - xt) / sigma**2, sigma)
-
-
 @dataclass(frozen=True)
 class Objective:
     name: str
@@ -70,48 +65,56 @@ OBJECTIVES = {
     for o in (
         Objective("esm", "explicit score matching against the analytic score of q",
                   lambda p, b, s, lam: esm_loss(p, b, s), True, False,
-                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x"], b["target"], s)),
+                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
         Objective("ism", "implicit score matching on the training set (Hyvarinen 2005)",
                   lambda p, b, s, lam: ism_loss(p, b, s), False, False,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s)),
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
         Objective("ism-reg", "ISM plus lambda times the squared Jacobian diagonal (Kingma & LeCun)",
                   lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False, False,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s, lam)),
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s, lam)),
         Objective("esm-sigma", "explicit score matching against the Parzen score of q_sigma",
                   lambda p, b, s, lam: esm_loss(p, b, s), False, True,
-                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x"], b["target"], s)),
+                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
         Objective("ism-sigma", "implicit score matching on Parzen samples xt ~ q_sigma",
                   lambda p, b, s, lam: ism_loss(p, b, s), False, True,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x"], s)),
+                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
         Objective("dsm", "denoising score matching, target (x - xt) / sigma^2 (the paper's)",
                   lambda p, b, s, lam: dsm_loss(p, b, s), False, True,
-                  _dsm_fast),
+                  lambda t, b, s, lam: fused.denoising_loss(t, b["xt1"], b["x"], s)),
         Objective("dae", "denoising autoencoder, tied weights, linear decoder",
                   lambda p, b, s, lam: dae_loss(p, b, s), False, True,
-                  lambda t, b, s, lam: fused.reconstruction_loss(t, b["xt"], b["x"])),
+                  lambda t, b, s, lam: fused.reconstruction_loss(t, b["xt1"], b["x"])),
     )
 }
 
 
 def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
-               analytic=None, dtype=float, data_score=None) -> dict:
+               analytic=None, dtype=float, data_score=None, table=None) -> dict:
     """A minibatch for objective ``name``: clean points drawn from D with replacement, and
     for the noisy objectives xt = x + sigma * eps. ESM targets are attached here;
     ``data_score`` (the analytic score at every training point, theta-free) saves
-    recomputing it each step and gives the same batch."""
+    recomputing it each step and gives the same batch.
+
+    The arrays the definitions read ("x", "xt") come with "x1" / "xt1", the same points
+    with a column of ones (views share memory), which the fused primitives take.
+    ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches."""
+    table = fused.with_ones(data) if table is None else table
+    d = data.shape[1]
     idx = rng.integers(0, data.shape[0], size)
-    x = data.take(idx, axis=0)  # same rows as data[idx], without fancy-indexing overhead
+    x1 = table.take(idx, axis=0)  # same rows as data[idx], without fancy-indexing overhead
     if name == "esm":
-        target = data_score.take(idx, axis=0) if data_score is not None else analytic.score(x)
-        return {"x": x.astype(dtype, copy=False), "target": onp.asarray(target, dtype=dtype)}
+        target = data_score.take(idx, axis=0) if data_score is not None else analytic.score(x1[:, :d])
+        x1 = x1.astype(dtype, copy=False)
+        return {"x": x1[:, :d], "x1": x1, "target": onp.asarray(target, dtype=dtype)}
     if name in ("ism", "ism-reg"):
-        return {"x": x.astype(dtype, copy=False)}
-    xt = rng.standard_normal(x.shape)  # becomes x + sigma * eps, in place (same bits)
+        x1 = x1.astype(dtype, copy=False)
+        return {"x": x1[:, :d], "x1": x1}
+    xt = rng.standard_normal((size, d))  # becomes x + sigma * eps, in place (same bits)
     xt *= sigma
-    xt += x
-    if name == "esm-sigma":
-        xt = xt.astype(dtype, copy=False)  # the Parzen target in the training dtype too
-        return {"x": xt, "target": parzen_score(xt, data.astype(dtype, copy=False), sigma)}
+    xt += x1[:, :d]
+    xt1 = fused.with_ones(xt, dtype)
+    if name == "esm-sigma":  # the Parzen target in the training dtype too
+        return {"x": xt1[:, :d], "x1": xt1, "target": parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)}
     if name == "ism-sigma":
-        return {"x": xt.astype(dtype, copy=False)}
-    return {"x": x.astype(dtype, copy=False), "xt": xt.astype(dtype, copy=False)}
+        return {"x": xt1[:, :d], "x1": xt1}
+    return {"x": x1[:, :d].astype(dtype, copy=False), "xt": xt1[:, :d], "xt1": xt1}

@@ -6,12 +6,13 @@ hands out immutable ``Snapshot``s; commands (``configure``, ``reinitialise``) ch
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from autograd import value_and_grad
+from autograd.core import make_vjp
 
 from core import distributions
 from core.config import Config
@@ -19,11 +20,11 @@ from core.data import load_points
 from core.errors import UserError
 from core.evaluation import EvalSet, build_eval_set, evaluate
 from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
-from core.fused import pack, unpack
+from core.fused import pack, unpack, with_ones
 from core.history import DecimatingHistory, DecimatingRows
 from core.model import init_params
 from core.objectives import OBJECTIVES, draw_batch
-from core.optim import OPTIMIZERS
+from core.optim import OPTIMIZERS, UPDATES_INTO
 from core.runtime import tune_process
 from core.sampling import langevin
 
@@ -104,6 +105,7 @@ class Trainer:
             self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
             self.analytic = distributions.analytic(cfg.distribution)
         self.dim = self.data.shape[1]
+        self._table = with_ones(self.data)  # [x, 1] rows, the layout batches are drawn in
         # ESM's target at every training point is theta-free: computed once, not per batch.
         self._data_score = self.analytic.score(self.data) if self.analytic is not None else None
         self._eval_set: EvalSet | None = None
@@ -124,21 +126,19 @@ class Trainer:
 
     def _compile(self) -> None:
         cfg = self.config
-        objective = OBJECTIVES[cfg.objective]
         # Training differentiates the flat theta through the objective's fused primitive
         # (core/fused.py); objective.loss, the definition, is what the tests check it against.
-        self._value_and_grad = value_and_grad(
-            lambda theta, batch: objective.fast(theta, batch, cfg.sigma, cfg.lam)
-        )
-        self._update = OPTIMIZERS[cfg.optimizer][1]
+        self._fast = OBJECTIVES[cfg.objective].fast
+        self._update_into = UPDATES_INTO[cfg.optimizer]
+        self._spare = None  # buffers the next update writes into (see train)
 
     # Parameters and optimiser state live as flat vectors (one array for autograd and the
-    # optimiser to handle per step); outside the trainer they read and write as dicts keyed
-    # like the model's parameters, whose arrays are views into the flat vectors.
+    # optimiser to handle per step, updated into buffers the trainer reuses); outside the
+    # trainer they read and write as dicts keyed like the model's parameters, copied out.
 
     @property
     def params(self) -> dict:
-        return unpack(self._theta, self.dim)
+        return unpack(self._theta.copy(), self.dim)
 
     @params.setter
     def params(self, value: dict) -> None:
@@ -146,11 +146,11 @@ class Trainer:
 
     @property
     def opt_state(self) -> dict:
-        return _map_flat(self._opt, lambda v: unpack(v["theta"], self.dim) if set(v) == {"theta"} else None)
+        return {k: unpack(v.copy(), self.dim) if k in _FLAT_STATE else np.copy(v) for k, v in self._opt.items()}
 
     @opt_state.setter
     def opt_state(self, value: dict) -> None:
-        self._opt = _map_flat(value, lambda v: {"theta": pack(v)} if set(v) == {"W", "b", "c"} else None)
+        self._opt = {k: pack(v) if k in _FLAT_STATE else np.copy(v) for k, v in value.items()}
 
     @property
     def eval_set(self) -> EvalSet:
@@ -230,30 +230,50 @@ class Trainer:
             self.status, self.message = "ok", ""
         dtype = np.dtype(cfg.dtype)
         draw = (cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng, self.analytic, dtype,
-                self._data_score)
+                self._data_score, self._table)
+        fast, update, sigma, lam, lr = self._fast, self._update_into, cfg.sigma, cfg.lam, cfg.lr
+        # The update writes into a spare set of buffers (theta, optimiser state, scratch); the
+        # sets swap when a step is kept, so a non-finite step leaves the current ones intact.
+        spare = self._spare_buffers()
         done, spent = 0, 0.0
         # A diverging step overflows on its way to inf/nan: that is reported, not warned about.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
                 t0 = time.perf_counter()
-                loss, grad = self._value_and_grad(self._theta, draw_batch(*draw))
-                new, opt = self._update({"theta": self._theta}, {"theta": grad}, self._opt, cfg.lr)
+                batch = draw_batch(*draw)
+                # autograd's make_vjp and the VJP at 1.0: value_and_grad's work without its
+                # per-call wrapping (~20 us less per step).
+                vjp, loss = make_vjp(lambda theta, b=batch: fast(theta, b, sigma, lam), self._theta)
+                grad = vjp(1.0)
+                new_theta, new_opt, scratch = spare
+                update(self._theta, grad, self._opt, lr, new_theta, new_opt, scratch)
                 spent += time.perf_counter() - t0
-                problem = _nonfinite(loss, grad, new["theta"])
+                problem = _nonfinite(loss, grad, new_theta)
                 if problem:
                     self._diverge(problem)
                     break
-                self._theta, self._opt = new["theta"], opt
+                spare = (self._theta, self._opt, scratch)
+                self._theta, self._opt = new_theta, new_opt
                 self.step += 1
                 done += 1
                 self.last_loss = float(loss)
                 self.losses.append((self.step, self.last_loss))
                 if evaluate and self.step % cfg.eval_every == 0:
                     self.evaluate()
+        self._spare = spare
         self.train_seconds += spent
         if done:
             self._rate = (done, spent)
         return done
+
+    def _spare_buffers(self):
+        """(theta, optimiser state, scratch) shaped like the current ones and sharing no
+        memory with them (kept between train calls; rebuilt after anything replaced them)."""
+        spare, theta = self._spare, self._theta
+        if spare is None or spare[0].shape != theta.shape or spare[0].dtype != theta.dtype \
+                or set(spare[1]) != set(self._opt) or any(np.shares_memory(a, theta) for a in (spare[0], spare[2])):
+            spare = (np.empty_like(theta), {k: np.empty_like(v) for k, v in self._opt.items()}, np.empty_like(theta))
+        return spare
 
     def _diverge(self, problem: str) -> None:
         self.status = "diverged"
@@ -325,12 +345,7 @@ class Trainer:
         )
 
 
-def _map_flat(tree, convert):
-    """Copy a nested dict, replacing each sub-dict that ``convert`` maps (not None)."""
-    if not isinstance(tree, dict):
-        return tree
-    out = convert(tree)
-    return out if out is not None else {k: _map_flat(v, convert) for k, v in tree.items()}
+_FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars)
 
 
 def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
@@ -338,10 +353,12 @@ def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
     only: a non-finite gradient always makes the update non-finite (Adam's m is a convex
     combination of past, finite gradients, so an inf or nan gradient gives m = inf or nan
     and inf/inf or nan steps; SGD and momentum pass it straight on), so the gradient is
-    looked at only to say which went first."""
-    if not np.isfinite(loss):
+    looked at only to say which went first. theta . theta is finite only if every entry
+    is (squares are >= 0, so no inf can cancel); when it is not (an entry non-finite, or
+    the sum overflowing), the entries are looked at one by one."""
+    if not math.isfinite(loss):
         return "the loss became non-finite"
-    if np.isfinite(theta).all():
+    if math.isfinite(theta @ theta) or np.isfinite(theta).all():
         return ""
     if not np.isfinite(grad).all():
         return "a gradient became non-finite"

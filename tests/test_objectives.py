@@ -63,6 +63,9 @@ def test_draw_batch_shapes_and_noise_scale(rng):
     b = draw_batch("dsm", data, 5000, 0.3, rng)
     assert b["x"].shape == b["xt"].shape == (5000, 2)
     assert np.std(b["xt"] - b["x"]) == pytest.approx(0.3, rel=0.03)
-    assert set(draw_batch("ism", data, 8, 0.3, rng)) == {"x"}
+    ism = draw_batch("ism", data, 8, 0.3, rng)
+    assert set(ism) == {"x", "x1"}  # x1 = [x, 1], the fused primitives' layout, sharing memory
+    np.testing.assert_array_equal(ism["x1"], np.c_[ism["x"], np.ones(8)])
+    assert np.shares_memory(ism["x"], ism["x1"])
     assert draw_batch("esm-sigma", data, 8, 0.3, rng)["target"].shape == (8, 2)
     assert draw_batch("dsm", data, 8, 0.3, rng, dtype=np.float32)["xt"].dtype == np.float32

@@ -43,3 +43,32 @@ def test_a_non_finite_gradient_makes_the_update_non_finite(name, bad):
     with np.errstate(invalid="ignore", over="ignore"):  # as in Trainer.train
         new, _ = update(p, {"theta": g}, state, 0.1)
     assert not np.isfinite(new["theta"][5]) and np.isfinite(np.delete(new["theta"], 5)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_in_place_updates_equal_the_pure_ones_bit_for_bit_and_leave_inputs_alone(name, dtype):
+    from core.optim import UPDATES_INTO
+
+    init, update = OPTIMIZERS[name]
+    rng = np.random.default_rng(5)
+    p = {"theta": rng.normal(size=40).astype(dtype)}
+    state = init(p)
+    flat = {k: (v["theta"] if isinstance(v, dict) else v) for k, v in state.items()}
+    for _ in range(12):
+        g = (rng.normal(size=40) * 10.0 ** rng.uniform(-4, 4, 40)).astype(dtype)
+        before = (p["theta"].copy(), {k: np.copy(v) for k, v in flat.items()}, g.copy())
+        new_theta, scratch = np.empty_like(p["theta"]), np.empty_like(p["theta"])
+        new_flat = {k: np.empty_like(v) for k, v in flat.items()}
+        UPDATES_INTO[name](p["theta"], g, flat, 1e-2, new_theta, new_flat, scratch)
+        np.testing.assert_array_equal(p["theta"], before[0])  # inputs untouched
+        np.testing.assert_array_equal(g, before[2])
+        for k, v in flat.items():
+            np.testing.assert_array_equal(v, before[1][k])
+        p, state = update(p, {"theta": g}, state, 1e-2)
+        np.testing.assert_array_equal(new_theta, p["theta"])
+        assert new_theta.dtype == dtype
+        for k, v in state.items():
+            np.testing.assert_array_equal(new_flat[k], v["theta"] if isinstance(v, dict) else v)
+        flat = new_flat
+        p = {"theta": new_theta}

@@ -78,3 +78,25 @@ def test_esm_sigma_parzen_target_is_computed_in_float32_when_asked():
     assert b32["x"].dtype == np.float32 and b32["target"].dtype == np.float32
     np.testing.assert_array_equal(b32["x"], b64["x"].astype(np.float32))
     np.testing.assert_allclose(b32["target"], b64["target"], rtol=0, atol=1e-3 * np.abs(b64["target"]).max())
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_fused_exp_sigmoid_matches_the_definition_where_it_saturates(name):
+    """Pre-activations of +-1000: exp(-a) overflows to inf in the exp-form sigmoid (giving
+    exactly 0) and the tanh-form definition saturates; values and gradients still agree."""
+    rng = np.random.default_rng(9)
+    q = distributions.analytic("gaussian")
+    data = rng.normal(size=(40, 2))
+    params = init_params(rng, 2, 6)
+    params["W"] = params["W"] * 400.0  # |a| up to ~1000 on these points
+    batch = draw_batch(name, data, 24, 0.7, rng, q)
+    obj = OBJECTIVES[name]
+    with np.errstate(over="ignore"):  # as in Trainer.train (autograd's tanh VJP overflows too)
+        got_v, got_g = value_and_grad(lambda t: obj.fast(t, batch, 0.7, 0.2))(pack(params))
+        want_v, want_g = value_and_grad(lambda p: obj.loss(p, batch, 0.7, 0.2))(params)
+    a = np.abs(batch.get("xt", batch["x"]) @ params["W"].T + params["b"])
+    assert a.max() > 745  # exp overflows for some entries
+    assert np.isfinite(got_v) and np.isfinite(got_g).all()
+    np.testing.assert_allclose(got_v, want_v, rtol=1e-12)
+    for k, g in unpack(got_g, 2).items():
+        np.testing.assert_allclose(g, want_g[k], rtol=1e-9, atol=1e-12 * np.abs(want_g[k]).max())
