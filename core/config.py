@@ -9,6 +9,7 @@ from core.distributions import ANALYTIC, NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
+from core.text import quoted
 
 DTYPES = ("float64", "float32")
 SIGMA_MIN, SIGMA_MAX = 1e-8, 1e8
@@ -16,6 +17,9 @@ SIGMA_MIN, SIGMA_MAX = 1e-8, 1e8
 # already needs several GB; a training step holds a few (batch, hidden) arrays.
 HIDDEN_MAX = 2048
 BATCH_X_HIDDEN_MAX = 2**25
+# What messages call each setting (the palette's prompts use the same words).
+WORDS = {"lr": "learning rate", "batch": "batch size", "hidden": "hidden size", "n_train": "training-set size",
+         "eval_every": "steps between evaluations", "lam": "lambda"}
 
 
 @dataclass(frozen=True)
@@ -38,25 +42,26 @@ class Config:
         """Return self if every field is allowed, else raise UserError naming the field."""
         _positive_float("sigma", self.sigma)
         if not SIGMA_MIN <= self.sigma <= SIGMA_MAX:  # sigma^4 must stay a normal float64
-            raise UserError(f"sigma must be from {SIGMA_MIN:g} to {SIGMA_MAX:g}, got {self.sigma!r}")
-        _positive_float("lr", self.lr)
+            raise UserError(f"sigma must be from {SIGMA_MIN:g} to {SIGMA_MAX:g}, got {quoted(self.sigma)}")
+        _positive_float("learning rate", self.lr)
         if not _is_number(self.lam) or not math.isfinite(self.lam) or self.lam < 0:
-            raise UserError(f"lambda must be a finite number >= 0, got {self.lam!r}")
-        for name, hi in (("batch", 1_000_000), ("hidden", HIDDEN_MAX), ("n_train", 1_000_000), ("eval_every", 10**9)):
-            _positive_int(name, getattr(self, name), hi)
+            raise UserError(f"lambda must be a finite number >= 0, got {quoted(self.lam)}")
+        for field, hi in (("batch", 1_000_000), ("hidden", HIDDEN_MAX), ("n_train", 1_000_000),
+                          ("eval_every", 10**9)):
+            _positive_int(WORDS[field], getattr(self, field), hi)
         if self.batch * self.hidden > BATCH_X_HIDDEN_MAX:
             raise UserError(f"batch x hidden must be at most {BATCH_X_HIDDEN_MAX:,} (memory per step), got "
                             f"{self.batch} x {self.hidden}; lower the batch or the hidden size")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise UserError(f"seed must be a whole number from 0 to 2^63 - 1, got {self.seed!r}")
+            raise UserError(f"seed must be a whole number from 0 to 2^63 - 1, got {quoted(self.seed)}")
         if self.data_path is None and self.distribution not in NAMES:
-            raise UserError(f"unknown distribution {self.distribution!r}; choose one of: {', '.join(NAMES)}")
+            raise UserError(f"unknown distribution {quoted(self.distribution)}; choose one of: {', '.join(NAMES)}")
         if self.objective not in OBJECTIVES:
-            raise UserError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+            raise UserError(f"unknown objective {quoted(self.objective)}; choose one of: {', '.join(OBJECTIVES)}")
         if self.optimizer not in OPTIMIZERS:
-            raise UserError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+            raise UserError(f"unknown optimizer {quoted(self.optimizer)}; choose one of: {', '.join(OPTIMIZERS)}")
         if self.dtype not in DTYPES:
-            raise UserError(f"unknown dtype {self.dtype!r}; choose one of: {', '.join(DTYPES)}")
+            raise UserError(f"unknown dtype {quoted(self.dtype)}; choose one of: {', '.join(DTYPES)}")
         if OBJECTIVES[self.objective].needs_analytic and not self.is_analytic:
             source = "your data file" if self.data_path else f"{self.distribution!r}"
             raise UserError(
@@ -79,7 +84,7 @@ class Config:
         known = {f.name for f in fields(self)}
         for key in changes:
             if key not in known:
-                raise UserError(f"unknown setting {key!r}; known: {', '.join(sorted(known))}")
+                raise UserError(f"unknown setting {quoted(key)}; known: {', '.join(sorted(known))}")
         return replace(self, **changes).validated()
 
     def to_dict(self) -> dict:
@@ -90,11 +95,11 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _positive_float(name: str, v) -> None:
+def _positive_float(what: str, v) -> None:
     if not _is_number(v) or not math.isfinite(v) or v <= 0:
-        raise UserError(f"{name} must be a finite number > 0, got {v!r}")
+        raise UserError(f"{what} must be a finite number > 0, got {quoted(v)}")
 
 
-def _positive_int(name: str, v, hi: int) -> None:
+def _positive_int(what: str, v, hi: int) -> None:
     if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi:
-        raise UserError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")
+        raise UserError(f"{what} must be a whole number from 1 to {hi:,}, got {quoted(v)}")

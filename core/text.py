@@ -35,3 +35,8 @@ def shown(value, limit: int = QUOTE_LIMIT) -> str:
     without quotes: for names inside a message (a field, a column)."""
     text = str(value)
     return visible(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def count(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,024 rows``: a number and its noun, plural when it should be."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

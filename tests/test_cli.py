@@ -112,8 +112,9 @@ def _bad_files(tmp_path):
 
 BAD_FLAGS = [
     (["--sigma", "0"], "sigma"), (["--sigma", "-1"], "sigma"), (["--sigma", "nan"], "sigma"),
-    (["--sigma", "abc"], "sigma"), (["--lr", "0"], "lr"), (["--lr", "-0.1"], "lr"), (["--lr", "inf"], "lr"),
-    (["--batch", "0"], "batch"), (["--hidden", "-3"], "hidden"), (["--n-train", "0"], "n_train"),
+    (["--sigma", "abc"], "sigma"), (["--lr", "0"], "learning rate"), (["--lr", "-0.1"], "learning rate"),
+    (["--lr", "inf"], "learning rate"),
+    (["--batch", "0"], "batch size"), (["--hidden", "-3"], "hidden size"), (["--n-train", "0"], "training-set size"),
     (["--batch", "2.5"], "batch"), (["--lambda", "-1"], "lambda"), (["--steps", "-1"], "steps"),
     (["--distribution", "donut"], "donut"), (["--objective", "magic"], "magic"),
     (["--optimizer", "lbfgs"], "lbfgs"), (["--distribution", "moons", "--objective", "esm"], "analytic"),

@@ -21,6 +21,7 @@ from core.config import Config
 from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
+from core.text import visible
 from tui import frames, render
 from tui.bridge import TrainerBridge
 from tui.commands import Setting, ask_save, palette, parse_setting
@@ -114,6 +115,11 @@ class SMApp(App):
     def on_unmount(self) -> None:
         self._shutting_down = True
         self.bridge.close()
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
+        """Every toast shows its text literally: escaped (control characters visible) and never
+        read as Rich markup, since many quote files, typed values or a saved message."""
+        super().notify(visible(message), title=visible(title), markup=False, **kwargs)
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)

@@ -25,6 +25,7 @@ from core.config import Config
 from core.errors import UserError
 from core.experiment import load_experiment, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv
+from core.text import count
 from core.trainer import Trainer
 from tui.protocol import Command, Notice, Report, grid_shape, pack, unpack
 
@@ -128,7 +129,7 @@ class _Loop:
             path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False))
             self.say("done", f"experiment saved to {path} (step {t.step:,})", str(path))
         elif kind == "export_csv":
-            self.say("done", f"metric history ({len(t.evaluations):,} rows) written to "
+            self.say("done", f"metric history ({count(len(t.evaluations), 'row')}) written to "
                              f"{export_csv(t, args['path'], args.get('overwrite', False))}", args["path"])
         elif kind == "load":
             self.training = False

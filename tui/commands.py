@@ -14,13 +14,15 @@ from pathlib import Path
 
 from textual.app import SystemCommand
 
-from core.config import Config
+from core.config import HIDDEN_MAX, WORDS, Config
 from core.distributions import NAMES
 from core.errors import UserError
 from core.experiment import experiment_paths, load_config, suggest_experiment_path
 from core.io import atomic_write_text, check_writable
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
+from core.reading import check_regular
+from core.text import quoted
 from tui.keys import KEYS
 from tui.render import VIEWS
 from tui.screens import Confirm, ValuePrompt
@@ -39,13 +41,13 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("sigma", "sigma", float, "noise width and temperature, a number > 0"),
-    Setting("learning rate", "lr", float, "a number > 0"),
-    Setting("hidden size", "hidden", int, "hidden units, a whole number >= 1"),
+    Setting("sigma", "sigma", float, "a number > 0 (the noise width and temperature)"),
+    Setting(WORDS["lr"], "lr", float, "a number > 0"),
+    Setting(WORDS["hidden"], "hidden", int, f"a whole number of hidden units, 1 to {HIDDEN_MAX:,}"),
     Setting("seed", "seed", int, "a whole number >= 0 (new data, init and batches)"),
-    Setting("lambda", "lam", float, "ISMreg's lambda, a number >= 0"),
-    Setting("batch size", "batch", int, "a whole number >= 1"),
-    Setting("training-set size", "n_train", int, "points drawn from the distribution, >= 1"),
+    Setting(WORDS["lam"], "lam", float, "a number >= 0 (ISMreg's weight)"),
+    Setting(WORDS["batch"], "batch", int, "a whole number >= 1"),
+    Setting(WORDS["n_train"], "n_train", int, "a whole number of points to draw, >= 1"),
     Setting("data file", "data_path", str, "a CSV / text / .npy file of points, shape (n, d)"),
 )
 
@@ -57,15 +59,14 @@ def parse_value(setting: Setting, text: str):
         raise UserError(f"{setting.title}: nothing typed; expected {setting.what}")
     if setting.kind is str:
         path = os.path.expanduser(text)
-        if not os.path.isfile(path):
-            raise UserError(f"{setting.title} {_short(path)} does not exist or is not a file; expected {setting.what}")
+        check_regular(path, setting.title)  # a FIFO, a device or a loop is named as such
         return path
     if len(text) > LONGEST_NUMBER:
-        raise UserError(f"{setting.title} must be {setting.what}, got {_short(text)} ({len(text)} characters)")
+        raise UserError(f"{setting.title} must be {setting.what}, got {quoted(text, 30)} ({len(text)} characters)")
     try:
         return setting.kind(text)
     except ValueError:
-        raise UserError(f"{setting.title} must be {setting.what}, got {text!r}") from None
+        raise UserError(f"{setting.title} must be {setting.what}, got {quoted(text)}") from None
 
 
 def parse_setting(config: Config, setting: Setting, text: str) -> dict:
@@ -74,11 +75,6 @@ def parse_setting(config: Config, setting: Setting, text: str) -> dict:
     value = parse_value(setting, text)
     config.with_changes(**{setting.field: value})
     return {setting.field: value}
-
-
-def _short(text: str, keep: int = 30) -> str:
-    """A quoted, one-line form of what was typed, cut to ``keep`` characters."""
-    return repr(text) if len(text) <= keep else repr(text[:keep]) + "…"
 
 
 # --- files ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.config import Config
+from core.text import visible
 from core.trainer import Snapshot
 from tui.protocol import Report
 
@@ -333,7 +334,7 @@ def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
 
 def setup_text(config: Config, dim: int | None, compact: bool = False) -> Text:
     items = [
-        ("data", config.source + (f" ({dim}-D)" if dim else "")),
+        ("data", visible(config.source) + (f" ({dim}-D)" if dim else "")),
         ("objective", config.objective),
         ("sigma", f"{config.sigma:.4g}"),
         ("optimiser", config.optimizer),
@@ -367,9 +368,9 @@ def status_text(report: Report | None, stopped: str = "", problem: str = "") -> 
     """``step N · steps/s · elapsed · state``: the state says what to do next."""
     t = Text(no_wrap=True, overflow="ellipsis", end="")
     if problem:
-        t.append(f"⚠ {problem} · ", style="bold red")
+        t.append(f"⚠ {visible(problem)} · ", style="bold red")
     if stopped:
-        t.append(f"✗ {stopped} — ctrl+p, Restart the trainer (or q to quit)", style="bold red")
+        t.append(f"✗ {visible(stopped)} — ctrl+p, Restart the trainer (or q to quit)", style="bold red")
         return t
     if report is None:
         t.append("step 0 · starting the trainer…")

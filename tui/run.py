@@ -9,6 +9,7 @@ import time
 from core.errors import UserError
 from core.experiment import ExperimentExists, experiment_paths, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv, save_params, to_json
+from core.text import visible
 from core.trainer import Trainer
 from tui.setup_flags import (
     EXIT_DIVERGED,
@@ -82,7 +83,7 @@ def run_headless(args: argparse.Namespace) -> int:
     if args.save:
         _save(trainer, args.save, args.force)
     if trainer.status == "diverged":
-        print(f"smtui: diverged: {trainer.message}", file=sys.stderr)
+        print(f"smtui: diverged: {visible(trainer.message)}", file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK
 

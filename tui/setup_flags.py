@@ -56,10 +56,12 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
                    help=f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})")
     g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
     g.add_argument("--optimizer", metavar="NAME", help=f"one of {', '.join(OPTIMIZERS)} (default {d.optimizer})")
-    g.add_argument("--batch", type=int, metavar="B", help=f"minibatch size (default {d.batch})")
+    g.add_argument("--batch", type=int, metavar="B",
+                   help=f"batch size: points per step, 1 to 1,000,000 (default {d.batch})")
     g.add_argument("--hidden", type=int, metavar="H",
                    help=f"hidden units of the energy model, 1 to {HIDDEN_MAX} (default {d.hidden})")
-    g.add_argument("--n-train", type=int, metavar="N", help=f"training set size (default {d.n_train})")
+    g.add_argument("--n-train", type=int, metavar="N",
+                   help=f"training-set size: points drawn from the distribution, 1 to 1,000,000 (default {d.n_train})")
     g.add_argument("--lambda", dest="lambda_", type=float, metavar="L",
                    help=f"ISMreg's lambda, >= 0 (default {d.lam})")
     g.add_argument("--seed", type=int, metavar="S", help=f"seed for data, init and batches (default {d.seed})")
@@ -76,8 +78,8 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
     src = g.add_mutually_exclusive_group()
     src.add_argument("--load", metavar="EXP.toml",
                      help="resume a saved experiment exactly (its .npz and .csv sit beside it); setup flags "
-                     "given too change the training settings (objective, sigma, lr, optimizer, batch, lambda, "
-                     "eval-every) from here on; the data, seed, hidden size and dtype stay as saved")
+                     "given too change the training settings (objective, sigma, learning rate, optimizer, batch size, "
+                     "lambda, eval-every) from here on; the data, seed, hidden size and dtype stay as saved")
     src.add_argument("--config", metavar="EXP.toml",
                      help="start afresh from the [setup] of an experiment file; setup flags override it")
 
