@@ -1,0 +1,149 @@
+"""Every field of a saved experiment is checked on load: type, dtype, range, and
+consistency with the others (issue 9 cause 13). Each corruption below loaded with exit 0
+before; now each is refused in one line naming what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import Config
+from core.errors import UserError
+from core.experiment import load_experiment, save_experiment
+from core.trainer import Trainer
+
+SMALL = dict(n_train=40, hidden=4, batch=8, eval_every=2)
+
+
+@pytest.fixture
+def saved(tmp_path) -> Path:
+    t = Trainer(Config(**SMALL))
+    t.train(5)
+    t.configure(lr=0.02)
+    t.train(1)
+    return save_experiment(t, tmp_path / "e.toml")
+
+
+def _refused(path: Path, *words: str) -> str:
+    with pytest.raises(UserError) as info:
+        load_experiment(path)
+    msg = str(info.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+    return msg
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _npz(path: Path, **changes) -> None:
+    npz = path.with_suffix(".npz")
+    with np.load(npz, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    np.savez(npz, **arrays)
+
+
+def test_the_fixture_loads(saved):
+    t = load_experiment(saved)
+    assert t.step == 6 and len(t.evaluations) == 3 and t.marks == [(5, "lr=0.02")]
+
+
+# --- the .csv metric history ---------------------------------------------------------------
+
+
+def test_csv_empty_header_only_and_cut_are_refused(saved):
+    csv = saved.with_suffix(".csv")
+    full = csv.read_text()
+    csv.write_bytes(b"")
+    _refused(saved, "empty (0 bytes)")
+    csv.write_text(full.splitlines()[0] + "\n")
+    _refused(saved, "a header but no rows")
+    csv.write_text(full[:-7])
+    _refused(saved, "cut short")
+
+
+def test_csv_steps_beyond_the_run_out_of_order_or_nan_are_refused(saved):
+    csv = saved.with_suffix(".csv")
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join(lines + ["99999" + lines[-1][1:]]) + "\n")
+    _refused(saved, "step 99999 is not from 0 to the run's step 6")
+    csv.write_text("\n".join([lines[0], lines[2], lines[1]]) + "\n")
+    _refused(saved, "does not come after")
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("dsm")] = "nan"
+    csv.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    _refused(saved, "dsm = 'nan'", "no nan or inf")
+
+
+# --- the TOML ------------------------------------------------------------------------------
+
+
+def test_toml_dtype_over_arrays_of_another_dtype_is_refused(saved):
+    _edit(saved, 'dtype = "float64"', 'dtype = "float32"')
+    _refused(saved, "array 'W'", "float64", "float32")
+
+
+def test_version_true_is_not_version_1(saved):
+    _edit(saved, "version = 1", "version = true")
+    _refused(saved, "version True is not supported")
+
+
+@pytest.mark.parametrize("step,words", [(-5, "from 0 to run.step (6)"), (99999, "from 0 to run.step (6)"),
+                                        ('"5"', "whole number")])
+def test_marks_outside_the_run_are_refused(saved, step, words):
+    _edit(saved, "{ step = 5,", f"{{ step = {step},")
+    _refused(saved, "run.marks[0].step", words)
+
+
+def test_a_diverged_status_needs_its_message(saved):
+    _edit(saved, 'status = "ok"', 'status = "diverged"')
+    _refused(saved, "run.message")
+
+
+# --- the .npz state ------------------------------------------------------------------------
+
+
+def test_float32_weights_in_a_float64_setup_are_refused(saved):
+    with np.load(saved.with_suffix(".npz")) as z:
+        w = z["W"]
+    _npz(saved, W=w.astype(np.float32))
+    _refused(saved, "array 'W'", "float32", "float64")
+
+
+def test_an_all_zero_random_state_is_refused(saved):
+    _npz(saved, rng=np.zeros(6, dtype=np.uint64))
+    _refused(saved, "'rng' is not a valid PCG64")
+
+
+def test_emptied_losses_are_refused(saved):
+    _npz(saved, losses=np.zeros((0, 2)))
+    _refused(saved, "array 'losses' has 0 rows")
+    _npz(saved, losses=np.zeros((0, 2)), losses_seen=np.asarray(0, dtype=np.int64))
+    _refused(saved, "'losses_seen' is 0, the run's step is 6")
+
+
+@pytest.mark.parametrize("t,words", [(0, "moments are not zero"), (-1, "from 0 to the run's step 6"),
+                                     (7, "from 0 to the run's step 6")])
+def test_adam_step_count_out_of_range_is_refused(saved, t, words):
+    _npz(saved, **{"opt.t": np.asarray(t, dtype=np.int64)})
+    _refused(saved, "'opt.t'", words)
+
+
+def test_negative_adam_second_moments_are_refused(saved):
+    with np.load(saved.with_suffix(".npz")) as z:
+        v = z["opt.v.W"]
+    _npz(saved, **{"opt.v.W": -v - 1e-3})
+    _refused(saved, "'opt.v.W'", "negative")
+
+
+def test_last_loss_must_match_the_history(saved):
+    _npz(saved, last_loss=np.asarray(123.0))
+    _refused(saved, "'last_loss'")
+    _npz(saved, last_loss=np.asarray(np.nan))
+    _refused(saved, "'last_loss'", "nan before the first step")
