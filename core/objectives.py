@@ -12,6 +12,7 @@ import numpy as onp
 
 from core import fused
 from core.model import jacobian_diagonal, reconstruction, score
+from core.neighbours import parzen_score_near
 from core.parzen import parzen_score
 
 
@@ -89,7 +90,7 @@ OBJECTIVES = {
 
 
 def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
-               analytic=None, dtype=float, data_score=None, table=None) -> dict:
+               analytic=None, dtype=float, data_score=None, table=None, near=None) -> dict:
     """A minibatch for objective ``name``: clean points drawn from D with replacement, and
     for the noisy objectives xt = x + sigma * eps. ESM targets are attached here;
     ``data_score`` (the analytic score at every training point, theta-free) saves
@@ -97,7 +98,9 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
 
     The arrays the definitions read ("x", "xt") come with "x1" / "xt1", the same points
     with a column of ones (views share memory), which the fused primitives take.
-    ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches."""
+    ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches;
+    ``near`` a core.neighbours index of data for ESM-sigma's target (same target within
+    its stated bound, from each point's neighbours only: for large training sets)."""
     table = fused.with_ones(data) if table is None else table
     d = data.shape[1]
     idx = rng.integers(0, data.shape[0], size)
@@ -114,7 +117,11 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
     xt += x1[:, :d]
     xt1 = fused.with_ones(xt, dtype)
     if name == "esm-sigma":  # the Parzen target in the training dtype too
-        return {"x": xt1[:, :d], "x1": xt1, "target": parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)}
+        if near is not None:
+            target = parzen_score_near(xt, near).astype(dtype, copy=False)
+        else:
+            target = parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)
+        return {"x": xt1[:, :d], "x1": xt1, "target": target}
     if name == "ism-sigma":
         return {"x": xt1[:, :d], "x1": xt1}
     return {"x": x1[:, :d].astype(dtype, copy=False), "xt": xt1[:, :d], "xt1": xt1}

@@ -23,6 +23,7 @@ from core.field import bounds_for, data_score, make_grid, model_log_density, mod
 from core.fused import pack, unpack, with_ones
 from core.history import DecimatingHistory, DecimatingRows
 from core.model import init_params
+from core.neighbours import build_index
 from core.objectives import OBJECTIVES, draw_batch
 from core.optim import OPTIMIZERS, UPDATES_INTO
 from core.runtime import tune_process
@@ -31,6 +32,7 @@ from core.sampling import langevin
 DRAW_POINTS = 400  # training points sent for drawing
 MAX_EVALUATIONS = 4096  # evaluation rows kept (decimated evenly beyond that)
 MAX_MARKS = 256  # setup-change marks kept (the latest)
+NEAR_MIN_N = 20_000  # ESM-sigma's target from neighbours only from this many training points
 IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
                     "esm_minus_dsm_pairs_se", "esm_sigma", "dsm")
 
@@ -106,6 +108,7 @@ class Trainer:
             self.analytic = distributions.analytic(cfg.distribution)
         self.dim = self.data.shape[1]
         self._table = with_ones(self.data)  # [x, 1] rows, the layout batches are drawn in
+        self._near = None  # (sigma, neighbour index or None) for ESM-sigma's target
         # ESM's target at every training point is theta-free: computed once, not per batch.
         self._data_score = self.analytic.score(self.data) if self.analytic is not None else None
         self._eval_set: EvalSet | None = None
@@ -230,7 +233,7 @@ class Trainer:
             self.status, self.message = "ok", ""
         dtype = np.dtype(cfg.dtype)
         draw = (cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng, self.analytic, dtype,
-                self._data_score, self._table)
+                self._data_score, self._table, self._near_index())
         fast, update, sigma, lam, lr = self._fast, self._update_into, cfg.sigma, cfg.lam, cfg.lr
         # The update writes into a spare set of buffers (theta, optimiser state, scratch); the
         # sets swap when a step is kept, so a non-finite step leaves the current ones intact.
@@ -265,6 +268,16 @@ class Trainer:
         if done:
             self._rate = (done, spent)
         return done
+
+    def _near_index(self):
+        """ESM-sigma's neighbour index (core/neighbours.py) for training sets of NEAR_MIN_N
+        points and more, built once per (data, sigma); None where it would not pay."""
+        cfg = self.config
+        if cfg.objective != "esm-sigma" or len(self.data) < NEAR_MIN_N:
+            return None
+        if self._near is None or self._near[0] != cfg.sigma:
+            self._near = (cfg.sigma, build_index(self.data, cfg.sigma))
+        return self._near[1]
 
     def _spare_buffers(self):
         """(theta, optimiser state, scratch) shaped like the current ones and sharing no

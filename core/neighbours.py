@@ -1,0 +1,189 @@
+"""The Parzen score from each query's neighbours only: ESM-sigma's target on large
+training sets (d <= 3), equal to the exact one (core.parzen.parzen_score) within a
+stated bound.
+
+The posterior weight of a centre at distance r from the query, relative to the nearest
+centre's (distance r0), is exp(-(r^2 - r0^2) / (2 sigma^2)): beyond ~10 sigma it is below
+1e-20. Centres are sorted into a grid of cubic cells of side R (R = radius, ~10 sigma);
+a query's candidates are the centres in its cell and the adjacent ones, which holds
+every centre within R of it. With weights scaled so the nearest is 1 (their sum Z_A >= 1
+over the candidates), the n_O centres left out each weigh at most
+e = exp(-(R^2 - r0^2) / (2 sigma^2)), and r exp(-r^2 / (2 sigma^2)) falls for r > sigma,
+so the score moves by at most
+
+    bound = n_O e (R / sigma^2 + |g|) / Z_A          (g: the score from the candidates)
+
+This is computed for every query; a query whose bound exceeds TOLERANCE / sigma (or with
+no candidate) gets the exact computation instead. So every target is within
+TOLERANCE / sigma of the exact one, plus rounding (tests/test_neighbours.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.parzen import parzen_score
+
+TOLERANCE = 1e-10  # times 1/sigma: the largest change to any target coordinate allowed
+NEAR_MISS = 5.0  # R leaves room for the nearest centre up to this many sigma away
+MAX_DIM = 3
+MIN_CELLS = 4  # along the longest axis; fewer and the neighbours are most of the data
+COST_RATIO = 6  # a candidate pair (gathered) costs about this many exact ones (one product)
+CHUNK_PAIRS = 1 << 17  # query rows x candidates per block (a few MB)
+
+
+@dataclass(frozen=True)
+class CellIndex:
+    """Centres sorted by grid cell, with what a query block needs about them."""
+
+    sigma: float
+    radius: float  # R: every centre within R of a query is among its candidates
+    low: np.ndarray  # (d,) the grid's corner
+    cells: np.ndarray  # (d,) cells along each axis
+    ids: np.ndarray  # (n,) sorted linear cell id of each (sorted) centre
+    centres: np.ndarray  # (n, d) the centres, sorted by cell
+    original: np.ndarray  # (n, d) the centres as given (for the exact fallback)
+    origin: np.ndarray  # (d,) the centres' mean (logits measured from it, as core.parzen)
+    table: np.ndarray  # (d + 1, n): [a, 1] @ table[:, k] are the logits (a = query - origin)
+    cols: np.ndarray  # (n, d + 1): [centre, 1], for the weighted sums
+
+
+def radius_for(n: int, sigma: float) -> float:
+    """R with n e (R / sigma^2 + |g|) < TOLERANCE / sigma for a nearest centre within
+    NEAR_MISS sigma (|g| <= R / sigma^2 then, up to the candidates' spread)."""
+    k2 = 2.0 * np.log(n * 4.0 * 12.0 / TOLERANCE) + NEAR_MISS**2
+    return float(np.sqrt(k2)) * sigma
+
+
+def build_index(centres: np.ndarray, sigma: float) -> CellIndex | None:
+    """The grid for these centres and sigma, or None where it would not pay (d > 3, a
+    grid of fewer than MIN_CELLS cells along every axis, or too many cells to number)."""
+    centres = np.asarray(centres, dtype=float)
+    n, d = centres.shape
+    if d > MAX_DIM or n == 0:
+        return None
+    R = radius_for(n, sigma)
+    low = centres.min(axis=0)
+    span = centres.max(axis=0) - low
+    cells = np.floor(span / R).astype(np.int64) + 1
+    if cells.max() < MIN_CELLS or np.prod(cells.astype(float)) > 2.0**60:
+        return None
+    cell = np.minimum(np.floor((centres - low) / R).astype(np.int64), cells - 1)
+    ids = _linear(cell, cells)
+    order = np.argsort(ids, kind="stable")
+    sorted_centres = centres[order]
+    origin = centres.mean(axis=0)
+    b = sorted_centres - origin
+    table = np.concatenate([b / sigma**2, (-0.5 / sigma**2) * np.sum(b * b, axis=1)[:, None]], axis=1)
+    cols = np.concatenate([sorted_centres, np.ones((n, 1))], axis=1)
+    return CellIndex(float(sigma), R, low, cells, ids[order], sorted_centres, centres, origin,
+                     np.ascontiguousarray(table.T), cols)
+
+
+def _linear(cell, cells):
+    out = np.zeros(cell.shape[0], dtype=np.int64)
+    for i in range(cell.shape[1]):
+        out = out * cells[i] + cell[:, i]
+    return out
+
+
+def _runs(index: CellIndex, q: np.ndarray):
+    """(start, stop), each (M, 3^(d-1)): for every query, the runs of sorted centres in its
+    cell and the cells next to it (one run of consecutive ids along the last axis for each
+    neighbouring cell along the others; empty runs where the grid ends)."""
+    cells = index.cells
+    cell = np.floor((q - index.low) / index.radius)
+    cell = np.clip(cell, -2, cells + 1).astype(np.int64)  # far outside: no neighbours either way
+    last_lo = np.maximum(cell[:, -1] - 1, 0)
+    last_hi = np.minimum(cell[:, -1] + 1, cells[-1] - 1)
+    starts, stops = [], []
+    for offsets in itertools.product((-1, 0, 1), repeat=q.shape[1] - 1):
+        head = cell[:, :-1] + np.asarray(offsets, dtype=np.int64)
+        valid = np.all((head >= 0) & (head < cells[:-1]), axis=1) & (last_lo <= last_hi)
+        base = _linear(np.clip(head, 0, cells[:-1] - 1), cells[:-1]) * cells[-1]
+        start = np.searchsorted(index.ids, base + last_lo, side="left")
+        stop = np.searchsorted(index.ids, base + last_hi, side="right")
+        starts.append(start)
+        stops.append(np.where(valid, stop, start))
+    return np.stack(starts, axis=1), np.stack(stops, axis=1)
+
+
+def _padded(start, stop):
+    """(positions (M, K), mask (M, K)) with K the largest candidate count: row i lists its
+    candidates (sorted-centre positions), padded with position 0 where mask is False."""
+    lengths = stop - start
+    count = lengths.sum(axis=1)
+    width = max(int(count.max()), 1)
+    total = int(count.sum())
+    flat_runs = np.repeat(np.arange(lengths.size), lengths.ravel())
+    run_first = np.cumsum(lengths.ravel()) - lengths.ravel()  # where each run begins in the flat list
+    at = np.arange(total)
+    pos = start.ravel()[flat_runs] + (at - run_first[flat_runs])
+    row = flat_runs // lengths.shape[1]
+    col = at - (np.cumsum(count) - count)[row]
+    positions = np.zeros((len(count), width), dtype=np.int64)
+    mask = np.zeros((len(count), width), dtype=bool)
+    positions[row, col] = pos
+    mask[row, col] = True
+    return positions, mask, count
+
+
+def _block(q, index: CellIndex, positions, mask, count):
+    """Scores of the queries q from their candidates, and each one's error bound."""
+    s2 = index.sigma**2
+    a1 = np.empty((q.shape[0], q.shape[1] + 1))
+    np.subtract(q, index.origin, out=a1[:, :-1])
+    a1[:, -1] = 1.0
+    logits = np.matmul(index.table.T[positions], a1[:, :, None])[:, :, 0]
+    logits[~mask] = -np.inf
+    best = logits.argmax(axis=1)
+    top = logits[np.arange(len(q)), best][:, None]
+    np.maximum(logits, top - 700.0, out=logits)  # as core.parzen: dodge exp's slow underflow path
+    logits -= top
+    w = np.exp(logits, out=logits)
+    w[~mask] = 0.0
+    moments = np.matmul(w[:, None, :], index.cols[positions])[:, 0, :]
+    z = moments[:, -1]
+    g = (moments[:, :-1] / z[:, None] - q) / s2
+    nearest = index.centres[positions[np.arange(len(q)), best]] - q
+    r0_sq = np.sum(nearest * nearest, axis=1)
+    R = index.radius
+    left_out = index.ids.shape[0] - count
+    with np.errstate(over="ignore"):
+        e = np.exp(-(R * R - r0_sq) / (2.0 * s2))
+        bound = left_out * e * (R / s2 + np.sqrt(np.sum(g * g, axis=1))) / z
+    bound[(r0_sq > R * R) | (count == 0)] = np.inf  # nothing within R: nothing is guaranteed
+    return g, bound
+
+
+def parzen_score_near(xt: np.ndarray, index: CellIndex) -> np.ndarray:
+    """grad log q_sigma(xt), shape (M, d), float64: within TOLERANCE / sigma of
+    core.parzen.parzen_score(xt, centres, sigma) in every coordinate (see the module).
+    Where the candidates would be a sixth of all pairs or more, the exact computation
+    (contiguous products, no gathers) is cheaper and is what runs."""
+    q = np.asarray(xt, dtype=float)
+    n = index.ids.shape[0]
+    start, stop = _runs(index, q)
+    count = (stop - start).sum(axis=1)
+    if count.sum() * COST_RATIO >= q.shape[0] * n:
+        return parzen_score(q, index.original, index.sigma)
+    out = np.empty(q.shape)
+    order = np.argsort(count, kind="stable")  # similar counts share a chunk: little padding
+    exact, lo = [], 0
+    while lo < len(order):
+        hi = lo + 1
+        while hi < len(order) and (hi + 1 - lo) * count[order[hi]] <= CHUNK_PAIRS:
+            hi += 1
+        rows = order[lo:hi]
+        g, bound = _block(q[rows], index, *_padded(start[rows], stop[rows]))
+        ok = bound <= TOLERANCE / index.sigma
+        out[rows[ok]] = g[ok]
+        exact.append(rows[~ok])
+        lo = hi
+    rest = np.concatenate(exact)
+    if rest.size:
+        out[rest] = parzen_score(q[rest], index.original, index.sigma)
+    return out
