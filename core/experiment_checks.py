@@ -29,12 +29,12 @@ def whole(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_top(doc: dict, path: Path, fmt: str, version: int) -> None:
+def check_top(doc: dict, path: Path, fmt: str, versions: tuple[int, ...]) -> None:
     if not isinstance(doc["format"], str) or doc["format"] != fmt:
         raise UserError(f"{name(path)}: format must be {fmt!r}, got {quoted(doc['format'])}")
-    if not whole(doc["version"]) or doc["version"] != version:
+    if not whole(doc["version"]) or doc["version"] not in versions:
         raise UserError(f"{name(path)}: version {quoted(doc['version'])} is not supported (this smtui reads "
-                        f"{version})")
+                        f"{' and '.join(map(str, versions))})")
 
 
 def check_run(run: dict, path: Path, max_marks: int) -> tuple[int, list[tuple[int, str]]]:

@@ -1,13 +1,16 @@
-"""Writing files a user keeps: always atomically (temporary file, then rename), so a
-crash or a full disk mid-write leaves the previous file intact."""
+"""Writing files a user keeps: regular files atomically (temporary file, then rename), so
+a crash or a full disk mid-write leaves the previous file intact; never a rename over a
+device, FIFO or anything else that is not a regular file."""
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -16,21 +19,74 @@ import numpy as np
 from core.errors import UserError
 
 
-def check_writable(path: str | Path, what: str) -> Path:
-    """Refuse early, with one line, an output path that cannot be written."""
-    p = Path(path)
+def check_output(path: str | Path, what: str, regular_only: bool = False) -> Path:
+    """Refuse early, with one line, an output path that cannot or must not be written, and
+    return the path to write. A symbolic link is followed to the file it names (which is
+    then replaced; the link stays); a link that leads nowhere is refused. An existing
+    character device or FIFO is written directly (never renamed over), unless
+    ``regular_only``; any other non-regular file (block device, socket) is refused."""
+    if str(path) == "":
+        raise UserError(f"{what} path is empty; give a file name")
+    given = Path(path)
+    p = given
+    if given.is_symlink():
+        p = Path(os.path.realpath(given))
+        if not p.exists():
+            raise UserError(f"{what} path {str(given)!r} is a symbolic link that leads nowhere "
+                            "(dangling or a loop); give a real file name")
     if p.is_dir():
-        raise UserError(f"{what} path {str(p)!r} is a directory; give a file name")
+        raise UserError(f"{what} path {str(given)!r} is a directory; give a file name")
+    if p.exists():
+        mode = p.stat().st_mode
+        if not stat.S_ISREG(mode):
+            direct = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+            if regular_only or not direct:
+                kind = _kind(mode)
+                raise UserError(f"{what} path {str(given)!r} is a {kind}, not a regular file; give a file name")
+            if not os.access(p, os.W_OK):
+                raise UserError(f"{what} path {str(given)!r} is not writable")
+            return p
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise UserError(f"{what} path {str(p)!r}: directory {str(parent)!r} does not exist")
+        raise UserError(f"{what} path {str(given)!r}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UserError(f"{what} path {str(p)!r} is not writable")
+        raise UserError(f"{what} path {str(given)!r} is not writable")
     return p
 
 
+check_writable = check_output  # the older name
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: the same inode if both exist, else the same
+    resolved path (symbolic links and .. followed)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: a regular file (or a new one) through a temporary file and
+    a rename, so a crash or a full disk leaves the previous file intact; a symbolic link's
+    target in its place; a character device or FIFO directly. Nothing else is renamed over."""
     p = Path(path)
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
+    if p.exists() and not p.is_file():
+        mode = p.stat().st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            _write_direct(p, data)
+            return
+        raise UserError(f"{str(path)!r} is a {_kind(mode)}, not a regular file; nothing written")
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         _usual_mode(fd, p)
@@ -47,6 +103,24 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def _write_direct(p: Path, data: bytes) -> None:
+    """Write to a device or FIFO in place. A FIFO with no reader is refused rather than
+    waited on (opening it non-blocking fails at once)."""
+    try:
+        fd = os.open(p, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UserError(f"{str(p)!r} is a FIFO with no reader; nothing written") from None
+        raise
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def _usual_mode(fd: int, target: Path) -> None:
     """mkstemp makes files private (0600); give the file the mode it had, or rw-r--r--."""
     try:
@@ -57,65 +131,6 @@ def _usual_mode(fd: int, target: Path) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_many(files: dict[Path, bytes]) -> None:
-    """Write several files as one save: every temporary file is written and synced before
-    any is renamed, and if a rename fails the files already replaced are put back, so an
-    error mid-save (a full disk, a permission) leaves the previous versions intact. Files
-    are renamed in the order given: put the one that commits the save last."""
-    temps: dict[Path, str] = {}
-    backups: dict[Path, str] = {}
-    done: list[Path] = []
-    try:
-        for p, data in files.items():
-            fd, temps[p] = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-            _usual_mode(fd, p)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for p in files:
-            if p.exists():
-                backups[p] = _hard_link_backup(p)
-        for p in files:
-            os.replace(temps[p], p)
-            done.append(p)
-    except BaseException:
-        for p in reversed(done):  # undo the renames that happened: back to the old files
-            try:
-                if p in backups:
-                    os.replace(backups.pop(p), p)
-                else:
-                    os.unlink(p)
-            except OSError:
-                pass
-        for leftover in [t for p, t in temps.items() if p not in done] + list(backups.values()):
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass
-        raise
-    for b in backups.values():
-        try:
-            os.unlink(b)
-        except OSError:
-            pass
-
-
-def _hard_link_backup(p: Path) -> str:
-    """A second name for the current file (a hard link, or a copy where links are not
-    supported), so it can be renamed back if the save fails half-way."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".old", dir=p.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        os.link(p, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copy2(p, tmp)
-    return tmp
 
 
 def clean_number(v):

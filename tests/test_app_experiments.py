@@ -11,6 +11,7 @@ from test_app import FAST, answer_prompt, notes, settled, status, wait_for
 
 from core.experiment import load_experiment, save_experiment
 from core.trainer import Trainer
+from tests.experiment_files import named_files
 from tui.app import SMApp
 from tui.commands import ask_history, ask_load, ask_screenshot
 from tui.screens import Confirm
@@ -38,8 +39,9 @@ async def test_s_saves_with_the_default_name_and_the_saved_run_resumes(tmp_path,
         await press_s_and_accept_default(app, pilot)
         await wait_for(pilot, lambda: any("experiment saved to" in n for n in notes(app)), what="saved")
         assert app.experiment == "bimodal-dsm-sigma0.3.toml"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "bimodal-dsm-sigma0.3.csv", "bimodal-dsm-sigma0.3.npz", "bimodal-dsm-sigma0.3.toml"]  # no temp files
+    toml = tmp_path / "bimodal-dsm-sigma0.3.toml"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [toml.name, *(p.name for p in named_files(toml))])  # no temp files
     saved = load_experiment(tmp_path / "bimodal-dsm-sigma0.3.toml")
     ref = reference(3)
     assert saved.step == 3 and saved.config == FAST
@@ -50,7 +52,7 @@ async def test_s_saves_with_the_default_name_and_the_saved_run_resumes(tmp_path,
 async def test_save_never_overwrites_without_a_yes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     save_experiment(reference(1), tmp_path / "mine.toml")
-    before = (tmp_path / "mine.npz").read_bytes()
+    before = (tmp_path / "mine.toml").read_bytes()
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
@@ -62,7 +64,7 @@ async def test_save_never_overwrites_without_a_yes(tmp_path, monkeypatch):
         assert "mine.toml" in app.screen.question and "Overwrite?" in app.screen.question
         await pilot.press("n")
         await wait_for(pilot, lambda: any("nothing written" in n for n in notes(app)), what="the refusal")
-        assert (tmp_path / "mine.npz").read_bytes() == before
+        assert (tmp_path / "mine.toml").read_bytes() == before
         # The default name never collides: it saves beside, not over.
         await press_s_and_accept_default(app, pilot)
         await wait_for(pilot, lambda: (tmp_path / "bimodal-dsm-sigma0.3.toml").exists(), what="a fresh save")

@@ -23,6 +23,7 @@ from core.experiment import load_config, load_experiment, save_experiment
 from core.reading import read_npz, read_text
 from core.text import QUOTE_LIMIT, quoted, visible
 from core.trainer import Trainer
+from tests.experiment_files import named_files, retie
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--n-train", "20", "--hidden", "4", "--batch", "8"]
@@ -84,9 +85,10 @@ def test_toml_data_path_fifo_and_fifo_experiment_files_are_refused(tmp_path):
     for suffix in (".npz", ".csv", ".toml"):
         d = tmp_path / suffix[1:]
         d.mkdir()
-        _small_experiment(d)
-        (d / f"e{suffix}").unlink()
-        os.mkfifo(d / f"e{suffix}")
+        exp = _small_experiment(d)
+        target = {".npz": named_files(exp)[0], ".csv": named_files(exp)[1], ".toml": exp}[suffix]
+        target.unlink()
+        os.mkfifo(target)
         err = _one_line_refusal(smtui("run", "--load", "e.toml", "--steps", "0", cwd=d, timeout=30))
         assert "FIFO" in err, suffix
 
@@ -133,8 +135,9 @@ def test_npy_and_npz_headers_claiming_huge_shapes_are_refused_unread(tmp_path):
     with pytest.raises(UserError, match=r"claims shape \(1000000000, 2\)"):
         load_points(tmp_path / "big.npy")
     exp = _small_experiment(tmp_path)
-    with zipfile.ZipFile(tmp_path / "e.npz", "a") as z:  # a member whose header claims 16 GB
+    with zipfile.ZipFile(named_files(exp)[0], "a") as z:  # a member whose header claims 16 GB
         z.writestr("huge.npy", _npy_header_claiming((10**9, 2)) + b"\0" * 64)
+    retie(exp)  # the checksum would refuse it first; this tests the header check behind it
     with pytest.raises(UserError, match=r"array 'huge' claims shape \(1000000000, 2\)"):
         load_experiment(exp)
 
@@ -177,7 +180,8 @@ def test_quoted_cuts_and_escapes():
 
 def test_plain_text_npz_is_not_called_pickled(tmp_path):
     exp = _small_experiment(tmp_path)
-    (tmp_path / "e.npz").write_text("just some text\n")
+    named_files(exp)[0].write_text("just some text\n")
+    retie(exp)
     with pytest.raises(UserError) as info:
         load_experiment(exp)
     assert "not an .npz" in str(info.value) and "pickle" not in str(info.value)

@@ -17,7 +17,7 @@ from textual.app import SystemCommand
 from core.config import HIDDEN_MAX, WORDS, Config
 from core.distributions import NAMES
 from core.errors import UserError
-from core.experiment import experiment_paths, load_config, suggest_experiment_path
+from core.experiment import experiment_targets, load_config, suggest_experiment_path
 from core.io import atomic_write_text, check_writable
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
@@ -133,7 +133,7 @@ def ask_save(app) -> None:
         return name if name.lower().endswith(".toml") else name + ".toml"
 
     ask_file(app, "Save the experiment as (.toml; .npz and .csv go beside it)",
-             suggest_experiment_path(app.config), lambda name: list(experiment_paths(toml(name))),
+             suggest_experiment_path(app.config), lambda name: experiment_targets(toml(name)),
              lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite))
 
 

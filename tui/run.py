@@ -7,7 +7,7 @@ import sys
 import time
 
 from core.errors import UserError
-from core.experiment import ExperimentExists, experiment_paths, save_experiment
+from core.experiment import ExperimentExists, experiment_targets, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv, save_params, to_json
 from core.text import visible
 from core.trainer import Trainer
@@ -90,7 +90,7 @@ def run_headless(args: argparse.Namespace) -> int:
 
 def _check_save(path: str, force: bool) -> None:
     """Refuse a --save destination before training rather than after."""
-    for p in experiment_paths(path):
+    for p in experiment_targets(path):
         check_writable(p, "--save")
         if p.exists() and not force:
             raise UserError(f"--save: {str(p)!r} already exists; choose another name or add --force to overwrite it")
