@@ -25,6 +25,7 @@ from tui.setup_flags import (
 COMMANDS = {
     "run": "tui.run",
     "sweep": "tui.sweep",
+    "compare": "tui.compare",
 }
 
 

@@ -1,0 +1,331 @@
+"""Several objectives trained side by side: one start, one stream of batches (issue 12).
+
+``Comparison`` owns the shared data, evaluation set and batch stream, and one run per
+objective (flat parameters, optimiser state, learning rate). Each step draws (x, x~)
+once and steps every run on its view of it (``core.compare_batches``), or, in exact
+mode, on the expectation itself. Every ``eval_every`` steps each run's objective is
+evaluated on the fixed evaluation set and shifted onto one scale, and the runs are
+compared: parameter gaps per pair, and from a few probe batches (a stream of their own,
+so training's stream is untouched) each gradient's variance over batches and each
+pair's cosine between per-batch gradients. Snapshots are immutable copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from types import MappingProxyType
+
+import numpy as np
+from autograd import value_and_grad
+
+from core import distributions
+from core.compare_batches import (
+    check_objectives,
+    exact_batch,
+    loss_scale,
+    reg_term,
+    scale_name,
+    shared_batch,
+    shift,
+    views,
+)
+from core.compare_exact import value_and_grad as exact_value_and_grad
+from core.config import Config
+from core.data import load_points
+from core.evaluation import EvalSet, build_eval_set, evaluate
+from core.field import bounds_for, make_grid, model_log_density, model_score
+from core.fused import pack, unpack
+from core.model import init_params
+from core.objectives import OBJECTIVES
+from core.optim import OPTIMIZERS
+from core.runtime import tune_process
+
+GRAD_PROBES = 16  # probe batches per evaluation for gradient variances and cosines
+DRAW_POINTS = 300
+
+
+def matched_lrs(names, config: Config, match: bool) -> tuple[dict, str]:
+    """Each run's learning rate, and what the match makes exact. DSM = DAE / (2 sigma^4) on
+    every batch, so SGD (or momentum) with DAE's rate divided by 2 sigma^4 takes the same
+    steps; Adam ignores a loss's scale (up to its eps), so it needs no change."""
+    lrs = {n: config.lr for n in names}
+    if "dae" not in names:
+        return lrs, ""
+    if config.optimizer == "adam":
+        return lrs, ("adam: DSM and DAE agree closely (Adam ignores the loss's scale up to its eps), "
+                     "not exactly")
+    if not match:
+        return lrs, f"{config.optimizer}, same lr: DAE steps 2σ⁴ = {2 * config.sigma**4:.3g} times DSM's"
+    lrs["dae"] = config.lr * loss_scale("dae", config.sigma)
+    return lrs, f"{config.optimizer}, DAE lr / 2σ⁴: DSM and DAE take the same steps (equal up to rounding)"
+
+
+@dataclass
+class Run:
+    name: str
+    lr: float
+    theta: np.ndarray
+    opt: dict
+    status: str = "ok"  # or "diverged"
+    message: str = ""
+    loss: float | None = None
+
+
+@dataclass(frozen=True)
+class CompareSnapshot:
+    """Everything the compare screen or a report needs, copied: safe across threads/processes."""
+
+    step: int
+    config: Config
+    objectives: tuple[str, ...]
+    exact: bool
+    scale: str
+    notes: tuple[str, ...]  # what the mode and the lr match make exact, in words
+    lrs: MappingProxyType
+    status: MappingProxyType  # name -> "ok" / "diverged ..."
+    curves: MappingProxyType  # name -> (k, 2) [step, value on the scale]
+    gaps: MappingProxyType  # "a|b" -> (k, 2) [step, max|theta_a - theta_b| / max|theta_a|]
+    cosine: MappingProxyType  # "a|b" -> latest mean cosine of per-batch gradients
+    gradient_variance: MappingProxyType  # name -> latest variance over batches (on the scale)
+    dim: int
+    points: np.ndarray
+    fields: MappingProxyType | None = None  # name -> (axes, model score (G, d), log density (G,))
+    train_seconds: float = 0.0
+
+
+class Comparison:
+    """K runs, one start, one batch stream; advanced together by ``train``."""
+
+    def __init__(self, config: Config, objectives, exact: bool = False, match_lr: bool = True,
+                 probes: int = GRAD_PROBES, points: np.ndarray | None = None):
+        tune_process()
+        self.names = check_objectives(objectives)
+        self.config = config.with_changes(objective=self.names[0])  # validates esm's analytic q too
+        for n in self.names[1:]:
+            self.config.with_changes(objective=n)
+        self.exact, self.match_lr, self.probes = exact, match_lr, probes
+        cfg = self.config
+        if cfg.data_path is not None:
+            self.data = np.asarray(points if points is not None else load_points(cfg.data_path), dtype=float)
+            self.analytic = None
+        else:
+            self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
+            self.analytic = distributions.analytic(cfg.distribution)
+        self.dim = self.data.shape[1]
+        self.data_score = self.analytic.score(self.data) if self.analytic is not None else None
+        rng = np.random.default_rng([cfg.seed, 0xD8A3])
+        self.points = self.data[rng.permutation(len(self.data))[:DRAW_POINTS]].copy()
+        self.points.flags.writeable = False
+        self.train_seconds = 0.0
+        self._setup_sigma()
+        self.reinitialise()
+
+    def _setup_sigma(self) -> None:
+        """Everything that depends on sigma and the learning rate: eval set, exact batch, lrs."""
+        self._eval_set: EvalSet | None = None
+        self._exact = None
+        self.lrs, lr_note = matched_lrs(self.names, self.config, self.match_lr)
+        self.notes = tuple(n for n in (lr_note,) if n)
+        cfg, dtype = self.config, np.dtype(self.config.dtype)
+        self._grads = {}
+        for n in self.names:
+            fast = OBJECTIVES[n].fast
+            self._grads[n] = value_and_grad(lambda t, b, f=fast: f(t, b, cfg.sigma, cfg.lam))
+        self._weighted = {n: (lambda t, b, n=n: exact_value_and_grad(n, t, b, cfg.sigma, cfg.lam))
+                          for n in self.names}
+        self._dtype = dtype
+
+    @property
+    def eval_set(self) -> EvalSet:
+        if self._eval_set is None:
+            self._eval_set = build_eval_set(self.data, self.config.sigma, self.config.seed, self.analytic)
+        return self._eval_set
+
+    def exact_batches(self) -> tuple[dict, str]:
+        if self._exact is None:
+            self._exact = exact_batch(self.names, self.eval_set, self.data, self.data_score)
+        return self._exact
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def reinitialise(self) -> None:
+        """Every run back to the one initial theta (the seed's, as ``smtui run``), history cleared."""
+        cfg = self.config
+        params = init_params(np.random.default_rng([cfg.seed, 0x1417]), self.dim, cfg.hidden,
+                             dtype=np.dtype(cfg.dtype))
+        theta = pack(params)
+        init = OPTIMIZERS[cfg.optimizer][0]
+        self.runs = {n: Run(n, self.lrs[n], theta.copy(), init({"theta": theta})) for n in self.names}
+        self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
+        self.step = 0
+        self.history: list[dict] = []  # one row per evaluation and run
+        self.gap_history = {_pair(a, b): [] for a, b in combinations(self.names, 2)}
+        self._latest: dict | None = None
+
+    def configure(self, **changes) -> None:
+        """Change sigma or lr (the screen's +/-): parameters kept, constants re-evaluated."""
+        self.config = self.config.with_changes(**changes)
+        self._setup_sigma()
+        for run in self.runs.values():
+            run.lr = self.lrs[run.name]
+
+    # --- training ---------------------------------------------------------------------------
+
+    def train(self, steps: int) -> int:
+        """Advance every run ``steps`` steps on shared batches; evaluates every eval_every."""
+        import time
+
+        cfg, update = self.config, OPTIMIZERS[self.config.optimizer][1]
+        done = 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                grads = self._step_batches()
+                for run in self.runs.values():
+                    if run.status != "ok":
+                        continue
+                    loss, g = grads[run.name](run.theta)
+                    g = np.asarray(g, dtype=run.theta.dtype)
+                    new, opt = update({"theta": run.theta}, {"theta": g}, run.opt, run.lr)
+                    if not (np.isfinite(loss) and np.isfinite(new["theta"]).all()):
+                        run.status = "diverged"
+                        run.message = f"diverged at step {self.step + 1} (kept step {self.step}'s parameters)"
+                        continue
+                    run.theta, run.opt, run.loss = new["theta"], opt, float(loss)
+                self.train_seconds += time.perf_counter() - t0
+                self.step += 1
+                done += 1
+                if self.step % cfg.eval_every == 0:
+                    self.evaluate()
+        return done
+
+    def _step_batches(self) -> dict:
+        """name -> (theta -> (loss, gradient)) on this step's batch (one draw for all)."""
+        if self.exact:
+            batches = self.exact_batches()[0]
+            return {n: (lambda t, n=n: self._weighted[n](t, batches[n])) for n in self.names}
+        cfg = self.config
+        shared = shared_batch(self.data, cfg.batch, cfg.sigma, self.batch_rng)
+        batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
+        return {n: (lambda t, n=n: self._grads[n](t, batches[n])) for n in self.names}
+
+    # --- evaluation -------------------------------------------------------------------------
+
+    def params(self, name: str) -> dict:
+        return {k: np.array(v) for k, v in unpack(self.runs[name].theta, self.dim).items()}
+
+    def evaluate(self) -> dict:
+        """Every run's shifted objective, gradient variance, gaps and cosines at this step."""
+        if self._latest is not None and self._latest["step"] == self.step:
+            return self._latest
+        ev, s = self.eval_set, self.config.sigma
+        variance, cosine = self.gradient_stats()
+        values = {}
+        for n in self.names:
+            p = self.params(n)
+            figs = evaluate(p, ev)
+            reg = reg_term(p, ev, s, self.config.lam) if n == "ism-reg" else None
+            values[n] = (shift(n, figs, s, reg), figs["esm_sigma"])
+        gaps = {}
+        for a, b in combinations(self.names, 2):
+            gaps[_pair(a, b)] = relative_gap(self.runs[a].theta, self.runs[b].theta)
+            self.gap_history[_pair(a, b)].append((self.step, gaps[_pair(a, b)]))
+        for n in self.names:
+            row = {"step": self.step, "objective": n, "lr": self.runs[n].lr, "value": values[n][0],
+                   "loss": self.runs[n].loss, "esm_sigma": values[n][1], "gradient_variance": variance[n],
+                   "status": self.runs[n].status}
+            for m in self.names:
+                if m != n:
+                    key = _pair(*sorted((n, m), key=self.names.index))
+                    row[f"gap_{m}"], row[f"cosine_{m}"] = gaps[key], cosine[key]
+            self.history.append(row)
+        self._latest = {"step": self.step, "values": {n: v[0] for n, v in values.items()}, "gaps": gaps,
+                        "cosine": cosine, "gradient_variance": variance}
+        return self._latest
+
+    def gradient_stats(self) -> tuple[dict, dict]:
+        """(name -> variance over batches of the gradient of its objective on the scale,
+        "a|b" -> mean cosine between a's and b's gradients on the same batch). In exact mode
+        the one batch is the expectation: variance 0, the cosine of the exact gradients."""
+        cfg = self.config
+        if self.exact:
+            fns = self._step_batches()
+            g = {n: [fns[n](self.runs[n].theta)[1] * loss_scale(n, cfg.sigma)] for n in self.names}
+        else:
+            rng = np.random.default_rng([cfg.seed, 0x9A0B, self.step])
+            g = {n: [] for n in self.names}
+            for _ in range(self.probes):
+                shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng)
+                batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
+                for n in self.names:
+                    g[n].append(self._grads[n](self.runs[n].theta, batches[n])[1] * loss_scale(n, cfg.sigma))
+        g = {n: np.array(v, dtype=float) for n, v in g.items()}
+        variance = {n: gradient_variance(v) if not self.exact else 0.0 for n, v in g.items()}
+        cosine = {_pair(a, b): mean_cosine(g[a], g[b]) for a, b in combinations(self.names, 2)}
+        return variance, cosine
+
+    # --- views ------------------------------------------------------------------------------
+
+    def curve(self, name: str) -> np.ndarray:
+        rows = [(r["step"], r["value"]) for r in self.history if r["objective"] == name]
+        return np.array(rows, dtype=float).reshape(-1, 2)
+
+    def snapshot(self, field_shape: tuple[int, ...] | None = None) -> CompareSnapshot:
+        latest = self._latest or {"cosine": {}, "gradient_variance": {}}
+        fields = None
+        if field_shape is not None and self.dim <= 2:
+            s = self.config.sigma
+            grid = make_grid(bounds_for(self.data, s), field_shape[: self.dim])
+            fields = {}
+            for n in self.names:
+                p = self.params(n)
+                fields[n] = (tuple(grid.axes), _ro(model_score(p, grid.points, s)),
+                             _ro(model_log_density(p, grid.points, s)))
+            fields = MappingProxyType(fields)
+        return CompareSnapshot(
+            step=self.step, config=self.config, objectives=self.names, exact=self.exact,
+            scale=scale_name(self.names, self.analytic is not None),
+            notes=self.notes + ((self.exact_batches()[1],) if self.exact else ()),
+            lrs=MappingProxyType({n: r.lr for n, r in self.runs.items()}),
+            status=MappingProxyType({n: r.status if r.status == "ok" else r.message for n, r in self.runs.items()}),
+            curves=MappingProxyType({n: _ro(self.curve(n)) for n in self.names}),
+            gaps=MappingProxyType({k: _ro(np.array(v, dtype=float).reshape(-1, 2))
+                                   for k, v in self.gap_history.items()}),
+            cosine=MappingProxyType(dict(latest["cosine"])),
+            gradient_variance=MappingProxyType(dict(latest["gradient_variance"])),
+            dim=self.dim, points=self.points, fields=fields, train_seconds=self.train_seconds,
+        )
+
+
+def _pair(a: str, b: str) -> str:
+    return f"{a}|{b}"
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+def relative_gap(theta_a: np.ndarray, theta_b: np.ndarray) -> float:
+    """max |theta_a - theta_b| / max |theta_a|: how far apart two runs' parameters are."""
+    top = float(np.max(np.abs(theta_a)))
+    return float(np.max(np.abs(theta_a - theta_b))) / top if top > 0 else float("nan")
+
+
+def gradient_variance(grads: np.ndarray) -> float:
+    """E ||g - E g||^2 over batches (unbiased), from per-batch gradients (B, P)."""
+    if len(grads) < 2:
+        return 0.0
+    centred = grads - grads.mean(axis=0)
+    return float(np.sum(centred * centred) / (len(grads) - 1))
+
+
+def mean_cosine(ga: np.ndarray, gb: np.ndarray) -> float:
+    """Mean over batches of cos(g_a, g_b), the two gradients taken on the same batch."""
+    na, nb = np.linalg.norm(ga, axis=1), np.linalg.norm(gb, axis=1)
+    ok = (na > 0) & (nb > 0)
+    if not ok.any():
+        return float("nan")
+    return float(np.mean(np.sum(ga[ok] * gb[ok], axis=1) / (na[ok] * nb[ok])))

@@ -1,0 +1,182 @@
+"""What the objectives of a comparison share: one batch per step, the exact batch, and one scale.
+
+* ``shared_batch`` draws (x, x~ = x + sigma eps) once and ``views`` gives each objective
+  what it needs from it (esm-sigma the Parzen target at x~, ism-sigma x~, dsm and dae the
+  pair, esm / ism / ism-reg the clean x). The draws are made in the order ``draw_batch``
+  makes them, so a noisy objective sees exactly the batches a lone ``smtui run`` would.
+* ``exact_batch`` is the expectation itself as one weighted batch: the evaluation set's
+  quadrature pairs (x_t, x_t + sigma z_k) with their weights for the q_sigma objectives,
+  the whole training set for the clean ones; ``weighted_loss`` is each objective's
+  definition (MATH.md) as a weighted mean over it.
+* ``shift`` puts each objective on its group's scale by its exact constant (MATH.md,
+  "one scale for all objectives"): ESM_qsigma; DSM + C2 - C3; ISM_qsigma + C2;
+  DAE / (2 sigma^4) + C2 - C3. The clean objectives share ESM_q (ESM_q; ISM_q + C1) when
+  q is analytic; the two groups have no common scale and are never mixed.
+"""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+
+from core.errors import UserError
+from core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
+from core.fused import unpack
+from core.model import jacobian_diagonal, reconstruction, score
+from core.objectives import OBJECTIVES
+from core.parzen import parzen_score
+
+SIGMA_GROUP = ("esm-sigma", "ism-sigma", "dsm", "dae")  # fit q_sigma: the ESM_qsigma scale
+CLEAN_GROUP = ("esm", "ism", "ism-reg")  # fit q itself: the ESM_q scale
+DEFAULT_OBJECTIVES = ("esm-sigma", "dsm", "ism-sigma", "dae")
+MIN_RUNS, MAX_RUNS = 2, 4
+
+
+def check_objectives(names) -> tuple[str, ...]:
+    """2 to 4 distinct known objectives from one group, else a one-line UserError."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if unknown:
+        raise UserError(f"unknown objective {unknown[0]!r}; choose from: {', '.join(OBJECTIVES)}")
+    if len(set(names)) != len(names):
+        raise UserError(f"each objective may appear once, got {','.join(names)}")
+    if not MIN_RUNS <= len(names) <= MAX_RUNS:
+        raise UserError(f"compare takes {MIN_RUNS} to {MAX_RUNS} objectives, got {len(names)}")
+    clean = [n for n in names if n in CLEAN_GROUP]
+    if clean and len(clean) != len(names):
+        other = next(n for n in names if n not in CLEAN_GROUP)
+        raise UserError(f"{clean[0]} fits q itself (scale ESM_q) and {other} fits q_sigma (scale ESM_qsigma): no "
+                        f"common scale; compare {', '.join(CLEAN_GROUP)} together, or {', '.join(SIGMA_GROUP)}")
+    return names
+
+
+def scale_name(names, analytic: bool) -> str:
+    """The one scale every curve of this comparison is drawn on."""
+    if names[0] not in CLEAN_GROUP:
+        return "ESM_qσ"
+    return "ESM_q" if analytic else "ISM on D (sample-only data: no C1 to reach ESM_q)"
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def shared_batch(data: np.ndarray, size: int, sigma: float, rng: np.random.Generator) -> dict:
+    """One draw for every objective: rows idx of D, x, and x~ = x + sigma eps (float64)."""
+    idx = rng.integers(0, data.shape[0], size)
+    x = data.take(idx, axis=0)
+    xt = rng.standard_normal(x.shape)  # the same operations as draw_batch: the same bits
+    xt *= sigma
+    xt += x
+    return {"idx": idx, "x": x, "xt": xt}
+
+
+def views(shared: dict, names, data: np.ndarray, sigma: float, dtype, data_score=None) -> dict:
+    """name -> that objective's batch, cut from one shared draw (as ``draw_batch`` would)."""
+    out, x = {}, shared["x"].astype(dtype, copy=False)
+    for name in names:
+        if name == "esm":
+            out[name] = {"x": x, "target": np.asarray(data_score.take(shared["idx"], axis=0), dtype=dtype)}
+        elif name in ("ism", "ism-reg"):
+            out[name] = {"x": x}
+        elif name == "esm-sigma":
+            xt = shared["xt"].astype(dtype, copy=False)
+            if "parzen" not in shared:
+                shared["parzen"] = parzen_score(xt, data.astype(dtype, copy=False), sigma)
+            out[name] = {"x": xt, "target": shared["parzen"]}
+        elif name == "ism-sigma":
+            out[name] = {"x": shared["xt"].astype(dtype, copy=False)}
+        else:
+            out[name] = {"x": x, "xt": shared["xt"].astype(dtype, copy=False)}
+    return out
+
+
+def exact_batch(names, ev: EvalSet, data: np.ndarray, data_score=None) -> tuple[dict, str]:
+    """(name -> weighted batch, a note saying what the expectation is taken over)."""
+    if names[0] in CLEAN_GROUP:
+        w = np.full(len(data), 1.0 / len(data))
+        out = {n: {"x": data, "weight": w} for n in names}
+        if "esm" in names:
+            out["esm"]["target"] = data_score
+        return out, (f"exact: all {len(data):,} training points as one batch (ESM and ISM on D differ by more "
+                     "than a constant: integration by parts needs q, not D)")
+    if ev.method == "quadrature":
+        z, wz = gauss_hermite_nodes(ev.dim, NODES_PER_DIM.get(ev.dim, 8))
+        x = np.repeat(ev.reference, len(wz), axis=0)
+        xt = (ev.reference[:, None, :] + ev.sigma * z[None, :, :]).reshape(-1, ev.dim)
+        batch = {"x": x, "xt": xt, "weight": ev.weight, "target": ev.post.score}
+        note = (f"exact: the evaluation set's {len(xt):,} quadrature pairs as one batch (slower per step; "
+                "equal gradients to the quadrature's precision)")
+    else:
+        w = np.full(len(ev.pair_xt), 1.0 / len(ev.pair_xt))
+        xt = ev.pair_xt
+        batch = {"x": ev.pair_x, "xt": xt, "weight": w, "target": ev.pair_score}
+        note = (f"exact: {ev.dim}-D has no quadrature; the evaluation set's {len(xt):,} fixed pairs as one batch "
+                "(Monte Carlo: the runs agree only to its noise; slower per step)")
+    out = {}
+    for n in names:
+        if n == "esm-sigma":
+            out[n] = {"x": batch["xt"], "target": batch["target"], "weight": batch["weight"]}
+        elif n == "ism-sigma":
+            out[n] = {"x": batch["xt"], "weight": batch["weight"]}
+        else:
+            out[n] = {"x": batch["x"], "xt": batch["xt"], "weight": batch["weight"]}
+    return out, note
+
+
+def weighted_loss(name: str, theta, batch: dict, sigma: float, lam: float):
+    """The objective's definition (MATH.md) as the weighted mean sum_i w_i loss_i over a
+    batch, on the flat theta; autograd-differentiable."""
+    p = unpack(theta, batch["x"].shape[1])
+    w = batch["weight"]
+    if name in ("esm", "esm-sigma"):
+        r = score(p, batch["x"], sigma) - batch["target"]
+        return anp.dot(w, 0.5 * anp.sum(r * r, axis=1))
+    if name in ("ism", "ism-sigma", "ism-reg"):
+        psi, diag = score(p, batch["x"], sigma), jacobian_diagonal(p, batch["x"], sigma)
+        rows = 0.5 * anp.sum(psi * psi, axis=1) + anp.sum(diag, axis=1)
+        if name == "ism-reg":
+            rows = rows + lam * anp.sum(diag * diag, axis=1)
+        return anp.dot(w, rows)
+    x, xt = batch["x"], batch["xt"]
+    if name == "dsm":
+        r = score(p, xt, sigma) - (x - xt) / sigma**2
+        return anp.dot(w, 0.5 * anp.sum(r * r, axis=1))
+    r = reconstruction(p, xt) - x
+    return anp.dot(w, anp.sum(r * r, axis=1))
+
+
+# --- one scale -----------------------------------------------------------------------------
+
+
+def loss_scale(name: str, sigma: float) -> float:
+    """The factor taking the objective to its scale: 1/(2 sigma^4) for DAE (DSM = DAE/(2 sigma^4))."""
+    return 1.0 / (2.0 * sigma**4) if name == "dae" else 1.0
+
+
+def shift(name: str, figs: dict, sigma: float, reg: float | None = None) -> float | None:
+    """The objective's value at the evaluated parameters, on its group's scale. ``figs``
+    are ``core.evaluation.evaluate``'s figures; ``reg`` is E sum_i (d psi_i/dx_i)^2 times
+    lambda on the same points (ism-reg only; its regulariser has no constant and stays)."""
+    gap = figs["esm_minus_dsm_theory"]  # C2 - C3
+    if name == "esm-sigma":
+        return figs["esm_sigma"]
+    if name == "dsm":
+        return figs["dsm"] + gap
+    if name == "ism-sigma":
+        return figs["ism_sigma"] + figs["c2"]
+    if name == "dae":
+        return figs["dae"] * loss_scale("dae", sigma) + gap
+    if name == "esm":
+        return figs["esm"]
+    base = figs["ism"] + figs["c1"] if figs.get("ism") is not None else figs["ism_data"]
+    return base + (reg or 0.0) if name == "ism-reg" else base
+
+
+def reg_term(params: dict, ev: EvalSet, sigma: float, lam: float) -> float:
+    """lambda E sum_i (d psi_i / d x_i)^2 on the points ``shift`` evaluates ISM on."""
+    a = ev.analytic
+    pts, w = (a.nodes, a.weights) if a is not None else (ev.data_points, None)
+    p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    diag = jacobian_diagonal(p, pts, sigma)
+    rows = np.sum(diag * diag, axis=1)
+    return float(lam * (w @ rows if w is not None else rows.mean()))

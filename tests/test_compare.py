@@ -1,0 +1,199 @@
+"""core/compare.py: objectives trained side by side from one start on one batch stream.
+
+Oracles are independent routes: a lone Trainer for the shared stream, ``draw_batch`` and
+the objectives' autograd definitions for the gradient statistics, autograd through the
+weighted definitions for exact mode's closed-form gradients, and the paper's identities
+for the one scale."""
+
+import numpy as np
+import pytest
+from autograd import grad, value_and_grad
+
+from core.compare import Comparison, gradient_variance, mean_cosine, relative_gap
+from core.compare_batches import check_objectives, scale_name, weighted_loss
+from core.compare_exact import value_and_grad as exact_value_and_grad
+from core.config import Config
+from core.errors import UserError
+from core.fused import pack, unpack
+from core.objectives import OBJECTIVES, draw_batch
+from core.trainer import Trainer
+
+SMALL = {"n_train": 96, "hidden": 16, "batch": 64}
+
+
+def test_dsm_and_dae_with_sgd_and_matched_lr_stay_equal_for_300_steps():
+    c = Comparison(Config(optimizer="sgd", lr=2e-4, eval_every=100), ["dsm", "dae"])
+    assert c.runs["dae"].lr == pytest.approx(2e-4 / (2 * 0.3**4))
+    c.train(300)
+    a, b = c.runs["dsm"].theta, c.runs["dae"].theta
+    assert c.runs["dsm"].status == c.runs["dae"].status == "ok"
+    assert np.max(np.abs(a - b)) / np.max(np.abs(a)) <= 1e-9
+    moved = np.max(np.abs(a - pack(Trainer(Config(hidden=64)).params)))
+    assert moved > 1e-3  # they trained, and stayed together
+    vals = c.evaluate()["values"]
+    assert vals["dsm"] == pytest.approx(vals["dae"], rel=1e-9)
+
+
+def test_without_the_match_sgd_dae_takes_different_steps():
+    c = Comparison(Config(optimizer="sgd", lr=2e-5, **SMALL), ["dsm", "dae"], match_lr=False)
+    assert c.runs["dae"].lr == c.runs["dsm"].lr
+    c.train(20)
+    assert relative_gap(c.runs["dsm"].theta, c.runs["dae"].theta) > 1e-3
+
+
+def test_every_run_starts_at_smtui_runs_init_and_a_noisy_run_sees_its_batches():
+    cfg = Config(**SMALL, eval_every=1000)
+    c = Comparison(cfg, ["esm-sigma", "dsm", "ism-sigma"])
+    init = pack(Trainer(cfg).params)
+    for run in c.runs.values():
+        np.testing.assert_array_equal(run.theta, init)
+    c.train(40)
+    for name in ("dsm", "esm-sigma", "ism-sigma"):  # each draws (idx, eps) as a lone run does
+        t = Trainer(cfg.with_changes(objective=name))
+        t.train(40, evaluate=False)
+        np.testing.assert_array_equal(c.runs[name].theta, t._theta)
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_exact_closed_form_gradients_match_autograd_of_the_definitions(name, rng):
+    d, h = 2, 5
+    theta = pack({"W": rng.normal(size=(h, d)), "b": rng.normal(size=h), "c": rng.normal(size=d)})
+    batch = {"x": rng.normal(size=(70, d)), "xt": rng.normal(size=(70, d)), "target": rng.normal(size=(70, d)),
+             "weight": rng.random(70)}
+    v, g = exact_value_and_grad(name, theta, batch, 0.6, 0.3)
+    v0, g0 = value_and_grad(lambda t: weighted_loss(name, t, batch, 0.6, 0.3))(theta)
+    assert v == pytest.approx(v0, rel=1e-12)
+    np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-12 * np.max(np.abs(g0)))
+
+
+def test_weighted_definitions_are_the_objectives_with_equal_weights(rng):
+    d, h = 2, 4
+    p = {"W": rng.normal(size=(h, d)), "b": rng.normal(size=h), "c": rng.normal(size=d)}
+    batch = {"x": rng.normal(size=(30, d)), "xt": rng.normal(size=(30, d)), "target": rng.normal(size=(30, d))}
+    for name, obj in OBJECTIVES.items():
+        weighted = dict(batch, weight=np.full(30, 1 / 30))
+        assert weighted_loss(name, pack(p), weighted, 0.5, 0.2) == pytest.approx(
+            obj.loss(p, batch, 0.5, 0.2), rel=1e-12), name
+
+
+def test_exact_mode_dsm_esm_and_ism_end_together_with_adam():
+    cfg = Config(n_train=128, hidden=32, eval_every=50)
+    c = Comparison(cfg, ["esm-sigma", "dsm", "ism-sigma"], exact=True)
+    c.evaluate()
+    c.train(200)
+    ref = c.runs["esm-sigma"].theta
+    assert np.max(np.abs(ref - pack(Trainer(cfg).params))) > 1e-2  # it trained
+    for name in ("dsm", "ism-sigma"):
+        assert np.max(np.abs(c.runs[name].theta - ref)) / np.max(np.abs(ref)) <= 1e-4, name
+        np.testing.assert_allclose(c.curve(name), c.curve("esm-sigma"), rtol=1e-4)
+    stats = c.evaluate()
+    assert all(v == 0.0 for v in stats["gradient_variance"].values())
+    assert all(v > 1 - 1e-6 for v in stats["cosine"].values())
+
+
+def test_minibatch_runs_drift_apart_but_exact_ones_do_not():
+    cfg = Config(**SMALL, eval_every=25)
+    mini = Comparison(cfg, ["esm-sigma", "dsm"])
+    mini.train(50)
+    assert relative_gap(mini.runs["esm-sigma"].theta, mini.runs["dsm"].theta) > 1e-3
+
+
+def test_one_scale_the_shifted_objectives_agree_at_one_theta():
+    """At the same parameters every shifted objective is ESM_qsigma (identities 2, 3, 5) to
+    the quadrature's precision: the constants are right."""
+    c = Comparison(Config(n_train=128, hidden=16, eval_every=10), ["esm-sigma", "dsm", "ism-sigma", "dae"])
+    vals = c.evaluate()["values"]
+    for name in ("dsm", "ism-sigma", "dae"):
+        assert vals[name] == pytest.approx(vals["esm-sigma"], rel=1e-4), name
+    clean = Comparison(Config(n_train=128, hidden=16), ["esm", "ism"])
+    v = clean.evaluate()["values"]
+    assert v["ism"] == pytest.approx(v["esm"], rel=1e-3)  # ISM_q + C1 = ESM_q (identity 1)
+    assert clean.snapshot().scale == "ESM_q"
+
+
+def test_gradient_variance_is_exactly_that_of_the_probe_batches():
+    """Recomputed here from the same probe stream with draw_batch and each objective's
+    autograd definition (not the fused primitives the engine uses)."""
+    cfg = Config(**SMALL, eval_every=1000)
+    names = ["esm-sigma", "dsm", "dae"]
+    c = Comparison(cfg, names, probes=6)
+    c.train(15)
+    variance, cosine = c.gradient_stats()
+    per = {n: [] for n in names}
+    for n in names:
+        rng = np.random.default_rng([cfg.seed, 0x9A0B, c.step])
+        for _ in range(6):
+            batch = draw_batch(n, c.data, cfg.batch, cfg.sigma, rng)
+            g = grad(lambda t, n=n, b=batch: OBJECTIVES[n].loss(unpack(t, 2), b, cfg.sigma, cfg.lam))(
+                c.runs[n].theta)
+            per[n].append(g / (2 * cfg.sigma**4) if n == "dae" else g)
+    for n in names:
+        g = np.array(per[n])
+        direct = np.sum((g - g.mean(axis=0)) ** 2) / (len(g) - 1)
+        assert variance[n] == pytest.approx(direct, rel=1e-9), n
+    ga, gb = np.array(per["esm-sigma"]), np.array(per["dsm"])
+    cos = np.mean(np.sum(ga * gb, axis=1) / np.linalg.norm(ga, axis=1) / np.linalg.norm(gb, axis=1))
+    assert cosine["esm-sigma|dsm"] == pytest.approx(cos, rel=1e-9)
+    assert cosine["dsm|dae"] == pytest.approx(1.0, abs=1e-9)  # DSM = DAE / (2 sigma^4) per batch
+
+
+def test_reported_gradient_variance_matches_a_fresh_direct_estimate():
+    """The reported figure (probe batches) estimates the variance of a training batch's
+    gradient: a direct estimate over 600 fresh batches agrees within its noise."""
+    cfg = Config(**SMALL, eval_every=1000)
+    c = Comparison(cfg, ["dsm", "ism-sigma"], probes=300)
+    c.train(10)
+    variance, _ = c.gradient_stats()
+    rng = np.random.default_rng(99)
+    for n in ("dsm", "ism-sigma"):
+        gs = np.array([grad(lambda t, b, n=n: OBJECTIVES[n].loss(unpack(t, 2), b, cfg.sigma, cfg.lam))(
+            c.runs[n].theta, draw_batch(n, c.data, cfg.batch, cfg.sigma, rng)) for _ in range(600)])
+        direct = gradient_variance(gs)
+        assert variance[n] == pytest.approx(direct, rel=0.25), n
+
+
+def test_helpers():
+    assert relative_gap(np.array([2.0, -4.0]), np.array([2.0, -3.0])) == pytest.approx(0.25)
+    g = np.array([[1.0, 0.0], [3.0, 0.0]])
+    assert gradient_variance(g) == pytest.approx(2.0)
+    assert mean_cosine(g, np.array([[0.0, 1.0], [1.0, 1.0]])) == pytest.approx(0.5 * np.sqrt(0.5))
+
+
+@pytest.mark.parametrize("names, words", [
+    (["dsm"], "2 to 4"), (["dsm", "dae", "esm-sigma", "ism-sigma", "esm"], "2 to 4"),
+    (["dsm", "dsm"], "once"), (["dsm", "nope"], "unknown objective"), (["esm", "dsm"], "no common scale"),
+    (["ism-reg", "dae"], "no common scale"),
+])
+def test_bad_objective_lists_are_one_line_refusals(names, words):
+    with pytest.raises(UserError, match=words) as exc:
+        check_objectives(names)
+    assert "\n" not in str(exc.value)
+
+
+def test_esm_needs_analytic_data_and_sample_only_clean_runs_say_their_scale():
+    with pytest.raises(UserError, match="analytic"):
+        Comparison(Config(distribution="moons", n_train=64), ["esm", "ism"])
+    c = Comparison(Config(distribution="moons", n_train=64, hidden=8, lam=0.5), ["ism", "ism-reg"])
+    v = c.evaluate()["values"]
+    assert v["ism-reg"] > v["ism"]  # the regulariser is kept, not shifted away
+    assert scale_name(("ism", "ism-reg"), False).startswith("ISM on D")
+
+
+def test_a_diverging_run_stops_and_the_others_carry_on():
+    c = Comparison(Config(optimizer="sgd", lr=0.1, **SMALL), ["dsm", "dae"], match_lr=False)
+    c.train(400)  # DSM's steps are 1/(2 sigma^4) = 62 times DAE's: it overflows, DAE trains on
+    assert c.runs["dsm"].status == "diverged" and "diverged at step" in c.runs["dsm"].message
+    assert np.isfinite(c.runs["dsm"].theta).all()
+    assert c.runs["dae"].status == "ok" and c.step == 400
+    assert c.runs["dae"].loss < 1.0
+
+
+def test_snapshot_is_read_only_and_has_a_field_per_run():
+    c = Comparison(Config(**SMALL, eval_every=5), ["dsm", "dae"])
+    c.evaluate()
+    c.train(10)
+    s = c.snapshot(field_shape=(12, 8))
+    assert set(s.fields) == {"dsm", "dae"} and s.fields["dsm"][1].shape == (96, 2)
+    assert s.curves["dsm"].shape == (3, 2) and list(s.gaps) == ["dsm|dae"]
+    with pytest.raises(ValueError):
+        s.curves["dsm"][0, 0] = 1.0
