@@ -35,7 +35,7 @@ from core.config import Config
 from core.data import load_points
 from core.evaluation import EvalSet, build_eval_set, evaluate
 from core.field import bounds_for, make_grid, model_log_density, model_score
-from core.fused import pack, unpack
+from core.fused import pack, unpack, with_ones
 from core.model import init_params
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
@@ -113,6 +113,7 @@ class Comparison:
             self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
             self.analytic = distributions.analytic(cfg.distribution)
         self.dim = self.data.shape[1]
+        self._table = with_ones(self.data)
         self.data_score = self.analytic.score(self.data) if self.analytic is not None else None
         rng = np.random.default_rng([cfg.seed, 0xD8A3])
         self.points = self.data[rng.permutation(len(self.data))[:DRAW_POINTS]].copy()
@@ -206,7 +207,7 @@ class Comparison:
             batches = self.exact_batches()[0]
             return {n: (lambda t, n=n: self._weighted[n](t, batches[n])) for n in self.names}
         cfg = self.config
-        shared = shared_batch(self.data, cfg.batch, cfg.sigma, self.batch_rng)
+        shared = shared_batch(self.data, cfg.batch, cfg.sigma, self.batch_rng, self._table)
         batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
         return {n: (lambda t, n=n: self._grads[n](t, batches[n])) for n in self.names}
 
@@ -256,7 +257,7 @@ class Comparison:
             rng = np.random.default_rng([cfg.seed, 0x9A0B, self.step])
             g = {n: [] for n in self.names}
             for _ in range(self.probes):
-                shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng)
+                shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng, self._table)
                 batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
                 for n in self.names:
                     g[n].append(self._grads[n](self.runs[n].theta, batches[n])[1] * loss_scale(n, cfg.sigma))

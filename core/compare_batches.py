@@ -21,7 +21,7 @@ import numpy as np
 
 from core.errors import UserError
 from core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
-from core.fused import unpack
+from core.fused import unpack, with_ones
 from core.model import jacobian_diagonal, reconstruction, score
 from core.objectives import OBJECTIVES
 from core.parzen import parzen_score
@@ -60,33 +60,41 @@ def scale_name(names, analytic: bool) -> str:
 # --- batches ---------------------------------------------------------------------------------
 
 
-def shared_batch(data: np.ndarray, size: int, sigma: float, rng: np.random.Generator) -> dict:
-    """One draw for every objective: rows idx of D, x, and x~ = x + sigma eps (float64)."""
+def shared_batch(data: np.ndarray, size: int, sigma: float, rng: np.random.Generator, table=None) -> dict:
+    """One draw for every objective: rows idx of D as [x, 1] ("x1", float64) and
+    x~ = x + sigma eps; ``table`` is ``fused.with_ones(data)`` (passed when drawing many)."""
+    table = with_ones(data) if table is None else table
     idx = rng.integers(0, data.shape[0], size)
-    x = data.take(idx, axis=0)
-    xt = rng.standard_normal(x.shape)  # the same operations as draw_batch: the same bits
+    x1 = table.take(idx, axis=0)
+    xt = rng.standard_normal((size, data.shape[1]))  # the same operations as draw_batch: the same bits
     xt *= sigma
-    xt += x
-    return {"idx": idx, "x": x, "xt": xt}
+    xt += x1[:, :-1]
+    return {"idx": idx, "x1": x1, "xt": xt}
 
 
 def views(shared: dict, names, data: np.ndarray, sigma: float, dtype, data_score=None) -> dict:
-    """name -> that objective's batch, cut from one shared draw (as ``draw_batch`` would)."""
-    out, x = {}, shared["x"].astype(dtype, copy=False)
+    """name -> that objective's batch, cut from one shared draw, laid out as ``draw_batch``
+    lays it out (the definitions read "x" / "xt", the fused primitives "x1" / "xt1")."""
+    d = data.shape[1]
+    x1 = shared["x1"].astype(dtype, copy=False)
+    if any(n in SIGMA_GROUP for n in names) and "xt1" not in shared:
+        shared["xt1"] = with_ones(shared["xt"], dtype)
+    xt1 = shared.get("xt1")
+    out = {}
     for name in names:
         if name == "esm":
-            out[name] = {"x": x, "target": np.asarray(data_score.take(shared["idx"], axis=0), dtype=dtype)}
+            out[name] = {"x": x1[:, :d], "x1": x1,
+                         "target": np.asarray(data_score.take(shared["idx"], axis=0), dtype=dtype)}
         elif name in ("ism", "ism-reg"):
-            out[name] = {"x": x}
+            out[name] = {"x": x1[:, :d], "x1": x1}
         elif name == "esm-sigma":
-            xt = shared["xt"].astype(dtype, copy=False)
             if "parzen" not in shared:
-                shared["parzen"] = parzen_score(xt, data.astype(dtype, copy=False), sigma)
-            out[name] = {"x": xt, "target": shared["parzen"]}
+                shared["parzen"] = parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)
+            out[name] = {"x": xt1[:, :d], "x1": xt1, "target": shared["parzen"]}
         elif name == "ism-sigma":
-            out[name] = {"x": shared["xt"].astype(dtype, copy=False)}
+            out[name] = {"x": xt1[:, :d], "x1": xt1}
         else:
-            out[name] = {"x": x, "xt": shared["xt"].astype(dtype, copy=False)}
+            out[name] = {"x": x1[:, :d], "xt": xt1[:, :d], "xt1": xt1}
     return out
 
 

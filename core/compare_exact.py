@@ -4,19 +4,16 @@ chunks of rows so memory stays bounded.
 
 ``core.compare_batches.weighted_loss`` is the definition (autograd through the model);
 tests/test_compare.py checks every value and gradient here against it. theta is the flat
-``[W.ravel(), b, c]`` of ``core.fused.pack``.
+vector of ``core.fused.pack``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from core.fused import pack, unpack
+
 CHUNK_ROWS = 8192
-
-
-def _split(theta: np.ndarray, d: int):
-    h = (theta.shape[0] - d) // (d + 1)
-    return theta[: h * d].reshape(h, d), theta[h * d : h * d + h], theta[h * d + h :]
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -35,7 +32,8 @@ def value_and_grad(name: str, theta: np.ndarray, batch: dict, sigma: float, lam:
     """(sum_i w_i loss_i, its gradient in theta) for objective ``name`` on a weighted batch."""
     x_all, w_all = batch["x"], batch["weight"]
     d = x_all.shape[1]
-    W, b, c = _split(np.asarray(theta, dtype=float), d)
+    p = unpack(np.asarray(theta, dtype=float), d)
+    W, b, c = p["W"], p["b"], p["c"]
     s2 = sigma**2
     total, dW, db, dc = 0.0, np.zeros_like(W), np.zeros_like(b), np.zeros_like(c)
     for lo in range(0, len(w_all), CHUNK_ROWS):
@@ -76,4 +74,4 @@ def value_and_grad(name: str, theta: np.ndarray, batch: dict, sigma: float, lam:
         dW += gW
         db += gb
         dc += gc
-    return float(total), np.concatenate([dW.ravel(), db, dc])
+    return float(total), pack({"W": dW, "b": db, "c": dc})
