@@ -41,6 +41,12 @@ MC_POINTS = 8192
 MC_C2_POINTS = 32768
 PAIRS = 4096
 ISM_DATA_POINTS = 4096
+# What the arithmetic resolves: each figure is a weighted sum of terms computed in float64,
+# so its rounding error is a few hundred ulps of the terms' size at most (measured: ~10).
+ROUNDING = 256 * np.finfo(float).eps
+# What the quadrature resolves, relative to the terms' size, for the identities that rest on
+# integration by parts (ISM against DSM or ESM): see README, "How precise the figures are".
+QUADRATURE_PRECISION = 1e-4
 
 
 def gauss_hermite_nodes(d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,9 +96,11 @@ class EvalSet:
     c2_se: float | None
     c2_minus_c3: float  # -(1/(2 sigma^4)) E[tr Var(x | xt)]: no cancellation (MATH.md)
     c2_minus_c3_se: float | None
+    strata: np.ndarray | None  # Monte Carlo: the clean point behind each xt (stratified draws)
     pair_x: np.ndarray  # (P, d) clean points
     pair_xt: np.ndarray  # (P, d) their noisy versions
     pair_score: np.ndarray  # Parzen score at pair_xt
+    pair_strata: np.ndarray  # the index of each pair's clean point
     data_points: np.ndarray  # points for ISM on D
     analytic: AnalyticSet | None
 
@@ -125,39 +133,64 @@ def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: Gaussian
         post = posterior_stats(xt, reference, sigma)
         c2, c2_se = float(weight @ (0.5 * np.sum(post.score**2, axis=1))), None
         gap, gap_se = -float(weight @ post.variance) / (2.0 * sigma**4), None
+        strata = None
     else:
-        xt = _noisy(reference, MC_POINTS, sigma, rng)[1]
+        _, xt, strata = _noisy(reference, MC_POINTS, sigma, rng)
         weight = np.full(MC_POINTS, 1.0 / MC_POINTS)
         post = posterior_stats(xt, reference, sigma)
-        big = posterior_stats(_noisy(reference, MC_C2_POINTS, sigma, rng)[1], reference, sigma)
+        _, big_xt, big_strata = _noisy(reference, MC_C2_POINTS, sigma, rng)
+        big = posterior_stats(big_xt, reference, sigma)
         vals = 0.5 * np.sum(big.score**2, axis=1)
-        c2, c2_se = float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(len(vals)))
+        c2, c2_se = float(vals.mean()), stratified_se(vals, big_strata)
         spread = -big.variance / (2.0 * sigma**4)
-        gap, gap_se = float(spread.mean()), float(spread.std(ddof=1) / np.sqrt(len(spread)))
-    pair_x, pair_xt = _noisy(reference, PAIRS, sigma, rng)
+        gap, gap_se = float(spread.mean()), stratified_se(spread, big_strata)
+    pair_x, pair_xt, pair_strata = _noisy(reference, PAIRS, sigma, rng)
     pair_score = posterior_stats(pair_xt, reference, sigma).score
     data_points = data if n <= ISM_DATA_POINTS else data[rng.choice(n, ISM_DATA_POINTS, replace=False)]
     return EvalSet(
         sigma=float(sigma), dim=d, method="quadrature" if use_quad else "monte-carlo",
         reference=reference, xt=xt, weight=weight, post=post, c2=c2, c2_se=c2_se,
-        c2_minus_c3=gap, c2_minus_c3_se=gap_se,
-        pair_x=pair_x, pair_xt=pair_xt, pair_score=pair_score, data_points=data_points,
+        c2_minus_c3=gap, c2_minus_c3_se=gap_se, strata=strata,
+        pair_x=pair_x, pair_xt=pair_xt, pair_score=pair_score, pair_strata=pair_strata, data_points=data_points,
         analytic=_analytic_set(analytic) if analytic is not None else None,
     )
 
 
 def _noisy(points, m, sigma, rng):
-    """m pairs (x, x + sigma eps) with x cycling through the points in a shuffled order."""
+    """m pairs (x, x + sigma eps) with x cycling through the points in a shuffled order
+    (each point m/n times: stratified), and the index of each x."""
     idx = rng.permutation(np.resize(np.arange(points.shape[0]), m))
     x = points[idx]
-    return x, x + sigma * rng.standard_normal(x.shape)
+    return x, x + sigma * rng.standard_normal(x.shape), idx
 
 
-def _mean_se(values: np.ndarray, weight: np.ndarray, exact: bool) -> tuple[float, float | None]:
+def stratified_se(values: np.ndarray, strata: np.ndarray) -> float:
+    """Standard error of the plain mean of ``values`` when the clean points are fixed counts
+    k_j of each x_j (stratified, as ``_noisy`` draws them) and only the noise is random:
+    Var = sum_j k_j Var(f | x_j) / m^2, with Var(f | x_j) estimated within each stratum.
+    The textbook std/sqrt(m) would add the spread between strata, which stratifying removed
+    (it overstated the errors 1.1-5x). Strata with a single value borrow the pooled variance."""
+    m = len(values)
+    counts = np.bincount(strata)
+    sums = np.bincount(strata, weights=values)
+    present = counts > 0
+    means = np.zeros_like(sums)
+    means[present] = sums[present] / counts[present]
+    ss = np.bincount(strata, weights=(values - means[strata]) ** 2)
+    many = counts >= 2
+    if not many.any():
+        return float(values.std(ddof=1) / np.sqrt(m)) if m > 1 else float("nan")
+    within = np.zeros_like(ss)
+    within[many] = ss[many] / (counts[many] - 1)
+    pooled = ss[many].sum() / (counts[many] - 1).sum()
+    within[present & ~many] = pooled
+    return float(np.sqrt(np.sum(counts * within)) / m)
+
+
+def _mean_se(values: np.ndarray, weight: np.ndarray, strata: np.ndarray | None) -> tuple[float, float | None]:
+    """The weighted mean, and its standard error for Monte Carlo (None for quadrature)."""
     mean = float(weight @ values)
-    if exact:
-        return mean, None
-    return mean, float(values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, None if strata is None else stratified_se(values, strata)
 
 
 def _half_sq(v):
@@ -178,28 +211,44 @@ def _evaluate(params, ev: EvalSet) -> dict:
     p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
     psi, div = score_and_divergence(p, ev.xt, s)
     g = ev.post.score
-    exact = ev.method == "quadrature"
+    strata = ev.strata
+    half_psi2 = _half_sq(psi)
     psi_dot_g = np.sum(psi * g, axis=1)
     esm_pts = _half_sq(psi - g)
-    ism_pts = _half_sq(psi) + div
-    dsm_pts = _half_sq(psi) - psi_dot_g + ev.post.target_energy
+    ism_pts = half_psi2 + div
+    dsm_pts = half_psi2 - psi_dot_g + ev.post.target_energy
     r = s**2 * psi + ev.xt  # the autoencoder's reconstruction: psi = (r - xt) / sigma^2
-    dae_pts = np.sum(r * r, axis=1) - 2.0 * np.sum(r * ev.post.mean, axis=1) + ev.post.second_moment
+    r_dot_mean = np.sum(r * ev.post.mean, axis=1)
+    dae_pts = np.sum(r * r, axis=1) - 2.0 * r_dot_mean + ev.post.second_moment
     out = {"evaluation": ev.method, "eval_points": int(len(ev.weight)), "reference_points": int(len(ev.reference))}
     for name, pts in (("esm_sigma", esm_pts), ("ism_sigma", ism_pts), ("dsm", dsm_pts), ("dae", dae_pts)):
-        out[name], out[name + "_se"] = _mean_se(pts, ev.weight, exact)
+        out[name], out[name + "_se"] = _mean_se(pts, ev.weight, strata)
     out["c2"], out["c2_se"] = ev.c2, ev.c2_se
     out["c3"] = ev.c3
-    out["esm_minus_dsm"], out["esm_minus_dsm_se"] = _mean_se(esm_pts - dsm_pts, ev.weight, exact)
+    out["esm_minus_dsm"], out["esm_minus_dsm_se"] = _mean_se(esm_pts - dsm_pts, ev.weight, strata)
     out["esm_minus_dsm_theory"], out["esm_minus_dsm_theory_se"] = ev.c2_minus_c3, ev.c2_minus_c3_se
-    out["ism_minus_dsm"], out["ism_minus_dsm_se"] = _mean_se(ism_pts - dsm_pts, ev.weight, exact)
+    out["ism_minus_dsm"], out["ism_minus_dsm_se"] = _mean_se(ism_pts - dsm_pts, ev.weight, strata)
     out["ism_minus_dsm_theory"] = -ev.c3
+
+    # What each identity's two sides can resolve (the tick rule, tui/render.agrees): the
+    # size of the terms subtracted to get them, times float64's rounding; ISM's identities
+    # rest on integration by parts, so the quadrature's precision applies to them too.
+    dsm_terms = float(ev.weight @ (half_psi2 + np.abs(psi_dot_g) + ev.post.target_energy))
+    esm_terms = float(ev.weight @ esm_pts)
+    ism_terms = float(ev.weight @ (half_psi2 + np.abs(div)))
+    dae_terms = float(ev.weight @ (np.sum(r * r, axis=1) + 2.0 * np.abs(r_dot_mean) + ev.post.second_moment))
+    ism_resolution = QUADRATURE_PRECISION if strata is None else 0.0
+    out["esm_minus_dsm_tol"] = ROUNDING * (esm_terms + dsm_terms)
+    out["ism_minus_dsm_tol"] = (ROUNDING + ism_resolution) * (ism_terms + dsm_terms)
+    out["dsm_dae_tol"] = ROUNDING * (dsm_terms + dae_terms / (2.0 * s**4))
 
     # The pairs estimator: one clean x per xt, as training sees it; wobbles around theory.
     psi_p = score_and_divergence(p, ev.pair_xt, s)[0]
-    diff = _half_sq(psi_p - ev.pair_score) - _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
+    esm_p, dsm_p = _half_sq(psi_p - ev.pair_score), _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
+    diff = esm_p - dsm_p
     out["esm_minus_dsm_pairs"] = float(diff.mean())
-    out["esm_minus_dsm_pairs_se"] = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    out["esm_minus_dsm_pairs_se"] = stratified_se(diff, ev.pair_strata)
+    out["esm_minus_dsm_pairs_tol"] = ROUNDING * float(np.mean(esm_p + dsm_p))
 
     dp = ev.data_points
     psi_d, div_d = score_and_divergence(p, dp, s)

@@ -69,19 +69,34 @@ class PosteriorStats:
     variance: np.ndarray  # (M,)
 
 
-def _spread_about_top(w, top_idx, b, mu_c):
-    """tr Var(x | xt) per row, measured from each row's most probable centre b_k:
-    sum_t w_t ||b_t - b_k||^2 - ||E[b] - b_k||^2. Both terms are small exactly when the
-    variance is (a posterior concentrated on b_k), so nothing of size ||b||^2 cancels
-    (E||b||^2 - ||E b||^2 would lose a variance below 1e-16 ||b||^2: small sigma)."""
+_PAIRWISE_MAX = 2048  # centres up to which the (n x n) table of squared distances is kept
+
+
+def _pairwise_sq(b):
+    """||b_j - b_k||^2 for every pair, from the differences (no cancellation), or None if n is large."""
+    n, d = b.shape
+    if n > _PAIRWISE_MAX:
+        return None
+    out = np.zeros((n, n))
+    for i in range(d):
+        diff = b[:, None, i] - b[None, :, i]
+        out += diff * diff
+    return out
+
+
+def _about_top(w, top_idx, b, pair_sq, mu_c, a):
+    """Posterior moments measured from each row's most probable centre b_k, so that nothing
+    of size ||b||^2 cancels when the posterior is concentrated (small sigma):
+    E||b - b_k||^2, the shift E[b] - b_k and the offset b_k - a (a the query, centred)."""
     bk = b[top_idx]  # (rows, d)
-    sq = np.zeros(w.shape)
-    for i in range(b.shape[1]):  # one (rows x n) block per coordinate: no (rows x n x d) temporary
-        diff = b[None, :, i] - bk[:, i : i + 1]
-        sq += diff * diff
-    total = w.sum(axis=1)
-    shift = mu_c - bk
-    return np.maximum(np.einsum("ij,ij->i", w, sq) / total - np.sum(shift * shift, axis=1), 0.0)
+    if pair_sq is not None:
+        sq = pair_sq[top_idx]
+    else:
+        sq = np.zeros(w.shape)
+        for i in range(b.shape[1]):  # one (rows x n) block per coordinate: no (rows x n x d) temporary
+            diff = b[None, :, i] - bk[:, i : i + 1]
+            sq += diff * diff
+    return np.einsum("ij,ij->i", w, sq) / w.sum(axis=1), mu_c - bk, bk - a
 
 
 def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> PosteriorStats:
@@ -90,13 +105,13 @@ def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> Poster
     m, d = xt.shape
     n = centres.shape[0]
     origin, table, b = _logit_table(centres, sigma, np.float64)
-    # Per-centre columns whose posterior means are wanted: x_t, b_t (centred), ||b_t||^2,
-    # ||x_t||^2 and 1 (the normaliser).
-    cols = np.concatenate([centres, b, np.sum(b * b, axis=1)[:, None], np.sum(centres * centres, axis=1)[:, None],
-                           np.ones((n, 1))], axis=1)
+    # Per-centre columns whose posterior means are wanted: x_t, b_t (centred), ||x_t||^2 and
+    # 1 (the normaliser).
+    cols = np.concatenate([centres, b, np.sum(centres * centres, axis=1)[:, None], np.ones((n, 1))], axis=1)
     score, mean = np.empty((m, d)), np.empty((m, d))
     second, target, logq, var = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     log_norm = -np.log(n) - 0.5 * d * np.log(2 * np.pi * sigma**2)
+    pair_sq = _pairwise_sq(b)
     starts, rows = _chunks(m, n)
     for lo in starts:
         sl = slice(lo, lo + rows)
@@ -105,16 +120,20 @@ def posterior_stats(xt: np.ndarray, centres: np.ndarray, sigma: float) -> Poster
         moments = w @ cols
         total = moments[:, -1].copy()
         moments /= total[:, None]
-        mu, mu_c, e2_c = moments[:, :d], moments[:, d : 2 * d], moments[:, 2 * d]
+        mu, mu_c = moments[:, :d], moments[:, d : 2 * d]
         mean[sl] = mu
-        second[sl] = moments[:, 2 * d + 1]
-        score[sl] = (mu - xt[sl]) / sigma**2
-        # E||x - xt||^2 = E||b||^2 - 2 a . E[b] + ||a||^2, in centred coordinates.
+        second[sl] = moments[:, 2 * d]
+        # From the top centre b_k: tr Var = E||b - b_k||^2 - ||shift||^2, E[x] - xt = shift +
+        # offset, E||x - xt||^2 = E||b - b_k||^2 + 2 shift . offset + ||offset||^2: each term
+        # small exactly when its result is (E||b||^2 - ||E b||^2 would lose a variance below
+        # 1e-16 ||b||^2, and the DSM target its last digits, at small sigma).
+        spread_k, shift, offset = _about_top(w, top_idx, b, pair_sq, mu_c, a)
+        var[sl] = np.maximum(spread_k - np.sum(shift * shift, axis=1), 0.0)
+        score[sl] = (shift + offset) / sigma**2
+        dist2 = spread_k + 2.0 * np.sum(shift * offset, axis=1) + np.sum(offset * offset, axis=1)
+        target[sl] = 0.5 * np.maximum(dist2, 0.0) / sigma**4
         a2 = np.sum(a * a, axis=1)
-        spread = np.maximum(e2_c - 2.0 * np.sum(a * mu_c, axis=1) + a2, 0.0)
-        target[sl] = 0.5 * spread / sigma**4
         logq[sl] = top + np.log(total) - 0.5 * a2 / sigma**2 + log_norm
-        var[sl] = _spread_about_top(w, top_idx, b, mu_c)
     return PosteriorStats(score, mean, second, target, logq, var)
 
 

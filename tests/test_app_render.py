@@ -45,10 +45,11 @@ def test_identity_rows_agree_and_use_the_papers_scaling():
     assert all(ok for _, _, ok in rows.values())
 
 
-def test_agrees_uses_standard_errors_when_given():
-    assert render.agrees(1.0, 1.0005)
-    assert not render.agrees(1.0, 1.01)
+def test_agrees_uses_standard_errors_and_the_resolution_given():
+    assert not render.agrees(0.0, -5e-4) and not render.agrees(1.0, 1.0005)  # no vacuous 1e-3 floor
+    assert render.agrees(1.0, 1.0 + 1e-14)  # a few ulps
     assert render.agrees(1.0, 1.2, se=0.1) and not render.agrees(1.0, 1.4, se=0.1)
+    assert render.agrees(-9976.5, -10000.0, tol=30.0) and not render.agrees(-9976.5, -10000.0, tol=20.0)
 
 
 def test_reports_survive_pickling_read_only():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.polynomial.hermite import hermgauss
 
-from core.evaluation import build_eval_set, gauss_hermite_nodes
+from core.evaluation import build_eval_set, evaluate, gauss_hermite_nodes
 from tui.cli import main
 
 
@@ -83,3 +83,89 @@ def test_pruned_rule_keeps_low_moments_exact(d, k):
     assert w @ r2 == pytest.approx(d, abs=1e-13)
     assert w @ (r2 * r2) == pytest.approx(d * (d + 2), abs=1e-12)
     assert np.abs(w @ z).max() < 1e-15 and np.all(w > 0)
+
+
+# --- item 16: the tick rule ------------------------------------------------------------
+
+
+def test_ticks_at_step_0_for_small_sigma_and_refuse_a_shifted_theory():
+    """sigma = 0.01 at the initial parameters: DSM ~ 1e8, and ISM - DSM came out -9976.5
+    against -10000 (red under a 1e-3 relative rule). Every identity ticks now; and a theory
+    moved by more than what the terms can resolve does not (no vacuous floor)."""
+    from core.config import Config
+    from core.trainer import Trainer
+    from tui.render import agrees, identity_rows
+
+    t = Trainer(Config(sigma=0.01, n_train=128))
+    rows = identity_rows(t.snapshot(figures=True))
+    assert all(ok for *_, ok in rows), rows
+    f = t.evaluate()
+    assert f["esm_minus_dsm_tol"] < 1e-6 * abs(f["esm_minus_dsm_theory"])  # pointwise identity: rounding only
+    for name, m, _, th, _se, _ok in rows:
+        tol = {"ESM-DSM": f["esm_minus_dsm_tol"], "ISM-DSM": f["ism_minus_dsm_tol"], "DSM": f["dsm_dae_tol"]}.get(name)
+        if tol is not None:
+            assert not agrees(m, th + 2 * tol + 1e-300, None, tol), name
+
+
+def test_exact_esm_minus_dsm_ticks_to_rounding_across_sigma():
+    """The rao-blackwellised ESM - DSM equals the posterior-spread theory point by point, so
+    it must tick with rounding alone, from sigma = 1e-3 to 1e3 (red at 1e-3 before)."""
+    from tests.conftest import random_params
+    from tui.render import agrees
+
+    data = ring_points(120, seed=9)
+    p = random_params(np.random.default_rng(0), 2, 16)
+    for sigma in (1e-3, 1e-2, 0.3, 10.0, 1e3):
+        f = evaluate(p, build_eval_set(data, sigma, 0))
+        assert agrees(f["esm_minus_dsm"], f["esm_minus_dsm_theory"], None, f["esm_minus_dsm_tol"]), sigma
+        assert agrees(f["dsm"], f["dae"] / (2 * sigma**4), None, f["dsm_dae_tol"]), sigma
+
+
+# --- items 16 and 17: d > 2, standard errors of the stratified estimator ----------------
+
+
+@pytest.fixture(scope="module")
+def many_sets_5d():
+    """60 evaluation sets (seeds 0..59) of one 5-D data set at one theta, smaller Monte Carlo
+    sizes than the app's so this stays quick (the formulas do not depend on the sizes)."""
+    from core import evaluation
+    from tests.conftest import random_params
+
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(100, 5)) @ rng.normal(size=(5, 5)) * 0.7
+    p = random_params(np.random.default_rng(3), 5, 16)
+    sizes = {"MC_POINTS": 1024, "MC_C2_POINTS": 2048, "PAIRS": 1024}
+    old = {k: getattr(evaluation, k) for k in sizes}
+    try:
+        for k, v in sizes.items():
+            setattr(evaluation, k, v)
+        return [evaluate(p, build_eval_set(data, 0.5, seed)) for seed in range(60)]
+    finally:
+        for k, v in old.items():
+            setattr(evaluation, k, v)
+
+
+@pytest.mark.parametrize("key,se_key", [
+    ("esm_sigma", "esm_sigma_se"), ("ism_sigma", "ism_sigma_se"), ("dsm", "dsm_se"), ("dae", "dae_se"),
+    ("esm_minus_dsm", "esm_minus_dsm_se"), ("ism_minus_dsm", "ism_minus_dsm_se"),
+    ("esm_minus_dsm_pairs", "esm_minus_dsm_pairs_se"), ("c2", "c2_se"),
+    ("esm_minus_dsm_theory", "esm_minus_dsm_theory_se"),
+])
+def test_reported_standard_errors_match_the_spread_over_evaluation_sets(many_sets_5d, key, se_key):
+    """The empirical spread of each figure over 60 independently seeded sets against the
+    median reported standard error: equal within the sampling error of a 60-sample std
+    (the unstratified formula overstated them 1.1-5x)."""
+    values = np.array([f[key] for f in many_sets_5d])
+    reported = np.median([f[se_key] for f in many_sets_5d])
+    assert values.std(ddof=1) / reported == pytest.approx(1.0, abs=0.3)
+
+
+def test_d_above_2_ticks_combine_both_standard_errors(many_sets_5d):
+    """ESM - DSM (one Monte Carlo set) against C2 - C3 (another): with both standard errors
+    combined, at most 2 of 60 sets tick red (3 SE: ~0.2 expected; 7 of 60 with one SE)."""
+    from tui.render import agrees
+
+    red = sum(not agrees(f["esm_minus_dsm"], f["esm_minus_dsm_theory"],
+                         np.hypot(f["esm_minus_dsm_se"], f["esm_minus_dsm_theory_se"]), f["esm_minus_dsm_tol"])
+              for f in many_sets_5d)
+    assert red <= 2

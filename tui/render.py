@@ -247,13 +247,24 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.nda
 # --- identities -------------------------------------------------------------------------
 
 
-def agrees(measured, theory, se=None) -> bool | None:
-    """Within tolerance: 3 standard errors for a Monte Carlo figure, else 1e-3 relative."""
+def agrees(measured, theory, se=None, tol=None) -> bool | None:
+    """Equal within what the arithmetic and the estimator can resolve: |measured - theory|
+    <= 3 se + tol, with ``se`` the standard error of the difference (Monte Carlo; combine
+    both sides' with math.hypot) and ``tol`` what rounding (and, for identities resting on
+    integration by parts, the quadrature) leaves in the terms subtracted; the engine gives
+    it with each figure (``*_tol``). Without one, a few hundred ulps of the two values."""
     if measured is None or theory is None or not (math.isfinite(measured) and math.isfinite(theory)):
         return None
-    if se is not None and math.isfinite(se):
-        return abs(measured - theory) <= 3 * se + 1e-9 * max(1.0, abs(theory))
-    return abs(measured - theory) <= 1e-3 * max(1.0, abs(theory))
+    if tol is None or not math.isfinite(tol):
+        tol = 256 * 2.0**-52 * max(abs(measured), abs(theory))
+    bound = tol + (3 * se if se is not None and math.isfinite(se) else 0.0)
+    return abs(measured - theory) <= bound
+
+
+def _hypot(*ses):
+    """The standard error of a difference of independent estimates (None when exact)."""
+    given = [v for v in ses if v is not None]
+    return math.hypot(*given) if given else None
 
 
 def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | None, float | None, bool | None]]:
@@ -261,18 +272,17 @@ def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | 
     f = snap.figures
     s2 = snap.config.sigma**2
     dae_scaled = f["dae"] / (2 * s2 * s2) if f.get("dae") is not None else None
+    theory_se = f.get("esm_minus_dsm_theory_se")
     rows = [
-        ("ESM-DSM", f["esm_minus_dsm"], "C2-C3", f["esm_minus_dsm_theory"], f.get("esm_minus_dsm_se")),
-        ("pairs", f["esm_minus_dsm_pairs"], "C2-C3", f["esm_minus_dsm_theory"], f.get("esm_minus_dsm_pairs_se")),
-        ("ISM-DSM", f["ism_minus_dsm"], "-d/2σ²", f["ism_minus_dsm_theory"], f.get("ism_minus_dsm_se")),
-        ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None),
+        ("ESM-DSM", f["esm_minus_dsm"], "C2-C3", f["esm_minus_dsm_theory"],
+         _hypot(f.get("esm_minus_dsm_se"), theory_se), f.get("esm_minus_dsm_tol")),
+        ("pairs", f["esm_minus_dsm_pairs"], "C2-C3", f["esm_minus_dsm_theory"],
+         _hypot(f.get("esm_minus_dsm_pairs_se"), theory_se), f.get("esm_minus_dsm_pairs_tol")),
+        ("ISM-DSM", f["ism_minus_dsm"], "-d/2σ²", f["ism_minus_dsm_theory"], f.get("ism_minus_dsm_se"),
+         f.get("ism_minus_dsm_tol")),
+        ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
     ]
-    out = []
-    for name, m, tname, t, se in rows:
-        ok = agrees(m, t, se) if name != "DSM" else (
-            None if m is None or t is None else abs(m - t) <= 1e-6 * max(1.0, abs(t)))
-        out.append((name, m, tname, t, se, ok))
-    return out
+    return [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
 
 
 def _num(v, width: int = 10) -> str:
