@@ -121,7 +121,7 @@ def _refused(capsys, *args):
     (["--sigma", "abc"], "not a number"), (["--sigma", "0.1", "--jobs", "0"], "--jobs"),
     (["--sigma", "0.1", "--seeds", "0"], "seeds"), (["--sigma", "0.1", "--steps", "-1"], "--steps"),
     (["--steps", "10"], "--sigma"), (["--sigma", "0.1", "--seeds", "x"], "--seeds"),
-    (["--sigma", "0.1", "--lr", "-1"], "lr"), (["--sigma", "0.1", "--objective", "nope"], "objective"),
+    (["--sigma", "0.1", "--lr", "-1"], "learning rate"), (["--sigma", "0.1", "--objective", "nope"], "objective"),
     (["--sigma", "0.1", "--json", "/no/such/dir/out.json"], "does not exist"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(capsys, args, words):
