@@ -26,6 +26,7 @@ COMMANDS = {
     "run": "tui.run",
     "sweep": "tui.sweep",
     "compare": "tui.compare",
+    "serve": "tui.serve",
 }
 
 
