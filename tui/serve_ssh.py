@@ -335,11 +335,11 @@ async def run_server(demo: Demo, ready=None) -> None:
         ready(demo)
     try:
         await stop.wait()
+        say("smtui serve: shutting down")
+        await demo.shutdown()  # a second ctrl+c meanwhile changes nothing: the sessions are being ended
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        say("smtui serve: shutting down")
-        await demo.shutdown()
 
 
 def serve_ssh(args: argparse.Namespace, command: list[str]) -> int:

@@ -5,6 +5,7 @@ each app to quit; this module then waits for them, and their trainers, to be gon
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import shlex
@@ -31,10 +32,33 @@ def serve_web(args: argparse.Namespace, command: list[str]) -> int:
         raise UserError(f"cannot listen on {clean(args.host)}:{args.port}: {clean(getattr(exc, 'strerror', exc))}") \
             from None
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    server = Server(shlex.join(command), host=args.host, port=port, title="smtui",
-                    public_url=f"http://{host}:{port}")
-    print(f"smtui serve: web on http://{host}:{port} (each browser tab gets its own app; ctrl+c or SIGTERM "
-          "stops the server)", flush=True)
+    url = f"http://{host}:{port}"
+
+    class Web(Server):
+        tabs: set[asyncio.Task] = set()
+
+        async def on_startup(self, app) -> None:  # textual-serve's hook: our lines instead of its banner
+            print(f"smtui serve: web on {url} (each browser tab gets its own app; ctrl+c or SIGTERM "
+                  "stops the server)", flush=True)
+
+        async def handle_websocket(self, request):
+            """One tab, as textual-serve runs it, known so that shutdown can end it."""
+            task = asyncio.current_task()
+            self.tabs.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.tabs.discard(task)
+
+        async def on_shutdown(self, app) -> None:
+            # Without this the tabs' apps run on until aiohttp gives up on them (about 20 s):
+            # cancelled, textual-serve tells each app to quit and waits for it.
+            for task in self.tabs:
+                task.cancel()
+            if self.tabs:
+                await asyncio.wait(self.tabs, timeout=10)
+
+    server = Web(shlex.join(command), host=args.host, port=port, title="smtui", public_url=url)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"smtui serve: WARNING: anyone who can reach {clean(args.host)}:{port} gets the app, with no "
               "authentication, and the app's save and load reach this account's files", file=sys.stderr, flush=True)

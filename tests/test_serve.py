@@ -1,0 +1,412 @@
+"""`smtui serve`: an asyncssh client against the SSH server on 127.0.0.1 (a free port, a temporary
+host key and authorized-keys file): the app on a pty, keys and window changes reaching it, `q`
+closing the channel, every process of a session gone when the viewer leaves, the refusals, the
+limits; the real command's start, log and shutdown; and `--web` serving its page and stopping.
+Every wait is bounded and every process started is ended."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import aiohttp
+import asyncssh
+import pytest
+
+from tui.cli import main
+from tui.serve import app_command, build_serve_parser, check_args
+from tui.serve_ssh import Demo, load_authorized_keys, load_host_key
+
+SETUP = ["--n-train", "128", "--hidden", "16"]  # a light app: quicker to start on a busy CI machine
+ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])")
+APP_WAIT = 60.0  # seconds an app may take to draw its first screen on 2 loaded cores
+
+
+def screen_text(raw: bytes) -> str:
+    return ANSI.sub(b"", raw).decode("utf-8", "replace")
+
+
+def group(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``, read from /proc."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                pids.append(int(name))
+    return pids
+
+
+async def until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.05)
+    return result
+
+
+@pytest.fixture
+def keys(tmp_path):
+    """(viewer key, stranger key, authorized-keys path listing only the viewer, host key path)."""
+    viewer, stranger = (asyncssh.generate_private_key("ssh-ed25519") for _ in range(2))
+    ak = tmp_path / "authorized_keys"
+    ak.write_bytes(viewer.export_public_key())
+    return viewer, stranger, ak, tmp_path / "host_key"
+
+
+class Served:
+    """An in-process SSH demo server and the clients of one test, all ended at the end."""
+
+    def __init__(self, keys, *flags):
+        viewer, _, ak, host_key = keys
+        args = build_serve_parser().parse_args(
+            ["--ssh", "--port", "0", "--host-key", str(host_key), *(flags or ["--authorized-keys", str(ak)]), *SETUP])
+        check_args(args)
+        authorized = None if args.open else load_authorized_keys(args.authorized_keys)[0]
+        self.demo = Demo(args, app_command(args), load_host_key(args.host_key)[0], authorized)
+        self.viewer, self.conns, self.pgids = viewer, [], []
+
+    async def __aenter__(self):
+        await self.demo.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        for c in self.conns:
+            c.close()
+        await asyncio.wait_for(self.demo.shutdown(grace=5), 30)
+        for pgid in self.pgids:  # never leave a process behind, even when a test failed
+            for pid in group(pgid):
+                os.kill(pid, signal.SIGKILL)
+
+    async def connect(self, **kw):
+        opts = dict(known_hosts=None, username="viewer", client_keys=[self.viewer], agent_path=None, config=())
+        conn = await asyncio.wait_for(asyncssh.connect("127.0.0.1", self.demo.port, **{**opts, **kw}), 20)
+        self.conns.append(conn)
+        return conn
+
+    async def app_session(self, size=(100, 30), conn=None):
+        conn = conn or await self.connect()
+        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
+        session = await until(lambda: next((s for s in self.demo.sessions if s.app and s.app.pid), None), 20,
+                              "the app process")
+        self.pgids.append(session.app.pid)
+        return conn, proc, Screen(proc), session.app.pid
+
+
+class Screen:
+    """What the app has drawn so far on one channel, searched as plain text."""
+
+    def __init__(self, proc):
+        self.proc, self.raw = proc, b""
+
+    async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in screen_text(self.raw):
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} never appeared; last output: {screen_text(self.raw[-400:])!r}"
+            try:
+                chunk = await asyncio.wait_for(self.proc.stdout.read(65536), min(left, 1.0))
+            except TimeoutError:
+                continue
+            assert chunk or text in screen_text(self.raw), f"channel closed before {text!r} appeared"
+            self.raw += chunk
+
+    async def rest(self, timeout: float = 20) -> str:
+        """Everything until the channel closes."""
+        out = await asyncio.wait_for(self.proc.stdout.read(), timeout)
+        await asyncio.wait_for(self.proc.wait_closed(), timeout)
+        return screen_text(self.raw + out)
+
+
+# ----- the app on a pty
+async def test_session_shows_the_app_takes_keys_and_window_changes_and_q_closes_the_channel(keys):
+    async with Served(keys) as s:
+        conn, proc, screen, pgid = await s.app_session(size=(100, 30))
+        await screen.wait_for("paused — space trains")  # the status line
+        proc.stdin.write(b" ")
+        await screen.wait_for("training — space pauses")  # the key press took effect
+        proc.change_terminal_size(60, 18)
+        await screen.wait_for("terminal too small: need 70x20, have 60x18")  # the window change reached it
+        proc.stdin.write(b"q")
+        await screen.rest()
+        assert proc.exit_status == 0
+        await until(lambda: not group(pgid), 10, "the app's process group to end")
+        assert not s.demo.sessions
+
+
+async def test_viewer_leaving_ends_every_process_of_the_session(keys):
+    async with Served(keys) as s:
+        conn, proc, screen, pgid = await s.app_session()
+        await screen.wait_for("paused")
+        members = group(pgid)
+        assert pgid in members and len(members) >= 2, members  # the app and its trainer
+        conn.close()
+        await until(lambda: not group(pgid), 15, "the app and its trainer to end")
+        assert all(_state(pid) in ("gone", "Z") for pid in members)
+        await until(lambda: not s.demo.sessions, 5, "the session to be dropped")
+
+
+async def test_idle_timeout_ends_the_session_and_says_why(keys):
+    async with Served(keys, "--authorized-keys", str(keys[2]), "--idle-timeout", "1.5") as s:
+        conn, proc, screen, pgid = await s.app_session()
+        out = await screen.rest(timeout=APP_WAIT)
+        assert "no key pressed for 1.5 s; session ended" in out
+        assert proc.exit_status == 1
+        await until(lambda: not group(pgid), 10, "the app's process group to end")
+
+
+async def test_the_next_client_beyond_max_sessions_is_told_it_is_full(keys):
+    async with Served(keys, "--authorized-keys", str(keys[2]), "--max-sessions", "1") as s:
+        await s.app_session()
+        conn = await s.connect()
+        second = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+        err = await asyncio.wait_for(second.stderr.read(), 20)
+        await asyncio.wait_for(second.wait_closed(), 20)
+        assert err.decode().strip() == "smtui serve: full (1 sessions), try later"
+        assert second.exit_status == 1 and len(s.demo.sessions) == 1
+
+
+async def test_open_lets_a_client_in_without_any_key(keys):
+    async with Served(keys, "--open") as s:
+        conn = await s.connect(client_keys=None)
+        _, proc, screen, pgid = await s.app_session(conn=conn)
+        await screen.wait_for("paused")
+
+
+# ----- refusals (no app is ever started for these)
+async def test_unlisted_key_is_refused(keys):
+    async with Served(keys) as s:
+        with pytest.raises(asyncssh.PermissionDenied):
+            await s.connect(client_keys=[keys[1]])
+
+
+async def test_password_and_keyboard_interactive_auth_are_refused(keys):
+    async with Served(keys) as s:
+        for method in ("password", "keyboard-interactive"):
+            with pytest.raises(asyncssh.PermissionDenied):
+                await s.connect(client_keys=None, password="anything", preferred_auth=method)
+
+
+async def test_exec_and_a_shell_without_terminal_are_refused_in_one_line(keys):
+    async with Served(keys) as s:
+        conn = await s.connect()
+        for command, line in (("ls /", "this server only runs the smtui app; connect without a command: "
+                                       f"ssh -p {s.demo.port} 127.0.0.1"),
+                              (None, "the app needs a terminal; connect with ssh -t")):
+            result = await asyncio.wait_for(conn.run(command, encoding=None), 20)
+            assert result.stderr.decode() == f"smtui serve: {line}\n" and result.exit_status == 1
+            assert result.stdout == b""
+        assert not s.demo.sessions and not s.demo.starting
+
+
+async def test_sftp_scp_and_forwarding_are_refused(keys, tmp_path):
+    async with Served(keys) as s:
+        conn = await s.connect()
+        with pytest.raises(asyncssh.ChannelOpenError):  # "Session request failed"
+            await asyncio.wait_for(conn.start_sftp_client(), 20)
+        scp = await asyncio.wait_for(conn.run("scp -t /tmp", encoding=None), 20)
+        assert scp.exit_status == 1 and b"only runs the smtui app" in scp.stderr
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await asyncio.wait_for(conn.open_connection("127.0.0.1", s.demo.port), 20)
+        with pytest.raises(asyncssh.ChannelListenError):
+            await asyncio.wait_for(conn.start_server(lambda *a: None, "127.0.0.1", 0), 20)
+        assert not s.demo.sessions
+
+
+# ----- keys and flags, checked before listening
+def test_host_key_is_made_once_private_and_then_reused(tmp_path):
+    path = tmp_path / "conf" / "host_key"
+    key, where, made = load_host_key(str(path))
+    assert made and where == str(path) and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert key.algorithm == b"ssh-ed25519"
+    again, _, made_again = load_host_key(str(path))
+    assert not made_again and again.get_fingerprint() == key.get_fingerprint()
+
+
+def run_main(capsys, *argv):
+    try:
+        code = main(["serve", *argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ssh", "--sigma", "-1"], "sigma"),
+    (["--ssh", "--distribution", "nope"], "nope"),
+    (["--ssh", "--port", "70000"], "--port must be 0 to 65535"),
+    (["--ssh", "--max-sessions", "0"], "--max-sessions must be at least 1"),
+    (["--ssh", "--idle-timeout", "nan"], "--idle-timeout must be"),
+    (["--web", "--max-sessions", "3"], "--max-sessions applies to --ssh only"),
+    (["--web", "--open"], "--open applies to --ssh only"),
+    (["--ssh", "--web"], "not allowed with"),
+    ([], "one of the arguments --ssh --web is required"),
+    (["--ssh", "--open", "--authorized-keys", "x"], "not allowed with"),
+])
+def test_bad_flags_are_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_missing_authorized_keys_and_an_open_host_key_are_refused(capsys, tmp_path):
+    code, _, err = run_main(capsys, "--ssh", "--host-key", str(tmp_path / "hk"),
+                            "--authorized-keys", str(tmp_path / "none"))
+    assert code == 2 and "no authorized keys at" in err and "--open" in err and len(err.splitlines()) == 1
+    hk = tmp_path / "hk"  # made by the run above, before the keys were found missing
+    hk.chmod(0o644)
+    code, _, err = run_main(capsys, "--ssh", "--host-key", str(hk), "--open")
+    assert code == 2 and "can be read by others (mode 644)" in err and len(err.splitlines()) == 1
+    code, _, err = run_main(capsys, "--ssh", "--host-key", str(tmp_path), "--open")
+    assert code == 2 and "is not a regular file" in err
+
+
+# ----- the real commands, as an operator runs them
+def start(*argv, cwd=None):
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", *argv, *SETUP], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            cwd=cwd)
+
+
+async def read_line(server, pattern: str, timeout: float = 30) -> re.Match:
+    lines = []
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = await asyncio.wait_for(loop.run_in_executor(None, server.stdout.readline), deadline - time.monotonic())
+        lines.append(line)
+        if m := re.search(pattern, line):
+            return m
+        assert line, f"server ended; said {lines!r}"
+    raise AssertionError(f"no {pattern!r} in {lines!r}")
+
+
+def stop(server, timeout: float = 30, signal_it: bool = True) -> str:
+    if signal_it and server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+    try:
+        out, _ = server.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        out, _ = server.communicate()
+        raise AssertionError(f"server did not stop within {timeout} s: {out!r}") from None
+    return out
+
+
+async def test_ssh_command_prints_fingerprint_logs_connections_and_stops_every_session_on_sigterm(keys):
+    viewer, _, ak, host_key = keys
+    server = start("--ssh", "--port", "0", "--host-key", str(host_key), "--authorized-keys", str(ak))
+    pgid = None
+    try:
+        port = int((await read_line(server, r"SSH on 127\.0\.0\.1:(\d+)"))[1])
+        fingerprint = (await read_line(server, r"host key (SHA256:\S+)"))[1]
+        assert fingerprint == asyncssh.read_private_key(host_key).get_fingerprint()
+        conn = await asyncio.wait_for(asyncssh.connect(
+            "127.0.0.1", port, known_hosts=None, username="viewer", client_keys=[viewer], agent_path=None,
+            config=()), 20)
+        assert conn.get_server_host_key().get_fingerprint() == fingerprint
+        proc = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
+        screen = Screen(proc)
+        await screen.wait_for("paused")
+        apps = [int(n) for n in os.listdir("/proc") if n.isdigit() and _parent(int(n)) == server.pid]
+        assert len(apps) == 1
+        pgid = apps[0]
+        assert len(group(pgid)) >= 2  # the app and its trainer, in their own group
+        server.send_signal(signal.SIGTERM)
+        out = await screen.rest()
+        assert "the demo server is shutting down" in out and proc.exit_status == 1
+        conn.close()
+        log = await asyncio.get_running_loop().run_in_executor(None, stop, server, 30, False)
+        assert server.returncode == 0, log
+        assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ  127\.0\.0\.1:\d+  " + re.escape(viewer.get_fingerprint())
+                         + r"  \d+\.\d s  server shut down$", log, re.M), log
+        assert not group(pgid)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+        for pid in group(pgid) if pgid else ():
+            os.kill(pid, signal.SIGKILL)
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+def descendants(pid: int) -> set[int]:
+    found, frontier = set(), {pid}
+    while frontier:
+        kids = {int(n) for n in os.listdir("/proc") if n.isdigit() and _parent(int(n)) in frontier}
+        frontier = kids - found
+        found |= kids
+    return found
+
+
+async def test_web_serves_its_page_runs_an_app_per_tab_and_stops_cleanly():
+    server = start("--web", "--port", "0")
+    apps: set[int] = set()
+    try:
+        url = (await read_line(server, r"web on (http://127\.0\.0\.1:\d+)"))[1]
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            deadline = time.monotonic() + 30
+            while True:  # the address is printed as the server starts listening
+                try:
+                    async with http.get(url) as page:
+                        assert page.status == 200
+                        html = await page.text()
+                    break
+                except aiohttp.ClientConnectorError:
+                    assert time.monotonic() < deadline, "the page was never served"
+                    await asyncio.sleep(0.1)
+            assert "textual.js" in html and url.replace("http", "ws") + "/ws" in html
+            async with http.ws_connect(url.replace("http", "ws") + "/ws?width=100&height=30") as ws:
+                seen = b""
+                deadline = time.monotonic() + APP_WAIT
+                while b"paused" not in seen:  # the app's status line, drawn in this tab
+                    assert time.monotonic() < deadline, "the app never drew its status line"
+                    try:
+                        msg = await asyncio.wait_for(ws.receive(), 1)
+                    except TimeoutError:
+                        continue
+                    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+                    seen += msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                apps = descendants(server.pid)
+                assert len(apps) >= 2  # the app and its trainer
+                stopping = asyncio.get_running_loop().run_in_executor(None, stop, server)
+                while not ws.closed and time.monotonic() < deadline + 30:  # the tab sees the server go
+                    await asyncio.wait_for(ws.receive(), 30)
+                log = await stopping
+        assert server.returncode == 0 and "smtui serve: stopped" in log, log
+        assert "had to be killed" not in log
+        assert all(_state(pid) in ("gone", "Z") for pid in apps)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+        for pid in apps:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
