@@ -47,8 +47,8 @@ class CellIndex:
     centres: np.ndarray  # (n, d) the centres, sorted by cell
     original: np.ndarray  # (n, d) the centres as given (for the exact fallback)
     origin: np.ndarray  # (d,) the centres' mean (logits measured from it, as core.parzen)
-    table: np.ndarray  # (d + 1, n): [a, 1] @ table[:, k] are the logits (a = query - origin)
-    cols: np.ndarray  # (n, d + 1): [centre, 1], for the weighted sums
+    table: np.ndarray  # (d + 1, n): [a, 1] @ table[:, k] are the logits (a = query - origin);
+    # its first d rows are the centred centres / sigma^2, whose weighted means give the score
 
 
 def radius_for(n: int, sigma: float) -> float:
@@ -78,9 +78,8 @@ def build_index(centres: np.ndarray, sigma: float) -> CellIndex | None:
     origin = centres.mean(axis=0)
     b = sorted_centres - origin
     table = np.concatenate([b / sigma**2, (-0.5 / sigma**2) * np.sum(b * b, axis=1)[:, None]], axis=1)
-    cols = np.concatenate([sorted_centres, np.ones((n, 1))], axis=1)
     return CellIndex(float(sigma), R, low, cells, ids[order], sorted_centres, centres, origin,
-                     np.ascontiguousarray(table.T), cols)
+                     np.ascontiguousarray(table.T))
 
 
 def _linear(cell, cells):
@@ -111,51 +110,55 @@ def _runs(index: CellIndex, q: np.ndarray):
     return np.stack(starts, axis=1), np.stack(stops, axis=1)
 
 
-def _padded(start, stop):
-    """(positions (M, K), mask (M, K)) with K the largest candidate count: row i lists its
-    candidates (sorted-centre positions), padded with position 0 where mask is False."""
-    lengths = stop - start
-    count = lengths.sum(axis=1)
-    width = max(int(count.max()), 1)
-    total = int(count.sum())
-    flat_runs = np.repeat(np.arange(lengths.size), lengths.ravel())
-    run_first = np.cumsum(lengths.ravel()) - lengths.ravel()  # where each run begins in the flat list
-    at = np.arange(total)
-    pos = start.ravel()[flat_runs] + (at - run_first[flat_runs])
-    row = flat_runs // lengths.shape[1]
-    col = at - (np.cumsum(count) - count)[row]
-    positions = np.zeros((len(count), width), dtype=np.int64)
-    mask = np.zeros((len(count), width), dtype=bool)
-    positions[row, col] = pos
-    mask[row, col] = True
-    return positions, mask, count
+def _block(q, index: CellIndex, start, stop):
+    """Scores of the queries q from their candidates, and each one's error bound.
 
-
-def _block(q, index: CellIndex, positions, mask, count):
-    """Scores of the queries q from their candidates, and each one's error bound."""
-    s2 = index.sigma**2
-    a1 = np.empty((q.shape[0], q.shape[1] + 1))
-    np.subtract(q, index.origin, out=a1[:, :-1])
-    a1[:, -1] = 1.0
-    logits = np.matmul(index.table.T[positions], a1[:, :, None])[:, :, 0]
-    logits[~mask] = -np.inf
-    best = logits.argmax(axis=1)
-    top = logits[np.arange(len(q)), best][:, None]
-    np.maximum(logits, top - 700.0, out=logits)  # as core.parzen: dodge exp's slow underflow path
-    logits -= top
-    w = np.exp(logits, out=logits)
-    w[~mask] = 0.0
-    moments = np.matmul(w[:, None, :], index.cols[positions])[:, 0, :]
-    z = moments[:, -1]
-    g = (moments[:, :-1] / z[:, None] - q) / s2
-    nearest = index.centres[positions[np.arange(len(q)), best]] - q
+    Slot j holds every row's j-th run, padded to the slot's longest: positions are
+    start + arange, so each gather is one ``take`` from a contiguous row of the table.
+    The logits of all slots are kept; their common maximum is subtracted before exp."""
+    s2, d = index.sigma**2, q.shape[1]
+    a = q - index.origin
+    rows = np.arange(len(q))
+    blocks, top, best = [], np.full(len(q), -np.inf), np.zeros(len(q), dtype=np.int64)
+    for j in range(start.shape[1]):
+        length = stop[:, j] - start[:, j]
+        width = int(length.max())
+        if width == 0:
+            continue
+        k = np.arange(width)
+        mask = k < length[:, None]
+        pos = np.where(mask, start[:, j : j + 1] + k, 0)
+        cols = [np.take(index.table[i], pos) for i in range(d)]
+        logits = np.take(index.table[d], pos)
+        for i in range(d):
+            logits += cols[i] * a[:, i : i + 1]
+        logits[~mask] = -np.inf
+        arg = logits.argmax(axis=1)
+        here = logits[rows, arg]
+        better = here > top
+        top = np.where(better, here, top)
+        best = np.where(better, pos[rows, arg], best)
+        blocks.append((logits, cols))
+    z, sums = np.zeros(len(q)), np.zeros((len(q), d))
+    floor = (top - 700.0)[:, None]  # as core.parzen: dodge exp's slow underflow path
+    for logits, cols in blocks:
+        np.maximum(logits, floor, out=logits)
+        logits -= top[:, None]
+        w = np.exp(logits, out=logits)  # the padding was -inf, floored: weight e^-700, times 0 below
+        w[logits <= -700.0] = 0.0
+        z += w.sum(axis=1)
+        for i in range(d):
+            sums[:, i] += np.einsum("mk,mk->m", w, cols[i])
+    # mean of the centred centres b = sigma^2 * table rows; g = (E[b] - a) / sigma^2
+    g = sums / z[:, None] - a / s2
+    nearest = index.centres[best] - q
     r0_sq = np.sum(nearest * nearest, axis=1)
     R = index.radius
-    left_out = index.ids.shape[0] - count
+    left_out = index.ids.shape[0] - (stop - start).sum(axis=1)
     with np.errstate(over="ignore"):
         e = np.exp(-(R * R - r0_sq) / (2.0 * s2))
         bound = left_out * e * (R / s2 + np.sqrt(np.sum(g * g, axis=1))) / z
-    bound[(r0_sq > R * R) | (count == 0)] = np.inf  # nothing within R: nothing is guaranteed
+    bound[(r0_sq > R * R) | ~np.isfinite(top)] = np.inf  # nothing within R: nothing is guaranteed
     return g, bound
 
 
@@ -178,7 +181,7 @@ def parzen_score_near(xt: np.ndarray, index: CellIndex) -> np.ndarray:
         while hi < len(order) and (hi + 1 - lo) * count[order[hi]] <= CHUNK_PAIRS:
             hi += 1
         rows = order[lo:hi]
-        g, bound = _block(q[rows], index, *_padded(start[rows], stop[rows]))
+        g, bound = _block(q[rows], index, start[rows], stop[rows])
         ok = bound <= TOLERANCE / index.sigma
         out[rows[ok]] = g[ok]
         exact.append(rows[~ok])

@@ -15,6 +15,7 @@ RUNS = {
                    "--steps", "2"],
     "frame_build": ["--sizes", "80x24", "--repeats", "1", "--steps", "5", "--n-train", "32", "--samples", "20",
                     "--capacity", "64"],
+    "parzen_near": ["--n", "3000", "--rounds", "1", "--sigma", "0.02", "--sigma", "3", "--distribution", "moons"],
     "app_responsiveness": ["--seconds", "0.5", "--presses", "1", "--n-train", "64"],
     "sweep": ["--sigma", "0.1,1", "--seeds", "1", "--steps", "20", "--jobs", "2"],
 }

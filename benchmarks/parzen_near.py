@@ -1,0 +1,64 @@
+"""ESM-sigma's Parzen target per training step: the exact computation (core/parzen.py)
+against the neighbour search (core/neighbours.py), at n training points, for a batch of
+training-like queries (x + sigma * eps); interleaved medians, and the largest difference
+seen (times sigma, to compare with the stated bound TOLERANCE).
+
+    python -m benchmarks.parzen_near                          # n = 100,000, 2-D
+    python -m benchmarks.parzen_near --n 2000 --rounds 1 --sigma 0.05   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from benchmarks.common import interleaved, table
+from core import distributions
+from core.neighbours import TOLERANCE, build_index, parzen_score_near
+from core.parzen import parzen_score
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--distribution", action="append", help="repeatable; default ring8, moons, checkerboard")
+    ap.add_argument("--sigma", action="append", type=float, help="repeatable; default 0.001 0.003 0.01 0.03 0.1 0.3")
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args(argv)
+    rows = []
+    for name in args.distribution or ["ring8", "moons", "checkerboard"]:
+        data = distributions.sample(name, args.n, 0)
+        for sigma in args.sigma or [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]:
+            t0 = time.perf_counter()
+            index = build_index(data, sigma)
+            build = (time.perf_counter() - t0) * 1e3
+            rng = np.random.default_rng(1)
+            xt = data[rng.integers(0, len(data), args.batch)] + sigma * rng.standard_normal((args.batch, 2))
+            runners = {"exact": lambda k, xt=xt, data=data, s=sigma: [parzen_score(xt, data, s) for _ in range(k)]}
+            if index is not None:
+                runners["near"] = lambda k, xt=xt, index=index: [parzen_score_near(xt, index) for _ in range(k)]
+            t = interleaved(runners, args.rounds, 1)
+            if index is None:
+                rows.append([name, sigma, t["exact"] * 1e3, "-", "-", "-", "no index (radius covers the data)"])
+                continue
+            err = np.abs(parzen_score_near(xt, index) - parzen_score(xt, data, sigma)).max() * sigma
+            rows.append([name, sigma, t["exact"] * 1e3, t["near"] * 1e3, build, f"{err:.1e}",
+                         f"radius {index.radius:.3g}, {'x'.join(map(str, index.cells))} cells"])
+            print(table(_HEADER, rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(table(_HEADER, rows, title=f"ms per batch of {args.batch}, n = {args.n:,}, 2-D, medians of {args.rounds} "
+                                       f"interleaved rounds; stated bound: max |diff| * sigma <= {TOLERANCE:g}"))
+    return 0
+
+
+_HEADER = ["data", "sigma", "exact ms", "near ms", "build ms", "max|diff|*sigma", ""]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
