@@ -27,6 +27,7 @@ from core.config import Config
 from core.trainer import MAX_MARKS, Trainer
 from tui import frames, render
 from tui.protocol import Report, grid_shape, pack, unpack
+from tui.status import status_text
 
 BUDGET_MS = 30.0  # issue 4: every frame at 120x40
 BUDGET_SIZE = "120x40"
@@ -97,7 +98,7 @@ def cases(report: Report, sizes: dict, label: str) -> dict:
         "identities": panel(render.identities_table, "identities", snap),
         "ESM-DSM plot": panel(render.identity_plot, "idplot", snap, *sizes["idplot"]),
         "setup": panel(render.setup_text, "setup", snap.config, snap.dim),
-        "status": panel(render.status_text, "status", report),
+        "status": panel(status_text, "status", report),
         "whole frame (4 plots, worker)": lambda: frames.build(report, 0, plots),
         "training frame (identities unchanged)": lambda: frames.build(report, 0, plots, unchanged),
     }

@@ -70,7 +70,7 @@ async def test_a_storm_of_resizes_while_training():
 
 async def test_a_burst_of_keys_faster_than_the_app_can_draw():
     rng = random.Random(1)
-    keys = [k.keys.split(",")[0] for k in KEYS if k.action not in ("quit", "command_palette", "save", "help")]
+    keys = [k.keys.split(",")[0] for k in KEYS if k.action not in ("quit_asking", "command_palette", "save", "help")]
     app = SMApp(FAST.with_changes(distribution="gaussian"), bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)

@@ -14,7 +14,7 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from core.config import Config
@@ -23,12 +23,13 @@ from core.errors import UserError
 from core.objectives import OBJECTIVES
 from core.text import visible
 from tui import frames, render
-from tui.bridge import TrainerBridge
+from tui.bridge import RATE_WINDOW, TrainerBridge
 from tui.commands import Setting, ask_save, palette, parse_setting
-from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings
+from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings, footer_text
 from tui.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
 from tui.panel import PlotPanel
-from tui.screens import HelpScreen, ValuePrompt
+from tui.screens import HelpScreen, QuitPrompt, ValuePrompt
+from tui.status import STALL_AFTER, status_text
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
@@ -57,6 +58,8 @@ class SMApp(App):
         self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
         self._shutting_down = False
         self._building = self._draw_again = False
+        self.stalled = False  # no word from the trainer for STALL_AFTER seconds
+        self.cols = 80  # the terminal's width, as of the last resize
         self.frames = 0  # panel updates drawn (the benchmark reads it)
         self.drawn: tuple | None = None  # (step, figures step) of the report last drawn
         self.panel_texts: dict = {}  # what each plot panel shows now
@@ -81,7 +84,7 @@ class SMApp(App):
                 yield Static(id="setup", classes="panel")
         yield Static(id="status")
         yield Static(id="too-small")
-        yield Footer(compact=True)
+        yield Static(id="keys")
 
     def _panel(self, wid: str):
         """A main-screen widget, found even while a modal screen (help, palette) is on top."""
@@ -101,6 +104,7 @@ class SMApp(App):
         self._show_view_title()
         self._show_setup()
         self._show_status()
+        self.set_interval(0.5, self._watch_trainer)
         try:
             self.bridge.start()
         except (OSError, ValueError) as exc:  # e.g. no processes left: say so, keep the app
@@ -122,7 +126,10 @@ class SMApp(App):
         super().notify(visible(message), title=visible(title), markup=False, **kwargs)
 
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        # Textual's own Keys panel (escape does not close it) and Screenshot (fails under the
+        # app's driver) are left out: the help (?) and the SVG export replace them; its Quit
+        # would skip the question about unsaved steps.
+        yield from (c for c in super().get_system_commands(screen) if c.title == "Theme")
         yield from palette(self)
 
     # --- layout -------------------------------------------------------------------------
@@ -134,6 +141,7 @@ class SMApp(App):
         if not self._drawable:
             return
         w, h = size or self.size
+        self.cols = w  # (self.size may not have caught up with a resize yet)
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         self.set_class(not small and (w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]), "-compact")
@@ -141,6 +149,8 @@ class SMApp(App):
             f"terminal too small: need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {w}x{h}\n"
             "enlarge the window, or press q to quit")
         self._show_setup()
+        self._show_status()
+        self._show_keys()
         self.call_after_refresh(self._sized)
 
     def _sized(self) -> None:
@@ -165,9 +175,10 @@ class SMApp(App):
             self.notify(report.snapshot.message, title="training diverged", severity="error", timeout=15)
         self.report = report
         if report.acked >= self.bridge.sent:  # else a command is in flight: keep what it asked for
-            if report.training != self.training:  # the footer is rebuilt on each refresh: only when it changes
-                self.refresh_bindings()
+            changed = report.training != self.training
             self.config, self.training = report.snapshot.config, report.training
+            if changed:  # the footer greys n while training
+                self._show_keys()
         self._show_status()
         self._show_setup()
         self._draw()
@@ -249,11 +260,24 @@ class SMApp(App):
         self._show_status()
         self._sized()  # the new trainer needs the field's size
 
+    def _watch_trainer(self) -> None:
+        """Twice a second: a trainer silent for STALL_AFTER seconds is shown as stalled."""
+        stalled = not self.stopped and self.bridge.silent_for() >= STALL_AFTER
+        if stalled or stalled != self.stalled:
+            self.stalled = stalled
+            self._show_status()
+
     def _show_status(self) -> None:
         if not self._drawable:
             return
-        text = render.status_text(self.report, self.stopped, self.problem)
+        silent = self.bridge.silent_for() if self.stalled else 0.0
+        text = status_text(self.report, self.cols - 2, self.stopped, self.problem, silent, RATE_WINDOW)
         self._panel("status").update(text, layout=False)  # one row, always: no layout needed
+
+    def _show_keys(self) -> None:
+        if self._drawable:
+            greyed = frozenset({"step"} if self.training else ())
+            self._panel("keys").update(footer_text(self.cols, greyed), layout=False)
 
     def _show_setup(self) -> None:
         if not self._drawable:
@@ -320,6 +344,7 @@ class SMApp(App):
         self.training = not self.training
         self.command("train" if self.training else "pause")
         self.refresh_bindings()
+        self._show_keys()
 
     def action_step(self) -> None:
         self.command("step")
@@ -365,6 +390,22 @@ class SMApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_quit_asking(self) -> None:
+        """q: quit, after a question if steps were trained since the last save (ctrl+q does not ask)."""
+        r = self.report
+        unsaved = 0 if r is None or self.stopped else r.snapshot.step - r.saved_step
+        if unsaved <= 0:
+            self.exit()
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice == "quit":
+                self.exit()
+            elif choice == "save":
+                self.action_save()
+
+        self.push_screen(QuitPrompt(unsaved), answered)
 
 
 def _round(x: float) -> float:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 
 from core.config import Config
@@ -27,12 +28,14 @@ from core.experiment import load_experiment, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv
 from core.text import count
 from core.trainer import Trainer
-from tui.protocol import Command, Notice, Report, grid_shape, pack, unpack
+from tui.protocol import BEAT, Command, Notice, Report, grid_shape, pack, unpack
 
 FRAMES_PER_SECOND = 15
 EVAL_SHARE = 0.12  # most of the trainer's wall time that evaluations may take while training
 CHUNK_SECONDS = 0.02  # training between looks at the command pipe
-RATE_WINDOW = 1.0  # seconds over which the wall-clock steps/s is measured
+RATE_WINDOW = 10.0  # seconds of training over which the shown steps/s is averaged (a sliding window)
+BEAT_SECONDS = 0.25  # the trainer process says "alive" this often, even in the middle of a long step
+FROZEN_SHARE = 0.05  # a chunk that got less CPU than this share of its wall time (over a second) was frozen
 LANGEVIN = {"n": 400, "steps": 500}
 
 
@@ -51,8 +54,11 @@ class _Loop:
         self.eval_cost = 0.0
         self.eval_end = 0.0
         self.elapsed = self.trainer.train_seconds  # a resumed run's clock carries on
+        self.saved_step = self.trainer.step if experiment else 0  # steps up to here are in a file (or none made)
         self.rate: float | None = None
-        self.window = (0, 0.0)  # steps and seconds in the current rate window
+        self.window: deque[tuple[int, float]] = deque()  # (steps, seconds) of recent work, RATE_WINDOW long
+        self.window_sums = (0, 0.0)
+        self.retrying = False  # space pressed while diverged: the next chunk says if it diverges again at once
         self.last_send = 0.0
         self.dirty = True
         self.acked = acked  # a restarted loop carries on the bridge's command numbers
@@ -105,8 +111,7 @@ class _Loop:
         if kind == "quit":
             return False
         if kind == "train":
-            self.training = True
-            self.window = (0, 0.0)
+            self.training, self.retrying = True, t.status == "diverged"
         elif kind == "pause":
             self.training = False
         elif kind == "step":
@@ -126,7 +131,9 @@ class _Loop:
         elif kind == "grid":
             self.panel = tuple(args["size"])
         elif kind == "save":
+            t.train_seconds = self.elapsed  # the clock the status line shows is the one saved
             path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False))
+            self.saved_step = t.step
             self.say("done", f"experiment saved to {path} (step {t.step:,})", str(path))
         elif kind == "export_csv":
             self.say("done", f"metric history ({count(len(t.evaluations), 'row')}) written to "
@@ -135,7 +142,8 @@ class _Loop:
             self.training = False
             self.trainer = load_experiment(args["path"])  # a UserError leaves the current run as it was
             self.samples = self.samples_step = self.eval_step = None
-            self.elapsed, self.rate, self.window = self.trainer.train_seconds, None, (0, 0.0)
+            self.elapsed, self.saved_step = self.trainer.train_seconds, self.trainer.step
+            self.rate, self.window, self.window_sums = None, deque(), (0, 0.0)
             self.say("done", f"loaded {args['path']}: {self.trainer.config.source}, step {self.trainer.step:,}",
                      args["path"])
         self.dirty = True
@@ -144,9 +152,9 @@ class _Loop:
     # --- work ---------------------------------------------------------------------------
 
     def train_chunk(self) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         done = self.trainer.train(self.chunk, evaluate=False)
-        spent = time.perf_counter() - t0
+        spent = _working(time.perf_counter() - t0, time.thread_time() - c0)
         # Aim each chunk at CHUNK_SECONDS so commands are looked at often but cheaply.
         if spent > 0:
             self.chunk = max(1, min(4096, int(self.chunk * min(2.0, max(0.5, CHUNK_SECONDS / spent)))))
@@ -154,13 +162,22 @@ class _Loop:
         if self.trainer.status != "ok":
             self.training = False
             self.dirty = True
+            if self.retrying and not done:
+                self.say("refused", f"space retried from step {self.trainer.step:,} with the same setup and it "
+                                    "diverged again at once: lower the lr ([), raise σ (+) or re-initialise (r) first")
+        self.retrying = False
 
     def _count(self, steps: int, seconds: float) -> None:
+        """Add work to the training clock and to the sliding window the steps/s comes from."""
         self.elapsed += seconds
-        n, s = self.window[0] + steps, self.window[1] + seconds
-        if s >= RATE_WINDOW or (self.rate is None and s >= RATE_WINDOW / 2):
-            self.rate, n, s = n / s, 0, 0.0
-        self.window = (n, s)
+        self.window.append((steps, seconds))
+        n, s = self.window_sums[0] + steps, self.window_sums[1] + seconds
+        while len(self.window) > 1 and s - self.window[0][1] >= RATE_WINDOW:
+            old_n, old_s = self.window.popleft()
+            n, s = n - old_n, s - old_s
+        self.window_sums = (n, s)
+        if s >= min(1.0, RATE_WINDOW):  # a first figure after a second, then the window's mean
+            self.rate = n / s
 
     def maybe_evaluate(self) -> None:
         t = self.trainer
@@ -178,7 +195,7 @@ class _Loop:
         else:
             self.busy("evaluating every figure" if self.eval_step is not None or t.step
                       else "building the evaluation set")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         t.eval_set  # noqa: B018 - built once per data and sigma; not part of an evaluation's cost
         t1 = time.perf_counter()
         t.evaluate()
@@ -186,7 +203,7 @@ class _Loop:
         self.eval_cost = self.eval_end - t1
         self.eval_step = t.step
         if self.training:
-            self._count(0, self.eval_end - t0)
+            self._count(0, _working(self.eval_end - t0, time.thread_time() - c0))
         self.dirty = True
 
     # --- reports ------------------------------------------------------------------------
@@ -209,13 +226,43 @@ class _Loop:
             snap = t.snapshot(figures=False, samples=self.samples)
             self.say("error", f"trainer error drawing the field: {type(exc).__name__}: {exc}")
         report = Report(snapshot=snap, training=self.training, busy=busy, steps_per_second=self.rate,
-                        elapsed=self.elapsed, samples_step=self.samples_step, acked=self.acked)
+                        elapsed=self.elapsed, samples_step=self.samples_step, acked=self.acked,
+                        saved_step=self.saved_step)
         self.conn.send(pack(report))
         self.last_send = time.perf_counter()
         self.dirty = False
 
     def say(self, level: str, text: str, path: str = "") -> None:
         self.conn.send(Notice(level, text, path))
+
+
+def _working(wall: float, cpu: float) -> float:
+    """Seconds of ``wall`` that count as training time: all of it, unless the trainer was
+    frozen (a stopped process gets no CPU at all; a merely busy machine still gives it a
+    share), when only the CPU time counts. So a stall never jumps the clock or the rate."""
+    return cpu if wall > 1.0 and cpu < FROZEN_SHARE * wall else wall
+
+
+class _Conn:
+    """The trainer's end of the pipe, shared by the loop and the heartbeat thread."""
+
+    def __init__(self, conn):
+        self._conn, self._lock = conn, threading.Lock()
+        self.poll, self.recv, self.close = conn.poll, conn.recv, conn.close
+
+    def send(self, item) -> None:
+        with self._lock:
+            self._conn.send(item)
+
+
+def _beat(conn: _Conn, stop: threading.Event) -> None:
+    """Say "alive" every BEAT_SECONDS while the trainer runs, even inside a long step; the
+    UI shows the trainer as stalled when these stop (a stopped or starved process)."""
+    while not stop.wait(BEAT_SECONDS):
+        try:
+            conn.send(BEAT)
+        except (OSError, ValueError):
+            return
 
 
 def export_csv(trainer: Trainer, path: str, overwrite: bool = False) -> str:
@@ -238,6 +285,8 @@ def serve(conn, config: Config, experiment: str | None = None, quiet: bool = Fal
     terminal the UI draws on, and a stray warning there would scribble over the screen."""
     if quiet:
         _silence()
+    conn, stop = _Conn(conn), threading.Event()
+    threading.Thread(target=_beat, args=(conn, stop), name="smtui-trainer-beat", daemon=True).start()
     try:
         _Loop(conn, config, experiment, acked).run()
     except (EOFError, OSError, BrokenPipeError):
@@ -248,6 +297,7 @@ def serve(conn, config: Config, experiment: str | None = None, quiet: bool = Fal
         except OSError:
             pass
     finally:
+        stop.set()
         conn.close()
 
 
@@ -290,10 +340,12 @@ class TrainerBridge:
         self._worker = None
         self._conn = None
         self.sent = 0  # seq of the last command sent
+        self.heard = time.monotonic()  # when the trainer last said anything (a report, a notice, a beat)
 
     def start(self) -> None:
         with self._lock:
             self._latest, self._pending = None, False
+        self.heard = time.monotonic()
         if self.mode == "process":
             ctx = multiprocessing.get_context("spawn")
             self._conn, child = ctx.Pipe()
@@ -332,6 +384,10 @@ class TrainerBridge:
         except (OSError, ValueError):
             pass  # the reader reports the trainer as stopped
 
+    def silent_for(self) -> float:
+        """Seconds since the trainer last said anything (it beats every BEAT_SECONDS)."""
+        return time.monotonic() - self.heard
+
     def take_latest(self) -> Report | None:
         """The newest report (None if already taken); older ones were dropped."""
         with self._lock:
@@ -349,6 +405,9 @@ class TrainerBridge:
                 return
             if conn is not self._conn:
                 return  # a restarted trainer's predecessor: nothing it says is current
+            self.heard = time.monotonic()
+            if item == BEAT:
+                continue
             if isinstance(item, Notice):
                 self._on_notice(item)
                 continue

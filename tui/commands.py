@@ -188,7 +188,7 @@ def ask_history(app) -> None:
 def palette(app) -> Iterator[SystemCommand]:
     """Every action the keys offer, every choice, and a prompt for each exact value."""
     for k in KEYS:
-        if k.action in ("command_palette", "quit"):
+        if k.action == "command_palette":
             continue
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
     for s in SETTINGS:

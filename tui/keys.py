@@ -1,10 +1,14 @@
 """Every key, once: the app's bindings, the footer and the help screen are all built
-from this table, so they cannot disagree."""
+from this table, so they cannot disagree.
+
+The footer fits any width: essential keys first, then the others as room allows (all of
+them are in the help screen, ?)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.binding import Binding
 
 SIGMA_FACTOR = 1.25
@@ -18,36 +22,67 @@ class Key:
     label: str  # how the help screen shows the key
     short: str  # footer text
     help: str  # help screen text
-    show: bool = True  # in the footer
+    show: bool = True  # in the footer, when there is room
     footer_key: str = ""  # how the footer shows the key, if not as ``label``
+    rank: int = 2  # footer priority: 0 essential (shown from 80 columns); higher ranks give way first
 
 
 KEYS = (
-    Key("space", "toggle_training", "space", "train", "train / pause"),
-    Key("n", "step", "n", "step", "one training step (while paused)"),
-    Key("r", "reinitialise", "r", "re-init", "re-initialise the parameters (same seed; the step count goes on)"),
-    Key("d", "distribution(1)", "d", "data", "next distribution"),
+    Key("space", "toggle_training", "space", "train", "train / pause", rank=0),
+    Key("n", "step", "n", "step", "one training step (while paused)", rank=0),
+    Key("r", "reinitialise", "r", "re-init", "re-initialise the parameters (same seed; the step count goes on)",
+        rank=3),
+    Key("d", "distribution(1)", "d", "data", "next distribution", rank=0),
     Key("D", "distribution(-1)", "D", "prev data", "previous distribution", show=False),
-    Key("o", "objective(1)", "o", "obj", "next objective (ESM is skipped for sample-only data)"),
+    Key("o", "objective(1)", "o", "obj", "next objective (ESM is skipped for sample-only data)",
+        rank=0),
     Key("O", "objective(-1)", "O", "prev objective", "previous objective", show=False),
     Key("plus,equals_sign", "sigma(1)", "+", "σ", f"sigma up by a factor {SIGMA_FACTOR}",
-        footer_key="+/-"),
+        footer_key="+-", rank=0),
     Key("minus", "sigma(-1)", "-", "σ down", f"sigma down by a factor {SIGMA_FACTOR}", show=False),
     Key("right_square_bracket", "lr(1)", "]", "lr", f"learning rate up by a factor {LR_FACTOR:g}",
-        footer_key="[/]"),
+        footer_key="[]", rank=0),
     Key("left_square_bracket", "lr(-1)", "[", "lr down", f"learning rate down by a factor {LR_FACTOR:g}",
         show=False),
-    Key("v", "view", "v", "view", "next view of the score field"),
-    Key("l", "langevin", "l", "samples", "draw samples by Langevin dynamics from the model score"),
+    Key("v", "view", "v", "view", "next view of the score field", rank=0),
+    Key("l", "langevin", "l", "sample", "draw samples by Langevin dynamics from the model score",
+        rank=1),
     Key("s", "save", "s", "save", "save the experiment (asks where, with a default name; never overwrites "
-        "silently); the palette loads one and exports a screenshot or the metric history"),
-    Key("question_mark", "help", "?", "help", "this help (escape closes it)"),
+        "silently); the palette loads one and exports a screenshot or the metric history", rank=0),
+    Key("question_mark", "help", "?", "help", "this help: every key (escape closes it)", rank=0),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
-        show=False),
-    Key("q", "quit", "q", "quit", "quit"),
+        footer_key="^p"),
+    Key("q", "quit_asking", "q", "quit", "quit (asks first if steps are unsaved; ctrl+q quits at once)",
+        rank=0),
 )
 
 
 def bindings() -> list[Binding]:
-    return [Binding(k.keys, k.action, k.short, show=k.show, key_display=k.footer_key or k.label) for k in KEYS
+    return [Binding(k.keys, k.action, k.short, show=False, key_display=k.footer_key or k.label) for k in KEYS
             if k.action != "command_palette"]
+
+
+def footer_text(width: int, greyed: frozenset[str] = frozenset()) -> Text:
+    """The keys that fit in ``width`` cells: every essential one (from 80 columns), then
+    the others in table order while room is left; ``greyed`` actions are shown dim."""
+    keys = [k for k in KEYS if k.show]
+    items = lambda ks: [(k, f"{k.footer_key or k.label} {k.short}") for k in ks]  # noqa: E731
+
+    def fits(ks, gap):
+        return 1 + sum(len(s) for _, s in items(ks)) + gap * (len(ks) - 1) <= width
+
+    while not fits(keys, 1):
+        # the highest rank gives way first, the latest in the table among equals; help and quit stay
+        extra = [k for k in keys if k.action not in ("help", "quit_asking")]
+        if not extra:
+            break
+        keys.remove(max(reversed(extra), key=lambda k: k.rank))
+    gap = 2 if fits(keys, 2) else 1
+    t = Text(" ", no_wrap=True, overflow="crop", end="")
+    for i, (k, _) in enumerate(items(keys)):
+        dim = "dim " if k.action in greyed else ""
+        t.append(k.footer_key or k.label, style=f"{dim}bold")
+        t.append(f" {k.short}", style=dim.strip())
+        if i < len(keys) - 1:
+            t.append(" " * gap)
+    return t

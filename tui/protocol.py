@@ -42,6 +42,7 @@ class Report:
     elapsed: float  # wall seconds spent training so far
     samples_step: int | None  # step at which the Langevin samples were drawn
     acked: int = 0  # seq of the last command handled before this report
+    saved_step: int = 0  # the step last saved or loaded (0 for a fresh run): later steps are not in a file
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Notice:
     level: str
     text: str
     path: str = ""
+
+
+BEAT = "beat"  # the trainer's "alive" between reports (a plain string: cheap to pickle)
 
 
 def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:

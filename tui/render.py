@@ -231,7 +231,10 @@ def loss_panel(snap: Snapshot | None, width: int, height: int) -> Text:
         if lo <= step <= hi:
             fig.vline(step, color="magenta")
     if height >= 9:  # in a short panel the plot needs every row
-        shown = f"latest {loss[-1]:.4g}" + ("" if pos.all() else "; negative values not shown")
+        # A setup change (objective, sigma, re-init…) since the last step makes its loss another setup's.
+        stale = any(step >= steps[-1] for step, _ in snap.marks)
+        shown = ("no step since the setup changed" if stale else f"latest {loss[-1]:.4g}") + (
+            "" if pos.all() else "; negative values not shown")
         _title(fig, width, f"training loss ({snap.config.objective}), {shown}")
     return _text(fig)
 
@@ -332,6 +335,7 @@ def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
     fig.xlim(float(steps[0]), float(max(steps[-1], steps[0] + 1)))
     fig.ylim(centre - spread, centre + spread)
     fig.yticks([centre], [f"{centre:.4g}"])
+    fig.plot_size(max(width, MIN_PLOT[0]), max(height, 5))  # 5 rows (at 80x24) still hold the x labels
     if np.isfinite(pairs).any():
         fig.scatter(steps, pairs, marker="·", color="yellow")
     fig.plot(steps, exact, color="green", marker="braille")
@@ -365,39 +369,4 @@ def setup_text(config: Config, dim: int | None, compact: bool = False) -> Text:
         t.append(v, style="bold")
         if i < len(items) - 1:
             t.append("\n")
-    return t
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def status_text(report: Report | None, stopped: str = "", problem: str = "") -> Text:
-    """``step N · steps/s · elapsed · state``: the state says what to do next."""
-    t = Text(no_wrap=True, overflow="ellipsis", end="")
-    if problem:
-        t.append(f"⚠ {visible(problem)} · ", style="bold red")
-    if stopped:
-        t.append(f"✗ {visible(stopped)} — ctrl+p, Restart the trainer (or q to quit)", style="bold red")
-        return t
-    if report is None:
-        t.append("step 0 · starting the trainer…")
-        return t
-    snap = report.snapshot
-    rate = f"{report.steps_per_second:,.0f} steps/s" if report.steps_per_second else "— steps/s"
-    t.append(f"step {snap.step:,}", style="bold")
-    t.append(f" · {rate} · {_clock(report.elapsed)} elapsed · ")
-    if snap.status == "diverged":
-        t.append(f"✗ diverged at step {snap.step + 1:,}", style="bold red")
-        t.append(" — try [ (lower lr), + (raise σ) or r, then space")
-    elif report.training:
-        t.append("▶ training", style="bold green")
-        t.append(" — space pauses")
-    else:
-        t.append("❚❚ paused", style="bold yellow")
-        t.append(" — space trains, n steps once, ? help" if snap.step == 0 else " — space trains, n steps once")
-    if report.busy:
-        t.append(f" · {report.busy}…", style="italic")
     return t

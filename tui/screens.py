@@ -1,5 +1,6 @@
 """The modal screens: the help (every key, what the figures mean), a one-line prompt for
-exact values and file names, and a yes/no question (overwrite a file?)."""
+exact values and file names, a yes/no question (overwrite a file?) and the question q
+asks when steps are unsaved."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ FIGURES = (
     "✓ marks agreement within tolerance (1e-3 relative, or 3 standard errors for a Monte Carlo figure).\n\n"
     "[b]ESM-DSM over steps[/b]  The exact estimate stays flat while the losses fall: the two objectives "
     "differ by a constant that does not depend on the parameters. The pairs estimate wobbles around it.\n\n"
-    "[b]Status line[/b]  step, training steps per second (wall clock, evaluations included), time spent "
-    "training, and the state with what to do next. While training, the figures are re-evaluated about once "
-    "a second (evaluation is kept to about an eighth of the trainer's time).\n\n"
+    "[b]Status line[/b]  step, training steps per second (wall clock, evaluations included, the mean over the "
+    "last 10 s of training, so it is steady), time spent training (saved with the experiment), and the state "
+    "with what to do next. While training, the figures are re-evaluated about once a second (evaluation is "
+    "kept to about an eighth of the trainer's time). A trainer that says nothing for 2 s (its process stopped, "
+    "or starved of CPU) is shown as stalled, and the time it stood still is not counted. A narrow terminal "
+    "drops the least needed parts of the line, and of the key bar (every key is listed above).\n\n"
     "[b]Command palette[/b] (ctrl+p)  every action, every distribution, objective, optimiser and view, and "
     "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file. "
     "Also: save or load an experiment (a .toml setup with the parameters in a .npz and the metric history in "
@@ -100,3 +104,22 @@ class Confirm(ValuePrompt):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class QuitPrompt(ValuePrompt):
+    """q with unsaved steps: y (or q again) quits, s saves first, n or escape stays."""
+
+    BINDINGS = [Binding("y,q", "answer('quit')", "quit"), Binding("s", "answer('save')", "save"),
+                Binding("n,escape", "answer(None)", "stay")]
+
+    def __init__(self, unsaved: int) -> None:
+        super().__init__(f"{unsaved:,} step{'s' if unsaved != 1 else ''} trained since the last save would be "
+                         "lost. Quit?", "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.question)
+            yield Label("y or q: quit · s: save first · n or escape: stay", classes="dim")
+
+    def action_answer(self, choice: str | None) -> None:
+        self.dismiss(choice)

@@ -1,0 +1,221 @@
+"""The app's chrome told straight: the key bar and status line at every size, the palette's
+built-ins, q with unsaved steps, space when diverged, a stalled trainer, the training clock
+(saved and restored, not jumping after a stall), a steady steps/s, and figures that belong
+to the current setup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from test_app import FAST, notes, settled, status, until_config, wait_for
+
+from core.config import Config
+from tui.app import SMApp
+from tui.bridge import RATE_WINDOW, _Loop, _working
+from tui.keys import KEYS, footer_text
+from tui.screens import QuitPrompt
+from tui.status import STALL_AFTER
+
+
+def keybar(app) -> str:
+    return str(app.query_one("#keys").render())
+
+
+ESSENTIAL = [f"{k.footer_key or k.label} {k.short}" for k in KEYS if k.rank == 0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_every_essential_key_and_a_whole_status_line_fit(size):
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=size) as pilot:
+        await settled(app, pilot, step=0)
+        bar, line = keybar(app), status(app)
+        assert all(item in bar for item in ESSENTIAL), bar
+        assert len(bar) <= size[0] and not bar.rstrip().endswith(("▏", "…")) and "▏" not in bar
+        # The line keeps whole parts: the state and its hint end it, nothing is cut mid-word.
+        assert len(line) <= size[0] - 2 and "…" not in line
+        assert line.endswith(("space trains, n steps once", "n steps once, ? help")), line
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.training and app.report.steps_per_second, what="a rate")
+        line = status(app)
+        assert "▶ training" in line and "steps/s" in line and "…" not in line and len(line) <= size[0] - 2
+
+
+async def test_resizing_refits_the_key_bar_and_status_line():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settled(app, pilot, step=0)
+        assert "^p commands" in keybar(app) and "r re-init" in keybar(app)
+        for size in ((80, 24), (70, 20), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.2)
+            assert len(keybar(app)) <= size[0] and len(status(app)) <= size[0] - 2
+            assert "? help" in keybar(app) and "q quit" in keybar(app)
+
+
+def test_key_bar_gives_way_by_rank_and_keeps_help_and_quit():
+    assert footer_text(200).plain.count("  ") >= 5  # room: every key, spaced out
+    assert "r re-init" not in footer_text(80).plain and all(i in footer_text(80).plain for i in ESSENTIAL)
+    for width in range(30, 201):
+        bar = footer_text(width).plain
+        assert len(bar) <= max(width, len(" ? help q quit")) and "? help" in bar and "q quit" in bar
+
+
+async def test_the_esm_dsm_plot_keeps_its_x_labels_at_80x24():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n", "n")
+        await settled(app, pilot, step=2)
+        rows = app.panel_texts["idplot"].plain.splitlines()
+        assert len(rows) <= app.query_one("#idplot").content_size.height
+        assert "└" in rows[-2] and any(ch.isdigit() for ch in rows[-1]), rows
+
+
+async def test_loss_title_never_shows_another_setups_number():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        latest = f"latest {app.report.snapshot.losses[-1, 1]:.4g}"
+        assert latest in app.panel_texts["loss"].plain
+        await pilot.press("o")
+        await until_config(app, pilot, objective="dae")
+        await settled(app, pilot, step=1)
+        await wait_for(pilot, lambda: "no step since the setup changed" in app.panel_texts["loss"].plain,
+                       what="the loss title")
+        assert latest not in app.panel_texts["loss"].plain
+        await pilot.press("n")
+        await settled(app, pilot, step=2)
+        assert f"latest {app.report.snapshot.losses[-1, 1]:.4g}" in app.panel_texts["loss"].plain
+
+
+async def test_palette_builtins_are_the_apps_own():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and "Screenshot" not in titles  # Textual's: one fails, one cannot close
+        assert "Export a screenshot (SVG)…" in titles and "This help: every key (escape closes it)" in titles
+        assert [t for t in titles if t.startswith("Quit")] == [
+            "Quit (asks first if steps are unsaved; ctrl+q quits at once)"]
+
+
+async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp_path):
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n", "n", "n")
+        await settled(app, pilot, step=3)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, QuitPrompt) and "3 steps" in app.screen.question and app.is_running
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.is_running and not isinstance(app.screen, QuitPrompt)
+        app.command("save", path=str(tmp_path / "x.toml"))
+        await wait_for(pilot, lambda: app.report.saved_step == 3, what="the save")
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert not app.is_running  # everything is saved: no question
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        await pilot.press("q", "q")  # q twice: quit anyway, as a script would
+        await pilot.pause(0.2)
+        assert not app.is_running
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+        assert not app.is_running
+
+
+async def test_space_when_diverged_retries_and_says_it_diverged_again():
+    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.snapshot.status == "diverged" and not app.report.training,
+                       what="divergence")
+        step = app.report.snapshot.step
+        assert "then space" in status(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: any("diverged again at once" in n for n in notes(app)), what="the retry")
+        await settled(app, pilot)
+        assert app.report.snapshot.step == step and "diverged" in status(app)
+
+
+def test_steps_per_second_is_a_steady_sliding_mean():
+    loop = _Loop(None, Config(n_train=64, seed=0))
+    rates = []
+    clock = 0.0
+    for i in range(3000):  # 20 ms chunks of 20 steps, and a 0.4 s evaluation every 65 chunks
+        loop._count(20, 0.02)
+        clock += 0.02
+        if i % 65 == 64:
+            loop._count(0, 0.4)
+            clock += 0.4
+        if clock > RATE_WINDOW + 1:
+            rates.append(loop.rate)
+    mean = 20 * 3000 / clock
+    assert max(rates) / min(rates) < 1.06 and abs(rates[-1] / mean - 1) < 0.04
+    assert loop.elapsed == pytest.approx(clock)
+
+
+def test_a_frozen_stretch_counts_only_its_cpu_time():
+    assert _working(0.03, 0.0) == 0.03  # a short chunk: wall time, whatever the CPU
+    assert _working(2.0, 0.6) == 2.0  # a loaded machine still gives a share: wall time
+    assert _working(10.0, 0.02) == 0.02  # a stopped process gets none: only the work counts
+
+
+async def test_a_stopped_trainer_is_shown_stalled_and_its_clock_does_not_jump():
+    app = SMApp(FAST, bridge_mode="process")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.snapshot.step > 200, what="training")
+        pid = app.bridge.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            stopped_at = time.monotonic()
+            await wait_for(pilot, lambda: "stalled" in status(app), timeout=STALL_AFTER + 4, what="the stall")
+            assert time.monotonic() - stopped_at >= STALL_AFTER - 0.6
+            before = app.report.elapsed
+            await pilot.pause(max(0.0, 4.0 - (time.monotonic() - stopped_at)))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        step = app.report.snapshot.step
+        await wait_for(pilot, lambda: app.report.snapshot.step > step + 50, what="training again")
+        assert "stalled" not in status(app) and "▶ training" in status(app)
+        # 4 s stopped; the clock moved on only by the training since (< 4 s on any machine here)
+        assert app.report.elapsed - before < 2.5, (before, app.report.elapsed)
+        await pilot.press("space")
+
+
+async def test_training_time_is_saved_and_restored_as_shown(tmp_path):
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.elapsed > 1.5 and len(app.report.snapshot.identity_history) > 2,
+                       what="training with evaluations")
+        await pilot.press("space")
+        await settled(app, pilot)
+        shown = app.report.elapsed
+        app.command("save", path=str(tmp_path / "t.toml"))
+        await wait_for(pilot, lambda: any("saved to" in n for n in notes(app)), what="the save")
+        await pilot.press("ctrl+q")
+    app = SMApp(FAST, bridge_mode="thread", experiment=str(tmp_path / "t.toml"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot)
+        assert app.report.elapsed == pytest.approx(shown, abs=1e-6)
