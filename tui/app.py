@@ -272,12 +272,19 @@ class SMApp(App):
             return
         silent = self.bridge.silent_for() if self.stalled else 0.0
         text = status_text(self.report, self.cols - 2, self.stopped, self.problem, silent, RATE_WINDOW)
-        self._panel("status").update(text, layout=False)  # one row, always: no layout needed
+        self._update("status", text)  # one row, always: no layout needed
+
+    def _update(self, wid: str, text) -> None:
+        """Show new text in a one-row line (no layout needed); nothing if the screen is coming down."""
+        try:
+            self._panel(wid).update(text, layout=False)
+        except NoMatches:
+            pass  # shutting down without exit() (a test harness) while a report or a timer arrives
 
     def _show_keys(self) -> None:
         if self._drawable:
             greyed = frozenset({"step"} if self.training else ())
-            self._panel("keys").update(footer_text(self.cols, greyed), layout=False)
+            self._update("keys", footer_text(self.cols, greyed))
 
     def _show_setup(self) -> None:
         if not self._drawable:
