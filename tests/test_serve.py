@@ -137,7 +137,7 @@ async def test_session_shows_the_app_takes_keys_and_window_changes_and_q_closes_
         await screen.wait_for("training — space pauses")  # the key press took effect
         proc.change_terminal_size(60, 18)
         await screen.wait_for("terminal too small: need 70x20, have 60x18")  # the window change reached it
-        proc.stdin.write(b"q")
+        proc.stdin.write(b"qq")  # steps were trained and not saved: q asks, q again quits
         await screen.rest()
         assert proc.exit_status == 0
         await until(lambda: not group(pgid), 10, "the app's process group to end")

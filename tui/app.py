@@ -147,7 +147,7 @@ class SMApp(App):
         self.set_class(not small and (w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]), "-compact")
         self._panel("too-small").update(
             f"terminal too small: need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {w}x{h}\n"
-            "enlarge the window, or press q to quit")
+            "enlarge the window, or press q to quit (q twice if steps are unsaved)")
         self._show_setup()
         self._show_status()
         self._show_keys()
