@@ -27,10 +27,12 @@ from core.neighbours import build_index
 from core.objectives import OBJECTIVES, draw_batch
 from core.optim import OPTIMIZERS, UPDATES_INTO
 from core.runtime import tune_process
-from core.sampling import langevin
+from core.sampling import mala
 
 DRAW_POINTS = 400  # training points sent for drawing
 MAX_EVALUATIONS = 4096  # evaluation rows kept (decimated evenly beyond that)
+SAMPLING_SECONDS = 2.0  # time budget of one draw of model samples
+SAMPLING_REFERENCE = 128  # data points the sampler's jump proposal is built on (its cost: 2 x chains x these per jump)
 MAX_MARKS = 256  # setup-change marks kept (the latest)
 NEAR_MIN_N = 20_000  # ESM-sigma's target from neighbours only from this many training points
 IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
@@ -327,13 +329,21 @@ class Trainer:
             log_density=_frozen(model_log_density(p, grid.points, s)),
         )
 
-    def langevin_samples(self, n: int = 400, steps: int = 500) -> np.ndarray:
-        """Samples from the model by Langevin dynamics, started uniformly over the data's range."""
+    def langevin_samples(self, n: int = 400, steps: int = 2000, budget_seconds: float | None = SAMPLING_SECONDS
+                         ) -> np.ndarray:
+        """Samples from the model by Metropolis-adjusted Langevin (exact for p = exp(-E)/Z;
+        core/sampling.py), chains started uniformly over the data's range, jumps proposed
+        from q_sigma on the data; at most ``steps`` steps or ``budget_seconds``."""
         rng = np.random.default_rng([self.config.seed, 0x5A3F, self.step])
         b = bounds_for(self.data, self.config.sigma)
         x0 = rng.uniform(b[:, 0], b[:, 1], size=(n, self.dim))
+        data = self.data
+        reference = data if len(data) <= SAMPLING_REFERENCE else data[rng.choice(len(data), SAMPLING_REFERENCE,
+                                                                                 replace=False)]
         p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
-        return _frozen(langevin(p, self.config.sigma, x0, rng, steps=steps))
+        samples, _ = mala(p, self.config.sigma, x0, rng, steps=steps, reference=reference,
+                          budget_seconds=budget_seconds)
+        return _frozen(samples)
 
     def snapshot(self, field_shape: tuple[int, ...] | None = None, figures: bool = True,
                  samples: np.ndarray | None = None) -> Snapshot:

@@ -36,7 +36,7 @@ CHUNK_SECONDS = 0.02  # training between looks at the command pipe
 RATE_WINDOW = 10.0  # seconds of training over which the shown steps/s is averaged (a sliding window)
 BEAT_SECONDS = 0.25  # the trainer process says "alive" this often, even in the middle of a long step
 FROZEN_SHARE = 0.05  # a chunk that got less CPU than this share of its wall time (over a second) was frozen
-LANGEVIN = {"n": 400, "steps": 500}
+LANGEVIN = {"n": 400, "steps": 2000}  # MALA, at most 2 s (Trainer.langevin_samples)
 
 
 class _Loop:
