@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import secrets
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,20 @@ def commit(toml: Path, data: bytes, overwrite: bool) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def named_files(toml: Path) -> list[Path]:
+    """The state and history files the TOML's save names, read leniently (for telling
+    inputs from outputs; loading checks them properly). [] if it names none."""
+    if not Path(toml).is_file():  # never open a FIFO or device here: it could block
+        return []
+    try:
+        with open(toml, "rb") as fh:
+            run = tomllib.loads(fh.read(4 * 2**20).decode("utf-8")).get("run", {})
+        version = 1 if "state_sha256" not in run else VERSION
+        save_id = run.get("save_id", "")
+        if not isinstance(save_id, str) or (version >= 2 and not SAVE_ID.fullmatch(save_id)):
+            return []
+        return list(state_files(toml, save_id, version))
+    except (OSError, ValueError, AttributeError):
+        return []

@@ -371,6 +371,9 @@ class Trainer:
 _FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars)
 
 
+THETA_NORM2_MAX = 1e100  # |theta| <= 1e50 keeps every figure finite for sigma >= 1e-8
+
+
 def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
     """Why the step must not be kept ("" if it may). Checks the loss and the updated theta
     only: a non-finite gradient always makes the update non-finite (Adam's m is a convex
@@ -378,11 +381,16 @@ def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
     and inf/inf or nan steps; SGD and momentum pass it straight on), so the gradient is
     looked at only to say which went first. theta . theta is finite only if every entry
     is (squares are >= 0, so no inf can cancel); when it is not (an entry non-finite, or
-    the sum overflowing), the entries are looked at one by one."""
+    the sum overflowing), the entries are looked at one by one. A theta past
+    THETA_NORM2_MAX is refused too, though finite: every figure of the parameters kept
+    must stay a float64 (scores squared and divided by sigma^4 >= 1e-32)."""
     if not math.isfinite(loss):
         return "the loss became non-finite"
-    if math.isfinite(theta @ theta) or np.isfinite(theta).all():
+    norm2 = theta @ theta
+    if math.isfinite(norm2) and norm2 <= THETA_NORM2_MAX:
         return ""
     if not np.isfinite(grad).all():
         return "a gradient became non-finite"
-    return "a parameter became non-finite"
+    if not np.isfinite(theta).all():
+        return "a parameter became non-finite"
+    return "the parameters grew past 1e50 in size (their figures would overflow)"

@@ -16,7 +16,7 @@ from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
 from core.text import QUOTE_LIMIT, shown, visible
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
+EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 
 
 class Parser(argparse.ArgumentParser):
