@@ -240,8 +240,14 @@ def test_cli_load_config_and_save_rules(tmp_path, capsys):
     assert code == 2 and "not allowed with" in err
     code, err = _main(capsys, "run", "--force", "--steps", "1", *CLI_SMALL)
     assert code == 2 and "--force only applies to --save" in err
-    # Resume with a new learning rate, overwrite explicitly: the change is marked.
-    assert _main(capsys, "run", "--load", e, "--steps", "2", "--lr", "0.05", "--save", e, "--force")[0] == 0
+    # The loaded experiment is an input: never replaced, --force or not.
+    code, err = _main(capsys, "run", "--load", e, "--steps", "2", "--save", e, "--force")
+    assert code == 2 and "never replaces an input" in err
+    # Resume with a new learning rate into another file, then over it explicitly: the change is marked.
+    e2 = str(tmp_path / "e2.toml")
+    assert _main(capsys, "run", "--load", e, "--steps", "1", "--save", e2)[0] == 0
+    assert _main(capsys, "run", "--load", e, "--steps", "2", "--lr", "0.05", "--save", e2, "--force")[0] == 0
+    e = e2
     t = load_experiment(e)
     assert t.step == 5 and t.config.lr == 0.05 and t.marks == [(3, "lr=0.05")]
     # --config takes the setup only; flags override it.

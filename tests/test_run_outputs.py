@@ -365,3 +365,21 @@ def test_the_json_of_a_data_run_names_no_distribution(capsys, pts):
     code, out, _ = run(capsys, "--data", str(pts), "--steps", "2", "--json", "-")
     cfg = json.loads(out)["config"]
     assert code == 0 and cfg["distribution"] is None and cfg["data_path"] == str(pts)
+
+
+def test_the_app_never_exports_or_saves_over_its_data_file(tmp_path, pts):
+    from core.config import Config
+    from core.errors import UserError
+    from core.experiment import save_experiment
+    from tui.bridge import export_csv
+
+    before = pts.read_bytes()
+    t = Trainer(Config(data_path=str(pts), n_train=40, hidden=4, batch=8))
+    t.train(2)
+    with pytest.raises(UserError, match="data file"):
+        export_csv(t, str(pts), overwrite=True)
+    pts_toml = tmp_path / "pts.toml"
+    os.symlink(pts, pts_toml)  # a data file that a save would name
+    with pytest.raises(UserError, match="data file"):
+        save_experiment(t, pts_toml, overwrite=True)
+    assert pts.read_bytes() == before

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from core.config import Config
 from core.errors import UserError
 from core.experiment import load_experiment, save_experiment
-from core.io import atomic_write_text, check_writable, rows_to_csv
+from core.io import atomic_write_text, check_writable, rows_to_csv, same_file
 from core.text import count
 from core.trainer import Trainer
 from tui.protocol import BEAT, Command, Notice, Report, grid_shape, pack, unpack
@@ -269,6 +269,8 @@ def export_csv(trainer: Trainer, path: str, overwrite: bool = False) -> str:
     """Write the metric history (every evaluation) as CSV, atomically; refuse to overwrite
     unless asked. Returns the path."""
     p = check_writable(path, "CSV")
+    if trainer.config.data_path and same_file(p, trainer.config.data_path):
+        raise UserError(f"{path!r} is the data file being trained on; an export never replaces an input")
     if p.exists() and not overwrite:
         raise UserError(f"{path!r} already exists; choose another name or allow overwriting it")
     try:
