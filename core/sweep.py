@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -152,32 +153,43 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None) -> list[dict]:
+class SweepStopped(Exception):
+    """The caller asked the sweep to stop (``stop`` was set)."""
+
+
+def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
+              stop: threading.Event | None = None) -> list[dict]:
     """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1: this process);
-    ``progress(done, total, result)`` is called as each run ends, in this process."""
+    ``progress(done, total, result)`` is called as each run ends, in this process. Setting
+    ``stop`` drops the runs not started and raises SweepStopped (runs under way finish)."""
     results = []
     if jobs <= 1 or len(configs) == 1:
         for cfg in configs:
+            if stop is not None and stop.is_set():
+                raise SweepStopped()
             results.append(run_one(cfg, steps))
             if progress:
                 progress(len(results), len(configs), results[-1])
-    else:
-        import multiprocessing
+        return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
+    import multiprocessing
 
-        # forkserver/spawn, never fork: the caller may have threads (the app's UI).
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        ctx = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=ctx) as pool:
-            futures = [pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs]
-            try:
-                for fut in as_completed(futures):
-                    results.append(fut.result())
-                    if progress:
-                        progress(len(results), len(configs), results[-1])
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+    # forkserver/spawn, never fork: the caller may have threads (the app's UI).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=multiprocessing.get_context(method))
+    try:
+        pending = {pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs}
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                results.append(fut.result())
+                if progress:
+                    progress(len(results), len(configs), results[-1])
+            if stop is not None and stop.is_set():
+                raise SweepStopped()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
 
 

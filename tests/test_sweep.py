@@ -141,3 +141,75 @@ def test_outputs_checked_before_any_run(tmp_path, capsys, monkeypatch):
         code, err = _refused(capsys, "--data", str(data), "--sigma", "0.1", "--steps", "5", *args)
         assert code == 2 and words in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pts.npy"]
+
+
+# --- the app's "Sweep sigma…" -----------------------------------------------------------
+
+
+async def test_sweep_screen_runs_off_the_ui_thread_and_shows_the_result():
+    from textual.app import App
+
+    from tui.sweep_screen import SweepScreen
+
+    configs = sweep_configs(SMALL, [0.3, 1.0], 1)
+    screen = SweepScreen(configs, 15, analytic=True, jobs=1)
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(300):  # bounded: at most ~30 s
+            if screen.results is not None:
+                break
+            await pilot.pause(0.1)
+        assert screen.results is not None and len(screen.results) == 2
+        await pilot.pause(0.1)
+        shown = str(screen.query_one("#sweep-status").render())
+        assert "done: 2 runs" in shown
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen is not screen
+
+
+def test_sweep_can_be_stopped():
+    import threading
+
+    from core.sweep import SweepStopped
+
+    stop = threading.Event()
+    seen = []
+
+    def progress(done, total, r):
+        seen.append(done)
+        stop.set()
+
+    with pytest.raises(SweepStopped):
+        run_sweep(sweep_configs(SMALL, [0.3, 1.0, 3.0], 1), 10, jobs=1, progress=progress, stop=stop)
+    assert seen == [1]
+
+
+async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
+    from textual.app import App
+
+    from tui.screens import ValuePrompt
+    from tui.sweep_screen import SweepScreen, ask_sweep
+
+    class Host(App):
+        config = SMALL
+        notes: list = []
+
+        def notify(self, message, **kw):
+            self.notes.append(message)
+
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        ask_sweep(app)
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ValuePrompt)
+        assert app.screen.current == "0.03:3:8"  # two decades around sigma = 0.3
+        app.screen.dismiss("0.1,abc")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, SweepScreen)
+        assert len(app.notes) == 1 and "not a number" in app.notes[0] and "\n" not in app.notes[0]

@@ -26,6 +26,7 @@ from core.text import quoted
 from tui.keys import KEYS
 from tui.render import VIEWS
 from tui.screens import Confirm, ValuePrompt
+from tui.sweep_screen import ask_sweep
 
 LONGEST_NUMBER = 40  # characters; anything longer is a mistake, and quoting it whole would not fit a line
 
@@ -198,6 +199,8 @@ def palette(app) -> Iterator[SystemCommand]:
     yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
     yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
                         partial(ask_history, app))
+    yield SystemCommand("Sweep sigma…", "one run per sigma and seed in worker processes: what sigma buys and costs",
+                        partial(ask_sweep, app))
     yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",
                         app.restart_trainer)
     for name in NAMES:

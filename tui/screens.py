@@ -20,7 +20,8 @@ FIGURES = (
     "the direction, the colour the size (blue small → red large, by quintile), over the training points (·). "
     "Views (v): model score ψ; data score (the exact σ-smoothed score for analytic distributions, the Parzen "
     "score otherwise); their difference; the model density exp(-E) normalised on the grid; samples drawn by "
-    "Langevin dynamics from ψ (l). 1-D data shows curves: ψ against the data score, density against a "
+    "Metropolis-adjusted Langevin from the model's energy (l; exact, chains started across the data's "
+    "range). 1-D data shows curves: ψ against the data score, density against a "
     "histogram.\n\n"
     "[b]Loss[/b]  The training objective over steps, as log10 of its positive values (ISM losses can be "
     "negative and are then not drawn). A vertical mark shows where the setup changed.\n\n"
@@ -30,7 +31,9 @@ FIGURES = (
     "  pairs    the same from one clean point per noisy one, as training sees it, ± its standard error.\n"
     "  ISM-DSM  beside -d / (2σ²).\n"
     "  DSM      beside DAE / (2σ⁴): algebra, equal on every batch.\n"
-    "✓ marks agreement within tolerance (1e-3 relative, or 3 standard errors for a Monte Carlo figure).\n\n"
+    "✓ marks agreement within what the arithmetic and the estimator resolve: float64 rounding of the terms "
+    "subtracted (for ISM-DSM also the quadrature's 1e-4 of them), plus 3 standard errors for a Monte Carlo figure "
+    "(both sides' combined for d > 2).\n\n"
     "[b]ESM-DSM over steps[/b]  The exact estimate stays flat while the losses fall: the two objectives "
     "differ by a constant that does not depend on the parameters. The pairs estimate wobbles around it.\n\n"
     "[b]Status line[/b]  step, training steps per second (wall clock, evaluations included, the mean over the "
@@ -43,7 +46,9 @@ FIGURES = (
     "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file. "
     "Also: save or load an experiment (a .toml setup with the parameters in a .npz and the metric history in "
     "a .csv beside it; `smtui --load FILE.toml` resumes one), export a screenshot (SVG) or the metric history "
-    "(CSV), and restart the trainer if it stopped. Nothing is overwritten without asking.\n"
+    "(CSV), sweep sigma (a run per sigma and seed in worker processes, then a table and plots of ESM_q and the "
+    "gradient variance against sigma: what sigma buys and costs), and restart the trainer if it stopped. "
+    "Nothing is overwritten without asking.\n"
 )
 
 

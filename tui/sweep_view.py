@@ -67,5 +67,8 @@ def sweep_plot(summary: list[dict], key: str, label: str, width: int, height: in
 def plots(summary: list[dict], analytic: bool, width: int, height: int) -> list[Text]:
     """The two plots of a sweep, each width x height."""
     first = ("esm", "ESM_q (distance to q's true score)") if analytic else ("esm_sigma", "ESM_qσ")
-    return [sweep_plot(summary, *first, width, height),
-            sweep_plot(summary, "grad_variance", "gradient variance", width, height)]
+    out = [sweep_plot(summary, *first, width, height),
+           sweep_plot(summary, "grad_variance", "gradient variance", width, height)]
+    for text in out:
+        text.end = "\n"  # one below the other when grouped
+    return out
