@@ -143,7 +143,7 @@ class Trainer:
 
     @property
     def params(self) -> dict:
-        return unpack(self._theta.copy(), self.dim)
+        return _copied(unpack(self._theta, self.dim))
 
     @params.setter
     def params(self, value: dict) -> None:
@@ -151,7 +151,7 @@ class Trainer:
 
     @property
     def opt_state(self) -> dict:
-        return {k: unpack(v.copy(), self.dim) if k in _FLAT_STATE else np.copy(v) for k, v in self._opt.items()}
+        return {k: _copied(unpack(v, self.dim)) if k in _FLAT_STATE else np.copy(v) for k, v in self._opt.items()}
 
     @opt_state.setter
     def opt_state(self, value: dict) -> None:
@@ -366,6 +366,11 @@ class Trainer:
             field=self.field(field_shape) if field_shape else None,
             samples=samples,
         )
+
+
+def _copied(arrays: dict) -> dict:
+    """C-ordered copies (unpack's W is a transposed view into the flat vector)."""
+    return {k: np.array(v, order="C") for k, v in arrays.items()}
 
 
 _FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars)
