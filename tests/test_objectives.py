@@ -69,3 +69,21 @@ def test_draw_batch_shapes_and_noise_scale(rng):
     assert np.shares_memory(ism["x"], ism["x1"])
     assert draw_batch("esm-sigma", data, 8, 0.3, rng)["target"].shape == (8, 2)
     assert draw_batch("dsm", data, 8, 0.3, rng, dtype=np.float32)["xt"].dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_stream_is_unchanged_by_the_ones_column_layout(dtype):
+    """Saved experiments replay the batch stream: x = data[integers(n, size)] and
+    xt = x + sigma * standard_normal, bit for bit (cast to the training dtype last)."""
+    data = distributions.sample("moons", 300, 1)
+    for name in ("dsm", "ism", "esm-sigma", "dae", "ism-sigma"):
+        got = draw_batch(name, data, 64, 0.37, np.random.default_rng(8), dtype=dtype)
+        rng = np.random.default_rng(8)
+        x = data[rng.integers(0, 300, 64)]
+        if name == "ism":
+            np.testing.assert_array_equal(got["x"], x.astype(dtype))
+            continue
+        xt = (0.37 * rng.standard_normal(x.shape) + x).astype(dtype)
+        np.testing.assert_array_equal(got["xt" if "xt" in got else "x"], xt)
+        if name in ("dsm", "dae"):
+            np.testing.assert_array_equal(got["x"], x.astype(dtype))
