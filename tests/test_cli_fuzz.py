@@ -1,8 +1,13 @@
 """Random setups and random bad values thrown at `smtui` (in-process) and at the experiment
-loader: never a traceback, only exit status 0, 2 or 3, and a refusal is one line."""
+loader: never a traceback, only exit status 0, 2 or 3, a refusal is one short line with no
+control character, and no run outlasts RUN_BOUND (a FIFO, a device or a huge file among
+the paths would hang or fill memory if read). CI runs FUZZ_EXAMPLES argv examples."""
 
 import contextlib
 import io
+import os
+import signal
+import stat
 import sys
 import tomllib
 import types
@@ -14,20 +19,24 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import Config
+from core.config import FLOAT32_SIGMA_MIN, Config
 from core.distributions import NAMES
 from core.errors import UserError
 from core.experiment import load_config, load_experiment, save_experiment
 from core.trainer import Trainer
 from tui.cli import main
+from tui.setup_flags import LONGEST_MESSAGE
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+FUZZ_EXAMPLES = 400  # argv examples (the issue asks for at least 300); ~20 s in all
+RUN_BOUND = 30.0  # seconds any one command may take (refusals take milliseconds)
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
+LONG = "7" * 100_000
 NUMBERS = ["0", "-1", "1", "2", "1e-4", "0.3", "1e3", "nan", "inf", "-inf", "1e400", "abc", "", "3.5", "2e8",
-           "9223372036854775808", "1_0", "0x10", "--"]
+           "9223372036854775808", "1_0", "0x10", "--", LONG, "\x1b]0;pwned\x07", "1\n2"]
 VALUES = {
-    "--distribution": ["ring8", "moons", "gaussian", "nope", "", "RING8"],
+    "--distribution": ["ring8", "moons", "gaussian", "nope", "", "RING8", "\x1b[2J", "[bold]x[/bold]", LONG],
     "--objective": ["dsm", "ism", "ism-reg", "esm", "esm-sigma", "ism-sigma", "dae", "magic"],
     "--optimizer": ["adam", "momentum", "sgd", "lbfgs"],
     "--dtype": ["float64", "float32", "float16"],
@@ -59,29 +68,83 @@ def files(tmp_path_factory):
     (d / "broken.toml").write_text("format = [\n")
     (d / "setup.toml").write_text((d / "exp.toml").read_text().split("[run]")[0])
     (d / "out").mkdir()
+    _hostile_files(d)
     return d
+
+
+def _hostile_files(d: Path) -> None:
+    """Files that hang, fill memory or print escape codes when read naively (all in tmp)."""
+    os.mkfifo(d / "fifo.csv")
+    try:
+        os.mknod(d / "zero.csv", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # like /dev/zero
+    except OSError:
+        (d / "zero.csv").symlink_to("fifo.csv")  # no mknod here (not root): another FIFO
+    with open(d / "sparse.csv", "wb") as fh:
+        fh.truncate(200 * 2**20)
+    (d / "loop.csv").symlink_to("loop.csv")
+    (d / "longtok.csv").write_text("1,2\n3," + "9x" * 200_000 + "\n")
+    (d / "ctrl.csv").write_text("x,y\n1,\x1b]0;pwned\x07\n")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 2)})
+    (d / "huge.npy").write_bytes(header.getvalue() + b"\0" * 32)
+    for name, broken in (("textnpz", "npz"), ("fifonpz", "npz"), ("fifocsv", "csv"), ("evil", "toml")):
+        (d / name).mkdir()
+        t = Trainer(Config(n_train=24, hidden=4, batch=8, eval_every=2))
+        t.train(3)
+        save_experiment(t, d / name / "e.toml")
+        target = d / name / f"e.{broken}"
+        if name == "textnpz":
+            target.write_text("plain text, not a zip\n")
+        elif name == "evil":
+            target.write_text(target.read_text().replace('status = "ok"', 'status = "diverged"').replace(
+                'message = ""', 'message = "\\u001b]0;pwned\\u0007\\n[bold]x[/bold]"'))
+        else:
+            target.unlink()
+            os.mkfifo(target)
+    os.mkfifo(d / "fifo.toml")
+
+
+HOSTILE_DATA = ("fifo.csv", "zero.csv", "sparse.csv", "loop.csv", "longtok.csv", "ctrl.csv", "huge.npy")
+HOSTILE_EXPS = ("textnpz/e.toml", "fifonpz/e.toml", "fifocsv/e.toml", "evil/e.toml", "fifo.toml", "loop.csv")
 
 
 def _path_values(d: Path) -> dict:
     data = [str(d / n) for n in ("good.csv", "one.csv", "d1.csv", "d3.csv", "ragged.csv", "words.csv",
-                                 "bin.csv", "obj.npy", "missing.csv")] + [str(d)]
-    exps = [str(d / n) for n in ("exp.toml", "broken.toml", "setup.toml", "missing.toml", "good.csv")]
+                                 "bin.csv", "obj.npy", "missing.csv", *HOSTILE_DATA)] + [str(d), ""]
+    exps = [str(d / n) for n in ("exp.toml", "broken.toml", "setup.toml", "missing.toml", "good.csv",
+                                 *HOSTILE_EXPS)] + [""]
     return {"--data": data, "--config": exps, "--load": exps,
             "--json": ["-", str(d / "out" / "r.json"), str(d / "nodir" / "r.json"), str(d)],
             "--save": [str(d / "out" / "new.toml"), str(d / "exp.toml"), str(d / "out" / "x.json")]}
+
+
+class OverBound(Exception):
+    """A command ran longer than RUN_BOUND: a hang (or a read that never ends)."""
+
+
+def _over_bound(signum, frame):
+    raise OverBound(f"a run took more than {RUN_BOUND:g} s")
 
 
 def _call(argv: list[str]) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     fake_app = types.ModuleType("tui.app")
     fake_app.run_app = lambda config, experiment=None: 0  # the app itself is tested elsewhere
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "tui.app", fake_app)
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse refusals and --help
-            code = exc.code
+    previous = signal.signal(signal.SIGALRM, _over_bound)
+    signal.setitimer(signal.ITIMER_REAL, RUN_BOUND)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                pytest.MonkeyPatch.context() as mp:
+            mp.setitem(sys.modules, "tui.app", fake_app)
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse refusals and --help
+                code = exc.code
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    for text in (out.getvalue(), err.getvalue()):
+        assert "\x1b" not in text and "\x07" not in text, (argv, text[:200])  # escape codes never printed raw
     return code, err.getvalue()
 
 
@@ -119,7 +182,27 @@ def test_cli_never_tracebacks(files, data):
     if code == 2:
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert len(lines) == 1, (argv, err)
+        assert len(lines[0]) <= LONGEST_MESSAGE + 60, (argv, err[:300])  # quoted input is cut short
     (files / "out" / "new.toml").unlink(missing_ok=True)  # so --save without --force can succeed again
+
+
+def test_every_hostile_file_is_refused_quickly_in_one_line(files):
+    """Each hostile file through each flag that reads one, in `run` and in the app's start."""
+    small = ["--n-train", "24", "--hidden", "4", "--batch", "8"]
+    cases = [(["run", "--steps", "0", *small, "--data", str(files / n)], n) for n in HOSTILE_DATA]
+    cases += [(["--data", str(files / n)], n) for n in HOSTILE_DATA]
+    for n in HOSTILE_EXPS:
+        cases += [(["run", "--steps", "0", flag, str(files / n)], n) for flag in ("--load", "--config")]
+        cases += [(["--load", str(files / n)], n)]
+    for argv, n in cases:
+        code, err = _call(argv)
+        if n == "evil/e.toml" and "--config" not in argv:  # loads: a diverged run, its message escaped
+            assert code in (0, 3) and ("\\x1b]0;pwned\\x07" in err or code == 0), (argv, err)
+            continue
+        if "--config" in argv and "/" in n:  # --config reads only the TOML, which is intact
+            assert code == 0, (argv, err)
+            continue
+        assert code == 2 and len(err.strip().splitlines()) == 1 and len(err) < 400, (argv, err[:300])
 
 
 GOOD = {
@@ -131,10 +214,11 @@ GOOD = {
 }
 
 
-@FUZZ
+@settings(FUZZ, max_examples=150)
 @given(data=st.data())
 def test_random_valid_setups_train_or_diverge(files, data):
-    """Any allowed setup trains (0) or diverges (3) with its JSON written, never refused."""
+    """Any allowed setup trains (0) or diverges (3) with its JSON written, never refused;
+    but float32 below its sigma floor is refused up front, saying why (issue 9 cause 14)."""
     chosen = data.draw(st.lists(st.sampled_from(sorted(GOOD)), max_size=6, unique=True))
     args = [x for flag in chosen for x in (flag, data.draw(st.sampled_from(GOOD[flag])))]
     if "--distribution" not in chosen and data.draw(st.booleans()):
@@ -143,6 +227,10 @@ def test_random_valid_setups_train_or_diverge(files, data):
     out.unlink(missing_ok=True)
     code, err = _call(["run", "--steps", "4", "--n-train", "12", "--hidden", "4", "--batch", "8", *args,
                        "--json", str(out)])
+    given_ = dict(zip(args[::2], args[1::2]))
+    if given_.get("--dtype") == "float32" and float(given_.get("--sigma", 0.3)) < FLOAT32_SIGMA_MIN:
+        assert code == 2 and "float32 needs sigma" in err and not out.exists(), (args, code, err)
+        return
     assert code in (0, 3), (args, code, err)
     assert out.exists() and "Traceback" not in err
 

@@ -147,3 +147,26 @@ def test_last_loss_must_match_the_history(saved):
     _refused(saved, "'last_loss'")
     _npz(saved, last_loss=np.asarray(np.nan))
     _refused(saved, "'last_loss'", "nan before the first step")
+
+
+# --- issue 9 cause 14: float32 at tiny sigma -------------------------------------------------
+
+
+def test_float32_below_its_sigma_floor_is_refused_up_front_with_the_reason():
+    with pytest.raises(UserError, match=r"float32 needs sigma >= 0.0001.*overflow float32 in Adam's state"):
+        Config(dtype="float32", sigma=1e-5).validated()
+    with pytest.raises(UserError, match="float32 needs sigma"):
+        Config(dtype="float32", sigma=1e-3).with_changes(sigma=1e-6)
+    Config(dtype="float64", sigma=1e-8).validated()  # float64 keeps the whole range
+
+
+@pytest.mark.parametrize("objective", ["dsm", "ism", "esm-sigma"])
+def test_float32_at_its_sigma_floor_saves_a_state_that_loads(tmp_path, objective):
+    t = Trainer(Config(objective=objective, sigma=1e-4, dtype="float32", n_train=128, batch=32, hidden=16,
+                       eval_every=10**6))
+    t.train(30, evaluate=False)
+    assert t.status == "ok"
+    for a in t.opt_state["v"].values():
+        assert np.isfinite(a).all() and a.max() < 1e34  # float32's 3.4e38 is 4 orders away
+    back = load_experiment(save_experiment(t, tmp_path / "f.toml"))
+    assert back.step == 30
