@@ -16,6 +16,7 @@ from core.text import quoted
 MAX_COORDINATE = 1e15
 MAX_DATA_BYTES = 64 * MiB  # a data file's size, text or .npy (README: "Your own data")
 MAX_POINTS = 1_000_000  # rows, as many as --n-train allows
+MAX_DIM = 256  # columns: the evaluation holds ~10^4-10^5 points of d coordinates at once
 
 
 def load_points(path: str | Path) -> np.ndarray:
@@ -76,7 +77,8 @@ def _is_word(f: str) -> bool:
 
 
 def validate_points(pts, label: str = "data") -> np.ndarray:
-    """Check shape (n, d) with n >= 1, d >= 1, numeric and finite; 1-D input is one column."""
+    """Check shape (n, d) with n >= 1, 1 <= d <= MAX_DIM, numeric and finite; 1-D input is
+    one column."""
     pts = np.asarray(pts)
     if pts.dtype.kind not in "fiu":
         raise UserError(f"{label}: expected numbers, found dtype {pts.dtype}")
@@ -87,6 +89,8 @@ def validate_points(pts, label: str = "data") -> np.ndarray:
         raise UserError(f"{label}: expected an (n, d) array, found shape {pts.shape}")
     if pts.shape[0] == 0 or pts.shape[1] == 0:
         raise UserError(f"{label}: no points (shape {pts.shape})")
+    if pts.shape[1] > MAX_DIM:
+        raise UserError(f"{label}: {pts.shape[1]:,} columns; smtui works with at most {MAX_DIM} dimensions")
     bad = ~np.isfinite(pts)
     if bad.any():
         row = int(np.argwhere(bad)[0][0])

@@ -49,7 +49,7 @@ RUN_KEYS = {1: ("step", "status", "message", "save_id", "marks"),
 # Caps on what is read (a save of the largest setup is far below each): nothing bigger
 # is ever read into memory, and an .npz member claiming more is refused from its header.
 MAX_TOML_BYTES = 4 * MiB
-MAX_NPZ_BYTES = 512 * MiB
+MAX_NPZ_BYTES = 64 * MiB
 MAX_CSV_BYTES = 64 * MiB
 
 

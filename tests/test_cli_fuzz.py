@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomli_w
+from experiment_files import named_files, retie
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,10 +92,11 @@ def _hostile_files(d: Path) -> None:
         (d / name).mkdir()
         t = Trainer(Config(n_train=24, hidden=4, batch=8, eval_every=2))
         t.train(3)
-        save_experiment(t, d / name / "e.toml")
-        target = d / name / f"e.{broken}"
+        toml = save_experiment(t, d / name / "e.toml")
+        target = {"npz": named_files(toml)[0], "csv": named_files(toml)[1], "toml": toml}[broken]
         if name == "textnpz":
             target.write_text("plain text, not a zip\n")
+            retie(toml)  # past the checksum, to the reader behind it
         elif name == "evil":
             target.write_text(target.read_text().replace('status = "ok"', 'status = "diverged"').replace(
                 'message = ""', 'message = "\\u001b]0;pwned\\u0007\\n[bold]x[/bold]"'))

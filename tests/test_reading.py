@@ -201,3 +201,16 @@ def test_empty_path_and_symlink_loop_are_named_as_such(tmp_path):
     os.symlink("nowhere.csv", tmp_path / "dangling.csv")
     with pytest.raises(UserError, match="broken symlink"):
         load_points(tmp_path / "dangling.csv")
+
+
+def test_data_shape_is_capped_before_training(tmp_path):
+    """d is bounded too: the evaluation holds ~10^5 points of d coordinates at once."""
+    np.savetxt(tmp_path / "wide.csv", np.ones((2, 300)), delimiter=",")
+    with pytest.raises(UserError, match="300 columns; smtui works with at most 256 dimensions"):
+        load_points(tmp_path / "wide.csv")
+    assert load_points(_write(tmp_path / "ok.csv", np.ones((3, 256)))).shape == (3, 256)
+
+
+def _write(path: Path, a: np.ndarray) -> Path:
+    np.savetxt(path, a, delimiter=",")
+    return path

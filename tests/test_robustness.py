@@ -107,11 +107,11 @@ REFUSED = [
     (["--sigma", "1e-9"], "sigma must be from"),
     (["--sigma", "2e8"], "sigma must be from"),
     (["--sigma", "0"], "sigma"),
-    (["--lr", "inf"], "lr"),
+    (["--lr", "inf"], "learning rate"),
     (["--hidden", "2049"], "hidden"),
     (["--hidden", "2048", "--batch", "100000"], "batch x hidden"),
     (["--data", "{d}/overflow.csv"], "rescale the data"),
-    (["--n-train", "0"], "n_train"),
+    (["--n-train", "0"], "training-set size"),
     (["--objective", "esm", "--data", "{d}/d5.csv"], "analytic"),
 ]
 
