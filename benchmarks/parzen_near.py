@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--distribution", action="append", help="repeatable; default ring8, moons, checkerboard")
+    ap.add_argument("--distribution", action="append", help="a 2-D one, repeatable; default ring8, moons, checkerboard")
     ap.add_argument("--sigma", action="append", type=float, help="repeatable; default 0.001 0.003 0.01 0.03 0.1 0.3")
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args(argv)
