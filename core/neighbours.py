@@ -140,17 +140,18 @@ def _block(q, index: CellIndex, start, stop):
         best = np.where(better, pos[rows, arg], best)
         blocks.append((logits, cols))
     z, sums = np.zeros(len(q)), np.zeros((len(q), d))
-    floor = (top - 700.0)[:, None]  # as core.parzen: dodge exp's slow underflow path
+    top_ = np.where(np.isfinite(top), top, 0.0)[:, None]  # a row without candidates stays -inf
     for logits, cols in blocks:
-        np.maximum(logits, floor, out=logits)
-        logits -= top[:, None]
-        w = np.exp(logits, out=logits)  # the padding was -inf, floored: weight e^-700, times 0 below
-        w[logits <= -700.0] = 0.0
+        logits -= top_
+        np.maximum(logits, -700.0, out=logits)  # as core.parzen: dodge exp's slow underflow path
+        # padding (-inf, floored) weighs e^-700 < 1e-304 of the row's largest weight, 1:
+        # below one rounding of z >= 1, so the centre it points to changes nothing
+        w = np.exp(logits, out=logits)
         z += w.sum(axis=1)
         for i in range(d):
             sums[:, i] += np.einsum("mk,mk->m", w, cols[i])
     # mean of the centred centres b = sigma^2 * table rows; g = (E[b] - a) / sigma^2
-    g = sums / z[:, None] - a / s2
+    g = sums / z[:, None] - a / s2  # z >= e^-700 > 0 in every row
     nearest = index.centres[best] - q
     r0_sq = np.sum(nearest * nearest, axis=1)
     R = index.radius
