@@ -261,7 +261,7 @@ def agrees(measured, theory, se=None, tol=None) -> bool | None:
     if tol is None or not math.isfinite(tol):
         tol = 256 * 2.0**-52 * max(abs(measured), abs(theory))
     bound = tol + (3 * se if se is not None and math.isfinite(se) else 0.0)
-    return abs(measured - theory) <= bound
+    return bool(abs(measured - theory) <= bound)
 
 
 def _hypot(*ses):
@@ -285,7 +285,10 @@ def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | 
          f.get("ism_minus_dsm_tol")),
         ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
     ]
-    return [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
+    out = [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
+    if f.get("ism_resolved") is False:  # the quadrature cannot resolve this model: "?" (see README)
+        out[2] = out[2][:5] + (None,)
+    return out
 
 
 def _num(v, width: int = 10) -> str:
