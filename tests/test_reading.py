@@ -75,6 +75,24 @@ def test_app_refuses_a_fifo_data_file_before_starting(tmp_path):
     assert "FIFO" in err
 
 
+async def test_the_apps_trainer_says_why_it_cannot_start_instead_of_waiting(tmp_path):
+    """A data file turned into a FIFO after the CLI checked it: the trainer refuses it at
+    once, the status line says why (not "starting the trainer…"), and it is not restarted
+    by itself into the same refusal."""
+    from test_app import FAST, notes, status, wait_for
+
+    from tui.app import SMApp
+
+    os.mkfifo(tmp_path / "f.csv")
+    app = SMApp(FAST.with_changes(data_path=str(tmp_path / "f.csv")), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: "cannot start" in status(app), timeout=15, what="the refusal")
+        assert "starting the trainer" not in status(app)
+        assert any("cannot start" in n and "FIFO" in n for n in notes(app)), notes(app)
+        await pilot.pause(0.5)
+        assert not any("restarted" in n for n in notes(app)), notes(app)
+
+
 def test_toml_data_path_fifo_and_fifo_experiment_files_are_refused(tmp_path):
     os.mkfifo(tmp_path / "fifo.csv")
     np.savetxt(tmp_path / "pts.csv", np.random.default_rng(0).normal(size=(30, 2)), delimiter=",")

@@ -54,6 +54,7 @@ class SMApp(App):
         self.training = False
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
+        self.unstartable = ""  # why the trainer could not start at all (a refused file): not restarted by itself
         self.restarted_at = -math.inf  # when the trainer was last restarted by itself
         self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
         self._shutting_down = False
@@ -228,6 +229,9 @@ class SMApp(App):
             self._show_status()
         elif n.level == "refused":
             self.notify(n.text, title="refused", severity="error")
+        elif n.level == "unstartable":  # the same setup would fail again: no restart by itself
+            self.unstartable = n.text
+            self.notify(n.text, title="trainer not started", severity="error", timeout=15)
         elif n.level == "done":
             if n.path.lower().endswith(".toml"):
                 self.experiment = n.path
@@ -238,6 +242,10 @@ class SMApp(App):
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
         """Restart a trainer that died (once in RESTART_QUIET seconds), saying what was lost."""
         self.stopped, self.training = message.reason, False
+        if self.unstartable:
+            self.stopped = f"{self.unstartable} (fix it, then ctrl+p: Restart the trainer)"
+            self._show_status()
+            return
         if time.monotonic() - self.restarted_at > RESTART_QUIET and self._drawable:
             self.restarted_at = time.monotonic()
             self.restart_trainer()
@@ -254,7 +262,7 @@ class SMApp(App):
     def restart_trainer(self) -> None:
         """A new trainer: the experiment last saved or loaded (with the current settings), or
         the current setup from step 0."""
-        self.stopped = self.problem = ""
+        self.stopped = self.problem = self.unstartable = ""
         self.training = False
         self.bridge.restart(self.config, self.experiment)
         self._show_status()

@@ -293,6 +293,11 @@ def serve(conn, config: Config, experiment: str | None = None, quiet: bool = Fal
         _Loop(conn, config, experiment, acked).run()
     except (EOFError, OSError, BrokenPipeError):
         pass  # the UI went away
+    except UserError as exc:  # the setup cannot start (its data file is refused, ...): a restart would not help
+        try:
+            conn.send(Notice("unstartable", f"the trainer cannot start: {exc}"))
+        except OSError:
+            pass
     except Exception as exc:  # noqa: BLE001 - the UI shows it as "trainer stopped"
         try:
             conn.send(Notice("error", f"trainer stopped: {type(exc).__name__}: {exc}"))
