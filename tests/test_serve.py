@@ -172,7 +172,7 @@ async def test_the_next_client_beyond_max_sessions_is_told_it_is_full(keys):
         second = await conn.create_process(term_type="xterm", term_size=(80, 24), encoding=None)
         err = await asyncio.wait_for(second.stderr.read(), 20)
         await asyncio.wait_for(second.wait_closed(), 20)
-        assert err.decode().strip() == "smtui serve: full (1 sessions), try later"
+        assert err.decode().strip() == "smtui serve: full (1 session), try later"
         assert second.exit_status == 1 and len(s.demo.sessions) == 1
 
 
@@ -221,6 +221,14 @@ async def test_sftp_scp_and_forwarding_are_refused(keys, tmp_path):
         with pytest.raises(asyncssh.ChannelListenError):
             await asyncio.wait_for(conn.start_server(lambda *a: None, "127.0.0.1", 0), 20)
         assert not s.demo.sessions
+
+
+async def test_a_connection_that_opens_no_session_is_closed(keys):
+    async with Served(keys) as s:
+        s.demo.sessionless_grace = 0.5
+        conn = await s.connect()
+        await asyncio.wait_for(conn.wait_closed(), 20)  # as `ssh -N` would hold it open otherwise
+        await until(lambda: not s.demo.connections, 5, "the server to drop the connection")
 
 
 # ----- keys and flags, checked before listening

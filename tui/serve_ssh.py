@@ -99,6 +99,7 @@ class AppSession(asyncssh.SSHServerSession):
 
     def connection_made(self, chan) -> None:
         self.chan = chan
+        self.conn.channels += 1
 
     def pty_requested(self, term_type, term_size, term_modes) -> bool:
         self.term = term_type if TERM_NAME.fullmatch(term_type or "") else "xterm"
@@ -130,7 +131,8 @@ class AppSession(asyncssh.SSHServerSession):
             return self.refuse("smtui serve: the app needs a terminal; connect with ssh -t")
         if len(self.demo.sessions) >= self.demo.max_sessions:
             self.conn.outcome = "full"
-            return self.refuse(f"smtui serve: full ({self.demo.max_sessions} sessions), try later")
+            n = self.demo.max_sessions
+            return self.refuse(f"smtui serve: full ({n} session{'s' * (n != 1)}), try later")
         self.demo.sessions.add(self)
         self.conn.outcome = "app running"
         env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_ENV and not k.startswith("TEXTUAL")}
@@ -215,6 +217,8 @@ class AppSession(asyncssh.SSHServerSession):
 
     def connection_lost(self, exc) -> None:
         self.closed = True
+        self.conn.channels -= 1
+        self.conn.watch_sessionless()
         if self.idle_timer:
             self.idle_timer.cancel()
         if self.app is not None and not self.app.done.is_set():
@@ -229,6 +233,22 @@ class Connection(asyncssh.SSHServer):
         self.peer, self.fingerprint, self.outcome = "?", "-", "not authenticated"
         self.started, self.t0 = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()) + "Z", time.monotonic()
         self.conn = None
+        self.channels = 0  # open session channels
+        self.timer = None
+
+    def watch_sessionless(self) -> None:
+        """A logged-in connection with no session (``ssh -N``) is closed after a grace period."""
+        if self.timer:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.demo.sessionless_grace, self._close_if_sessionless)
+
+    def _close_if_sessionless(self) -> None:
+        if self.channels == 0 and self.conn is not None:
+            self.outcome = "closed: no session"
+            self.conn.close()
+
+    def auth_completed(self) -> None:
+        self.watch_sessionless()
 
     def connection_made(self, conn) -> None:
         self.conn = conn
@@ -237,6 +257,8 @@ class Connection(asyncssh.SSHServer):
         self.demo.connections.add(self)
 
     def connection_lost(self, exc) -> None:
+        if self.timer:
+            self.timer.cancel()
         self.demo.connections.discard(self)
         say(f"{self.started}  {self.peer}  {self.fingerprint}  {time.monotonic() - self.t0:.1f} s  {self.outcome}")
 
@@ -294,6 +316,7 @@ class Demo:
         self.starting: set[asyncio.Task] = set()  # apps being started
         self.connections: set[Connection] = set()
         self.server = None
+        self.sessionless_grace = 60.0  # seconds a logged-in connection may hold no session
 
     async def start(self) -> None:
         self.server = await asyncssh.create_server(
