@@ -140,8 +140,8 @@ class AppSession(asyncssh.SSHServerSession):
             if k in CLIENT_ENV and len(v) <= 64 and v.isprintable():
                 env[k] = v
         env["TERM"] = self.term
-        self.app = AppProcess(self.demo.command, env, *self.size, self.chan.write, self.app_exited)
-        self.demo.starting.add(asyncio.get_running_loop().create_task(self._start()))
+        self.app = AppProcess(self.demo.command, env, *self.size, self.show, self.app_exited)
+        self.demo.starting.add(self.demo.spawn(self._start()))
 
     async def _start(self) -> None:
         try:
@@ -164,6 +164,10 @@ class AppSession(asyncssh.SSHServerSession):
         nl = "\r\n" if self.term else "\n"
         self.chan.write_stderr((line + nl).encode())
         self.chan.exit(1)
+
+    def show(self, data: bytes) -> None:
+        if not self.closed:
+            self.chan.write(data)
 
     def data_received(self, data: bytes, datatype) -> None:
         self.last_input = time.monotonic()
@@ -199,10 +203,12 @@ class AppSession(asyncssh.SSHServerSession):
         if self.app is None or self.app.done.is_set():
             return
         self.app.on_exit = lambda status: self._ended_from_outside(line)
-        asyncio.get_running_loop().create_task(self.app.stop())
+        self.demo.spawn(self.app.stop())
 
     def _ended_from_outside(self, line: str) -> None:
         self.demo.sessions.discard(self)
+        if self.idle_timer:
+            self.idle_timer.cancel()
         if not self.closed:
             self.chan.write(RESET_TERMINAL + b"\r\n" + line.encode() + b"\r\n")
             self.chan.exit(1)
@@ -223,7 +229,8 @@ class AppSession(asyncssh.SSHServerSession):
             self.idle_timer.cancel()
         if self.app is not None and not self.app.done.is_set():
             self.conn.outcome = "client left"
-            asyncio.get_running_loop().create_task(self.app.stop())
+            self.app.pause_output()  # nobody to show it to
+            self.demo.spawn(self.app.stop())
 
 
 # ----- one connection: who it is, and its log line
@@ -314,9 +321,16 @@ class Demo:
         self.max_sessions, self.idle_timeout = args.max_sessions, args.idle_timeout
         self.sessions: set[AppSession] = set()
         self.starting: set[asyncio.Task] = set()  # apps being started
+        self.tasks: set[asyncio.Task] = set()  # every task started here (held, so none is lost)
         self.connections: set[Connection] = set()
         self.server = None
         self.sessionless_grace = 60.0  # seconds a logged-in connection may hold no session
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     async def start(self) -> None:
         self.server = await asyncssh.create_server(
@@ -344,6 +358,8 @@ class Demo:
         deadline = loop.time() + grace
         while self.connections and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if self.tasks:  # apps of viewers who left just now, still being ended
+            await asyncio.wait(self.tasks, timeout=3 * grace)
         await self.server.wait_closed()
 
 
