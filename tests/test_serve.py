@@ -104,22 +104,24 @@ class Served:
 
 
 class Screen:
-    """What the app has drawn so far on one channel, searched as plain text."""
+    """What the app draws on one channel, searched as plain text: each wait looks only at what
+    came after the text the previous wait found."""
 
     def __init__(self, proc):
-        self.proc, self.raw = proc, b""
+        self.proc, self.raw, self.seen = proc, b"", 0
 
     async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
         deadline = time.monotonic() + timeout
-        while text not in screen_text(self.raw):
+        while text not in screen_text(self.raw[self.seen:]):
             left = deadline - time.monotonic()
             assert left > 0, f"{text!r} never appeared; last output: {screen_text(self.raw[-400:])!r}"
             try:
                 chunk = await asyncio.wait_for(self.proc.stdout.read(65536), min(left, 1.0))
             except TimeoutError:
                 continue
-            assert chunk or text in screen_text(self.raw), f"channel closed before {text!r} appeared"
+            assert chunk, f"channel closed before {text!r} appeared"
             self.raw += chunk
+        self.seen = len(self.raw)
 
     async def rest(self, timeout: float = 20) -> str:
         """Everything until the channel closes."""
@@ -132,12 +134,17 @@ class Screen:
 async def test_session_shows_the_app_takes_keys_and_window_changes_and_q_closes_the_channel(keys):
     async with Served(keys) as s:
         conn, proc, screen, pgid = await s.app_session(size=(100, 30))
-        await screen.wait_for("paused — space trains")  # the status line
+        await screen.wait_for("❚❚ paused — space trains")  # the status line
         proc.stdin.write(b" ")
         await screen.wait_for("training — space pauses")  # the key press took effect
         proc.change_terminal_size(60, 18)
         await screen.wait_for("terminal too small: need 70x20, have 60x18")  # the window change reached it
-        proc.stdin.write(b"qq")  # steps were trained and not saved: q asks, q again quits
+        proc.change_terminal_size(100, 30)
+        proc.stdin.write(b" ")  # pause
+        await screen.wait_for("paused")
+        proc.stdin.write(b"q")  # steps are unsaved: the app asks, and q again quits
+        await screen.wait_for("y or q: quit")
+        proc.stdin.write(b"q")
         await screen.rest()
         assert proc.exit_status == 0
         await until(lambda: not group(pgid), 10, "the app's process group to end")
