@@ -135,6 +135,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10.0, help="training time with v pressed every 0.4 s")
     p.add_argument("--presses", type=int, default=8, help="presses of each other key")
+    p.add_argument("--headless-steps", type=int, default=10_000, help="steps of each `smtui run` beside the app")
     p.add_argument("--first-paint-child", type=float, default=None, help=argparse.SUPPRESS)
     add_setup_options(p)
     args = p.parse_args()
@@ -143,8 +144,12 @@ def main() -> None:
         return
     config = config_from_args(args)
     launch = first_paint()
+    # `smtui run` just before and just after the app, averaged: on a shared machine the load
+    # drifts, and one side measured at a quieter moment would make the ratio lie.
+    before = headless(config, steps=args.headless_steps)
     app = asyncio.run(in_app(config, args.seconds, args.presses))
-    ref = headless(config, steps=max(2000, int(app["steps_per_second"] * args.seconds / 2)))
+    after = headless(config, steps=args.headless_steps)
+    ref = {k: (before[k] + after[k]) / 2 for k in before}
     load = os.getloadavg()[0]
     print(f"setup: {config.source}, {config.objective}, sigma {config.sigma}, batch {config.batch}, "
           f"hidden {config.hidden}; {SIZE[0]}x{SIZE[1]}, trainer in its own process; load average {load:.2f}")
@@ -158,7 +163,8 @@ def main() -> None:
     print(f"\nin-app steps/s (wall clock)            {app['steps_per_second']:.0f}"
           f"  (status line said {app['status_steps_per_second'] or 0:.0f})")
     print(f"smtui run steps/s                      {ref['train_steps_per_second']:.0f} training only, "
-          f"{ref['wall_steps_per_second']:.0f} wall clock (evaluating every {config.eval_every} steps)")
+          f"{ref['wall_steps_per_second']:.0f} wall clock (evaluating every {config.eval_every} steps; mean of "
+          f"{before['train_steps_per_second']:.0f} before and {after['train_steps_per_second']:.0f} after the app)")
     print(f"in-app / smtui run                     {app['steps_per_second'] / ref['train_steps_per_second']:.0%} "
           f"of training only, {app['steps_per_second'] / ref['wall_steps_per_second']:.0%} of wall clock")
 

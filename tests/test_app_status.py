@@ -16,6 +16,7 @@ from core.config import Config
 from tui.app import SMApp
 from tui.bridge import RATE_WINDOW, _Loop, _working
 from tui.keys import KEYS, footer_text
+from tui.protocol import Command
 from tui.screens import QuitPrompt
 from tui.status import STALL_AFTER
 
@@ -219,3 +220,43 @@ async def test_training_time_is_saved_and_restored_as_shown(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot)
         assert app.report.elapsed == pytest.approx(shown, abs=1e-6)
+
+
+class _Sent:
+    def __init__(self):
+        self.items = []
+
+    def send(self, item):
+        self.items.append(item)
+
+
+def test_while_training_the_field_is_recomputed_on_a_clock_or_after_a_command():
+    loop = _Loop(_Sent(), Config(n_train=64, seed=0))
+    loop.panel, loop.training = (60, 20), True
+    loop.send("")
+    loop.dirty = False
+    loop.send("")  # within FIELD_SECONDS of the last: the field is kept, not recomputed
+    first, kept = loop.conn.items
+    assert first.snapshot.field is not None and not first.field_kept
+    assert kept.snapshot.field is None and kept.field_kept
+    loop.handle(Command("grid", {"size": (40, 12)}, 1))  # a command: the next report has a fresh field
+    loop.send("")
+    assert loop.conn.items[-1].snapshot.field is not None
+    loop.training, loop.dirty = False, False  # paused: always a field
+    loop.send("")
+    assert loop.conn.items[-1].snapshot.field is not None
+
+
+async def test_every_report_the_app_draws_has_a_field_while_training():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        seen = set()
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 2.0:
+            assert app.report.snapshot.field is not None
+            seen.add(app.report.snapshot.step)
+            await pilot.pause(0.03)
+        await pilot.press("space")
+        assert len(seen) > 5 and not app.render_errors

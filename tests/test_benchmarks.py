@@ -16,7 +16,7 @@ RUNS = {
     "frame_build": ["--sizes", "80x24", "--repeats", "1", "--steps", "5", "--n-train", "32", "--samples", "20",
                     "--capacity", "64"],
     "parzen_near": ["--n", "3000", "--rounds", "1", "--sigma", "0.02", "--sigma", "3", "--distribution", "moons"],
-    "app_responsiveness": ["--seconds", "0.5", "--presses", "1", "--n-train", "64"],
+    "app_responsiveness": ["--seconds", "0.5", "--presses", "1", "--n-train", "64", "--headless-steps", "300"],
     "precision": ["--sigma", "0.3", "--mc", "2000", "--steps", "5", "--n-train", "32"],
     "sweep": ["--sigma", "0.1,1", "--seeds", "1", "--steps", "20", "--jobs", "2"],
 }

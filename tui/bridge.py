@@ -13,6 +13,7 @@ and exports are written here too, between steps, so each holds one moment's stat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -31,7 +32,8 @@ from core.trainer import Trainer
 from tui.protocol import BEAT, Command, Notice, Report, grid_shape, pack, unpack
 
 FRAMES_PER_SECOND = 15
-EVAL_SHARE = 0.12  # most of the trainer's wall time that evaluations may take while training
+EVAL_SHARE = 0.05  # most of the trainer's wall time that evaluations may take while training
+FIELD_SECONDS = 0.25  # while training, the field is recomputed this often (reports in between keep it)
 CHUNK_SECONDS = 0.02  # training between looks at the command pipe
 RATE_WINDOW = 10.0  # seconds of training over which the shown steps/s is averaged (a sliding window)
 BEAT_SECONDS = 0.25  # the trainer process says "alive" this often, even in the middle of a long step
@@ -59,6 +61,8 @@ class _Loop:
         self.window: deque[tuple[int, float]] = deque()  # (steps, seconds) of recent work, RATE_WINDOW long
         self.window_sums = (0, 0.0)
         self.retrying = False  # space pressed while diverged: the next chunk says if it diverges again at once
+        self.done = 0  # steps trained in this turn of the loop
+        self.field_at = -1.0  # when the field was last computed for a report
         self.last_send = 0.0
         self.dirty = True
         self.acked = acked  # a restarted loop carries on the bridge's command numbers
@@ -79,6 +83,9 @@ class _Loop:
 
     def run(self) -> None:
         while True:
+            # While training, every second of the loop counts (commands, evaluations and
+            # reports too): the steps/s shown is what the user gets, wall clock.
+            counting, t0, c0, self.done = self.training, time.perf_counter(), time.thread_time(), 0
             timeout = 0.0 if self.training else 0.05
             while self.conn.poll(timeout):
                 if not self._guarded(self.handle, self.conn.recv()):
@@ -88,6 +95,8 @@ class _Loop:
                 self._guarded(self.train_chunk)
             self._guarded(self.maybe_evaluate)
             self.maybe_send()
+            if counting:
+                self._count(self.done, _working(time.perf_counter() - t0, time.thread_time() - c0))
 
     def _guarded(self, fn, *args) -> bool:
         """Run fn; an exception becomes an 'error' notice and stops training, never a crash."""
@@ -158,7 +167,7 @@ class _Loop:
         # Aim each chunk at CHUNK_SECONDS so commands are looked at often but cheaply.
         if spent > 0:
             self.chunk = max(1, min(4096, int(self.chunk * min(2.0, max(0.5, CHUNK_SECONDS / spent)))))
-        self._count(done, spent)
+        self.done += done
         if self.trainer.status != "ok":
             self.training = False
             self.dirty = True
@@ -195,15 +204,12 @@ class _Loop:
         else:
             self.busy("evaluating every figure" if self.eval_step is not None or t.step
                       else "building the evaluation set")
-        t0, c0 = time.perf_counter(), time.thread_time()
         t.eval_set  # noqa: B018 - built once per data and sigma; not part of an evaluation's cost
         t1 = time.perf_counter()
         t.evaluate()
         self.eval_end = time.perf_counter()
         self.eval_cost = self.eval_end - t1
         self.eval_step = t.step
-        if self.training:
-            self._count(0, _working(self.eval_end - t0, time.thread_time() - c0))
         self.dirty = True
 
     # --- reports ------------------------------------------------------------------------
@@ -219,7 +225,13 @@ class _Loop:
 
     def send(self, busy: str) -> None:
         t = self.trainer
-        shape = grid_shape(*self.panel, t.dim) if self.panel else None
+        # The field costs more than the rest of a report: while training, every FIELD_SECONDS
+        # (the bridge keeps the last one for the reports in between); at once after a command.
+        now = time.perf_counter()
+        keep = self.training and not self.dirty and now - self.field_at < FIELD_SECONDS
+        shape = grid_shape(*self.panel, t.dim) if self.panel and not keep else None
+        if shape is not None:
+            self.field_at = now
         try:
             snap = t.snapshot(field_shape=shape, figures=False, samples=self.samples)
         except Exception as exc:  # noqa: BLE001 - still report the rest, and say what failed
@@ -227,7 +239,7 @@ class _Loop:
             self.say("error", f"trainer error drawing the field: {type(exc).__name__}: {exc}")
         report = Report(snapshot=snap, training=self.training, busy=busy, steps_per_second=self.rate,
                         elapsed=self.elapsed, samples_step=self.samples_step, acked=self.acked,
-                        saved_step=self.saved_step)
+                        saved_step=self.saved_step, field_kept=keep)
         self.conn.send(pack(report))
         self.last_send = time.perf_counter()
         self.dirty = False
@@ -342,6 +354,7 @@ class TrainerBridge:
         self._on_report, self._on_notice, self._on_stopped = on_report, on_notice, on_stopped
         self._lock = threading.Lock()
         self._latest: Report | None = None
+        self._field = None  # the last field sent: reports that keep it get it back here
         self._pending = False
         self._closing = False
         self._worker = None
@@ -352,7 +365,7 @@ class TrainerBridge:
     def start(self) -> None:
         with self._lock:
             self._latest, self._pending = None, False
-        self.heard = time.monotonic()
+        self._field, self.heard = None, time.monotonic()
         if self.mode == "process":
             ctx = multiprocessing.get_context("spawn")
             self._conn, child = ctx.Pipe()
@@ -418,8 +431,13 @@ class TrainerBridge:
             if isinstance(item, Notice):
                 self._on_notice(item)
                 continue
+            report = unpack(item)
+            if report.field_kept and self._field is not None:
+                report = dataclasses.replace(report, snapshot=dataclasses.replace(report.snapshot, field=self._field))
+            else:
+                self._field = report.snapshot.field
             with self._lock:
-                self._latest = unpack(item)
+                self._latest = report
                 wake, self._pending = not self._pending, True
             if wake:
                 self._on_report()

@@ -33,7 +33,7 @@ def rows(text: Text, width: int, height: int) -> list[Strip]:
 def inputs(wid: str, report: Report, size: tuple[int, int]):
     """What a panel's picture depends on, where that is cheaper to compare than to draw
     (None: draw it and compare the text). The identity panels change only when the trainer
-    evaluates, about once a second while training, not with every report."""
+    evaluates, every second or two while training, not with every report."""
     snap = report.snapshot
     if wid == "identities":
         return size, snap.figures_step, dict(snap.figures or {}), snap.config

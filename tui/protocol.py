@@ -43,6 +43,7 @@ class Report:
     samples_step: int | None  # step at which the Langevin samples were drawn
     acked: int = 0  # seq of the last command handled before this report
     saved_step: int = 0  # the step last saved or loaded (0 for a fresh run): later steps are not in a file
+    field_kept: bool = False  # no field computed for this report: the last one sent still holds
 
 
 @dataclass(frozen=True)
