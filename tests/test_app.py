@@ -365,7 +365,7 @@ async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
         await settled(app, pilot, step=0)
         await pilot.press("space")
         await wait_for(pilot, lambda: app.report.snapshot.status == "diverged", what="divergence")
-        assert "diverged" in status(app) and "lower lr" in status(app)
+        assert "diverged" in status(app) and "lower the learning rate" in status(app)
         assert any("smaller learning rate" in n for n in notes(app))
         app.change(optimizer="adam")  # as the palette's "Optimiser: adam" does
         for _ in range(12):

@@ -31,7 +31,7 @@ async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_trai
         await wait_for(pilot, lambda: app.report.snapshot.status == "diverged" and not app.report.training,
                        what="divergence")
         snap = app.report.snapshot
-        assert "diverged" in status(app) and "lower lr" in status(app) and "raise σ" in status(app)
+        assert "diverged" in status(app) and "lower the learning rate" in status(app) and "raise σ" in status(app)
         assert any("smaller learning rate or a larger sigma" in n for n in notes(app))
         await settled(app, pilot)
         kept = app.report.snapshot

@@ -50,7 +50,7 @@ def status_parts(report: Report | None, stopped: str = "", problem: str = "", si
         parts.append((" (process stopped or starved of CPU; q quits)", "", 3))
     elif snap.status == "diverged":
         parts.append((f"✗ diverged at step {snap.step + 1:,}", "bold red", 0))
-        parts.append((" — try [ (lower lr), + (raise σ) or r (re-init), then space", "", 1))
+        parts.append((" — try [ (lower the learning rate), + (raise σ) or r (re-init), then space", "", 1))
     elif report.training:
         parts.append(("▶ training", "bold green", 0))
         parts.append((" — space pauses", "", 3))
