@@ -94,9 +94,9 @@ class Served:
         self.conns.append(conn)
         return conn
 
-    async def app_session(self, size=(100, 30), conn=None):
+    async def app_session(self, size=(100, 30), conn=None, env=None):
         conn = conn or await self.connect()
-        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
+        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None, env=env or {})
         session = await until(lambda: next((s for s in self.demo.sessions if s.app and s.app.pid), None), 20,
                               "the app process")
         self.pgids.append(session.app.pid)
@@ -153,8 +153,14 @@ async def test_session_shows_the_app_takes_keys_and_window_changes_and_q_closes_
 
 async def test_viewer_leaving_ends_every_process_of_the_session(keys):
     async with Served(keys) as s:
-        conn, proc, screen, pgid = await s.app_session()
+        sent = {"NO_COLOR": "1", "LD_PRELOAD": "/nowhere/evil.so", "PYTHONSTARTUP": "/nowhere/evil.py"}
+        conn, proc, screen, pgid = await s.app_session(env=sent)
         await screen.wait_for("paused")
+        with open(f"/proc/{pgid}/environ", "rb") as f:
+            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        # the viewer's TERM and NO_COLOR reach the app; nothing that could run their code does
+        assert env[b"TERM"] == b"xterm-256color" and env[b"NO_COLOR"] == b"1"
+        assert b"LD_PRELOAD" not in env and b"PYTHONSTARTUP" not in env
         members = group(pgid)
         assert pgid in members and len(members) >= 2, members  # the app and its trainer
         conn.close()
@@ -272,6 +278,19 @@ def run_main(capsys, *argv):
 def test_bad_flags_are_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_main(capsys, *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("mode", ["--ssh", "--web"])
+def test_a_port_in_use_is_one_line_and_exit_2(capsys, tmp_path, mode):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        extra = ["--open", "--host-key", str(tmp_path / "hk")] if mode == "--ssh" else []
+        code, out, err = run_main(capsys, mode, "--port", str(port), *extra)
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and len(err.splitlines()) == 1, err
 
 
 def test_missing_authorized_keys_and_an_open_host_key_are_refused(capsys, tmp_path):

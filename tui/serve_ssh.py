@@ -389,7 +389,8 @@ def serve_ssh(args: argparse.Namespace, command: list[str]) -> int:
     demo = Demo(args, command, host_key, authorized)
 
     def ready(demo: Demo) -> None:
-        say(f"smtui serve: SSH on {demo.host}:{demo.port}, at most {demo.max_sessions} sessions, "
+        n = demo.max_sessions
+        say(f"smtui serve: SSH on {demo.host}:{demo.port}, at most {n} session{'s' * (n != 1)} at once, "
             + (f"idle timeout {demo.idle_timeout:g} s" if demo.idle_timeout else "no idle timeout"))
         say(f"host key {host_key.get_fingerprint()} ({'made now, ' if made else ''}{clean(key_path)})")
         if args.open:
