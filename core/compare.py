@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from types import MappingProxyType
 
 import numpy as np
 from autograd import value_and_grad
@@ -34,7 +33,7 @@ from core.compare_exact import value_and_grad as exact_value_and_grad
 from core.config import Config
 from core.data import load_points
 from core.evaluation import EvalSet, build_eval_set, evaluate
-from core.field import bounds_for, make_grid, model_log_density, model_score
+from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
 from core.fused import pack, unpack, with_ones
 from core.model import init_params
 from core.objectives import OBJECTIVES
@@ -74,7 +73,8 @@ class Run:
 
 @dataclass(frozen=True)
 class CompareSnapshot:
-    """Everything the compare screen or a report needs, copied: safe across threads/processes."""
+    """Everything the compare screen or a report needs, copied (fresh dicts, read-only
+    arrays): safe to hand to another thread, and it pickles to another process."""
 
     step: int
     config: Config
@@ -82,15 +82,16 @@ class CompareSnapshot:
     exact: bool
     scale: str
     notes: tuple[str, ...]  # what the mode and the lr match make exact, in words
-    lrs: MappingProxyType
-    status: MappingProxyType  # name -> "ok" / "diverged ..."
-    curves: MappingProxyType  # name -> (k, 2) [step, value on the scale]
-    gaps: MappingProxyType  # "a|b" -> (k, 2) [step, max|theta_a - theta_b| / max|theta_a|]
-    cosine: MappingProxyType  # "a|b" -> latest mean cosine of per-batch gradients
-    gradient_variance: MappingProxyType  # name -> latest variance over batches (on the scale)
+    lrs: dict
+    status: dict  # name -> "ok" / "diverged ..."
+    curves: dict  # name -> (k, 2) [step, value on the scale]
+    gaps: dict  # "a|b" -> (k, 2) [step, max|theta_a - theta_b| / max|theta_a|]
+    cosine: dict  # "a|b" -> latest mean cosine of per-batch gradients
+    gradient_variance: dict  # name -> latest variance over batches (on the scale)
     dim: int
     points: np.ndarray
-    fields: MappingProxyType | None = None  # name -> (axes, model score (G, d), log density (G,))
+    fields: dict | None = None  # name -> (axes, model score (G, d), log density (G,))
+    data_field: np.ndarray | None = None  # the data score on the same grid (G, d)
     train_seconds: float = 0.0
 
 
@@ -173,8 +174,9 @@ class Comparison:
 
     # --- training ---------------------------------------------------------------------------
 
-    def train(self, steps: int) -> int:
-        """Advance every run ``steps`` steps on shared batches; evaluates every eval_every."""
+    def train(self, steps: int, evaluate: bool = True) -> int:
+        """Advance every run ``steps`` steps on shared batches; evaluates every eval_every
+        steps unless ``evaluate`` is False (the app schedules its own evaluations)."""
         import time
 
         cfg, update = self.config, OPTIMIZERS[self.config.optimizer][1]
@@ -197,7 +199,7 @@ class Comparison:
                 self.train_seconds += time.perf_counter() - t0
                 self.step += 1
                 done += 1
-                if self.step % cfg.eval_every == 0:
+                if evaluate and self.step % cfg.eval_every == 0:
                     self.evaluate()
         return done
 
@@ -274,28 +276,27 @@ class Comparison:
 
     def snapshot(self, field_shape: tuple[int, ...] | None = None) -> CompareSnapshot:
         latest = self._latest or {"cosine": {}, "gradient_variance": {}}
-        fields = None
+        fields = target = None
         if field_shape is not None and self.dim <= 2:
             s = self.config.sigma
             grid = make_grid(bounds_for(self.data, s), field_shape[: self.dim])
+            target = _ro(data_score(grid.points, self.data, s, self.analytic))
             fields = {}
             for n in self.names:
                 p = self.params(n)
                 fields[n] = (tuple(grid.axes), _ro(model_score(p, grid.points, s)),
                              _ro(model_log_density(p, grid.points, s)))
-            fields = MappingProxyType(fields)
         return CompareSnapshot(
             step=self.step, config=self.config, objectives=self.names, exact=self.exact,
             scale=scale_name(self.names, self.analytic is not None),
             notes=self.notes + ((self.exact_batches()[1],) if self.exact else ()),
-            lrs=MappingProxyType({n: r.lr for n, r in self.runs.items()}),
-            status=MappingProxyType({n: r.status if r.status == "ok" else r.message for n, r in self.runs.items()}),
-            curves=MappingProxyType({n: _ro(self.curve(n)) for n in self.names}),
-            gaps=MappingProxyType({k: _ro(np.array(v, dtype=float).reshape(-1, 2))
-                                   for k, v in self.gap_history.items()}),
-            cosine=MappingProxyType(dict(latest["cosine"])),
-            gradient_variance=MappingProxyType(dict(latest["gradient_variance"])),
-            dim=self.dim, points=self.points, fields=fields, train_seconds=self.train_seconds,
+            lrs={n: r.lr for n, r in self.runs.items()},
+            status={n: r.status if r.status == "ok" else r.message for n, r in self.runs.items()},
+            curves={n: _ro(self.curve(n)) for n in self.names},
+            gaps={k: _ro(np.array(v, dtype=float).reshape(-1, 2)) for k, v in self.gap_history.items()},
+            cosine=dict(latest["cosine"]),
+            gradient_variance=dict(latest["gradient_variance"]),
+            dim=self.dim, points=self.points, fields=fields, data_field=target, train_seconds=self.train_seconds,
         )
 
 

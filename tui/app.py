@@ -402,6 +402,11 @@ class SMApp(App):
     def action_save(self) -> None:
         ask_save(self)
 
+    def action_compare(self) -> None:
+        from tui.compare_screen import open_compare
+
+        open_compare(self)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

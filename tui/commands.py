@@ -194,6 +194,8 @@ def palette(app) -> Iterator[SystemCommand]:
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
     for s in SETTINGS:
         yield SystemCommand(f"Set {s.title}…", s.what, partial(app.ask_setting, s))
+    yield SystemCommand("Compare chosen objectives…", "2 to 4 objectives side by side from one start",
+                        partial(_compare, app))
     yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
                         partial(ask_load, app))
     yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
@@ -212,6 +214,12 @@ def palette(app) -> Iterator[SystemCommand]:
         yield SystemCommand(f"Optimiser: {name}", "resets the optimiser state", partial(app.change, optimizer=name))
     for i, name in enumerate(VIEWS):
         yield SystemCommand(f"View: {name}", "what the score field panel shows", partial(app.show_view, i))
+
+
+def _compare(app) -> None:
+    from tui.compare_screen import ask_objectives
+
+    ask_objectives(app)
 
 
 def _action(app, action: str) -> Callable:

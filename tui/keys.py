@@ -49,6 +49,8 @@ KEYS = (
         rank=1),
     Key("s", "save", "s", "save", "save the experiment (asks where, with a default name; never overwrites "
         "silently); the palette loads one and exports a screenshot or the metric history", rank=0),
+    Key("c", "compare", "c", "compare", "compare objectives side by side: esm-sigma, dsm, ism-sigma and dae "
+        "from one start on one batch stream, on one scale (the main run pauses; escape returns)"),
     Key("question_mark", "help", "?", "help", "this help: every key (escape closes it)", rank=0),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
         footer_key="^p"),

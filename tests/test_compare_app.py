@@ -1,0 +1,143 @@
+"""The compare screen driven by Pilot (its trainer in a thread), and its render helpers:
+opened with c and the palette, keys, what it shows against the engine, refusals, sizes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.compare import Comparison
+from core.config import Config
+from tui import compare_render as cr
+from tui.app import SMApp
+from tui.compare_screen import CompareScreen, open_compare
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_app import notes, settled, wait_for  # noqa: E402
+
+FAST = Config(distribution="ring8", n_train=96, hidden=16, seed=0)
+
+
+def screen_settled(s: CompareScreen, step=None) -> bool:
+    r = s.report
+    return (r is not None and r.snapshot is not None and not r.training and not r.busy
+            and r.acked >= s.bridge.sent and (step is None or r.snapshot.step == step)
+            and all(len(c) and c[-1, 0] == r.snapshot.step for c in r.snapshot.curves.values())
+            and s.drawn == r.snapshot.step and s.grid_matches())
+
+
+async def open_settled(app, pilot) -> CompareScreen:
+    await settled(app, pilot, step=0)
+    await pilot.press("c")
+    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
+    s = app.screen
+    await wait_for(pilot, lambda: screen_settled(s, 0), what="compare at step 0")
+    return s
+
+
+async def test_c_opens_compare_and_the_table_shows_the_engines_figures():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        engine = Comparison(FAST, s.names)
+        values = engine.evaluate()["values"]
+        table = s.texts["cmp-table"][0].plain
+        for name in s.names:
+            line = next(row for row in table.splitlines() if f" {name} " in row + " ")
+            assert f"{values[name]:.4g}" in line, (name, line)
+        assert s.report.snapshot.scale == "ESM_qσ"
+        for i in range(4):
+            assert s.texts[f"cmp-field-{i}"][0].plain.strip(), "every small multiple is drawn"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back to main")
+        await wait_for(pilot, lambda: s.bridge._worker is None, what="the compare trainer closed")
+
+
+async def test_keys_step_train_pause_sigma_view_exact_and_reinit():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_settled(s, 1), what="one step")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: s.report.training and s.report.snapshot.step > 20, what="training")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen_settled(s), what="paused")
+        snap = s.report.snapshot
+        assert snap.gaps["esm-sigma|dsm"][-1, 1] > 0  # minibatch runs drift apart
+        assert snap.gaps["dsm|dae"][-1, 1] < 1e-3 and snap.cosine["dsm|dae"] == pytest.approx(1, abs=1e-9)
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: s.report.snapshot.config.sigma == 0.375 and screen_settled(s),
+                       what="sigma up")
+        await pilot.press("v")
+        assert s.query_one("#cmp-field-0").border_subtitle == cr.VIEWS[1]
+        await pilot.press("e")
+        await wait_for(pilot, lambda: s.report.snapshot.exact and screen_settled(s), what="exact mode")
+        assert "exact" in str(s.query_one("#cmp-status").render())
+        step = s.report.snapshot.step
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_settled(s, step + 1), what="an exact step")
+        assert all(v == 0.0 for v in s.report.snapshot.gradient_variance.values())
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen_settled(s, 0) and len(s.report.snapshot.curves["dsm"]) == 1,
+                       what="re-initialised")
+        assert all(g[-1, 1] == 0 for g in s.report.snapshot.gaps.values())
+        await pilot.press("d")
+        assert any("main screen" in n for n in notes(app))
+        assert app.report.snapshot.config.distribution == "ring8"  # the main run untouched
+
+
+async def test_the_palette_and_refusals():
+    app = SMApp(FAST.with_changes(distribution="moons"), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        open_compare(app, ["esm", "ism"])  # esm needs an analytic q
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, CompareScreen)
+        assert any("analytic" in n for n in notes(app))
+        open_compare(app, ["esm", "dsm"])
+        await pilot.pause(0.1)
+        assert any("no common scale" in n for n in notes(app)) and not isinstance(app.screen, CompareScreen)
+        from tui.commands import palette
+        titles = [c.title for c in palette(app)]
+        assert "Compare chosen objectives…" in titles and any(t.startswith("Compare objectives") for t in titles)
+        open_compare(app, ["dsm", "ism-sigma"])
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        s = app.screen
+        await wait_for(pilot, lambda: screen_settled(s, 0), what="compare at step 0")
+        assert len(s.query(".cmp-field")) == 2
+
+
+async def test_80x24_and_resizes_keep_every_panel_drawn():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(80, 24)) as pilot:
+        s = await open_settled(app, pilot)
+        assert s.has_class("-compact")
+        for size in ((120, 40), (200, 60), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: screen_settled(s), what=f"settled at {size}")
+            for wid, (text, (w, _h)) in s.texts.items():
+                if s.query_one(f"#{wid}").display and w > 0:
+                    assert "could not draw" not in text.plain, wid
+
+
+def test_render_helpers_without_an_app():
+    c = Comparison(FAST, ["dsm", "dae"])
+    c.evaluate()
+    c.train(5, evaluate=False)
+    c.evaluate()
+    snap = c.snapshot(field_shape=(30, 12))
+    assert cr.coincide(snap)  # DSM and DAE with Adam: together to well within 1e-3
+    for view in range(len(cr.VIEWS)):
+        assert cr.multiple_panel(snap, "dsm", view, 30, 12).plain.strip()
+    text = cr.curves_panel(snap, 60, 16).plain
+    assert "dsm" in text and "dae" in text
+    assert "dsm|dae" in cr.table_panel(snap, 44, 16).plain
+    assert cr.gaps_panel(snap, 40, 10).plain.strip()
+    one = Comparison(FAST.with_changes(distribution="bimodal"), ["dsm", "esm-sigma"]).snapshot(field_shape=(30,))
+    assert np.shape(one.fields["dsm"][1]) == (30, 1)
+    assert cr.multiple_panel(one, "dsm", 0, 30, 10).plain.strip()
