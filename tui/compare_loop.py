@@ -25,6 +25,7 @@ from tui.protocol import grid_shape
 FRAMES_PER_SECOND = 10
 EVAL_SHARE = 0.2
 CHUNK_SECONDS = 0.03
+EXACT_EVAL_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ class _Loop:
             return
         now = time.perf_counter()
         if self.training:
-            spaced = self.eval_step is None or c.step - self.eval_step >= c.config.eval_every
+            # exact steps cost about what an evaluation does: evaluate every few of them
+            every = min(c.config.eval_every, EXACT_EVAL_EVERY) if c.exact else c.config.eval_every
+            spaced = self.eval_step is None or c.step - self.eval_step >= every
             rested = now - self.eval_end >= self.eval_cost * (1 - EVAL_SHARE) / EVAL_SHARE
             if not (spaced and rested):
                 return

@@ -5,6 +5,7 @@ screen's plotext helpers (``tui.render``)."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from rich.text import Text
@@ -61,8 +62,11 @@ def curves_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
         pad = 1e-3 * max(1.0, abs(hi))
         lo, hi = lo - pad, hi + pad
     ticks = np.linspace(lo, hi, 3 if height < 12 else 5)
+    real = 10**ticks if log else ticks
+    rel = (real.max() - real.min()) / max(float(np.max(np.abs(real))), 1e-300)
+    digits = int(np.clip(2 + math.ceil(-math.log10(max(rel, 1e-12))), 4, 10))  # enough to tell ticks apart
     fig.ylim(lo, hi)
-    fig.yticks(list(ticks), [f"{10**v if log else v:.4g}" for v in ticks])
+    fig.yticks(list(ticks), [f"{v:.{digits}g}" for v in real])
     scale = snap.scale.split(" (")[0]
     how = f"{scale} (log axis)" if log else scale
     together = " · on top of each other" if coincide(snap) else ""
@@ -156,7 +160,8 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     used = 3 + len(snap.objectives) + len(snap.gaps)
     notes = [n.split(" (")[0] if height - used < 4 else n for n in snap.notes]
     for note in notes:
-        t.append(note + "\n", style="dim")
+        for line in textwrap.wrap(note, max(width - 1, 20)):
+            t.append(line + "\n", style="dim")
     return t
 
 
