@@ -244,6 +244,16 @@ async def test_a_connection_that_opens_no_session_is_closed(keys):
         await until(lambda: not s.demo.connections, 5, "the server to drop the connection")
 
 
+async def test_connections_beyond_the_cap_are_closed_at_once(keys):
+    async with Served(keys) as s:
+        s.demo.max_connections = 2  # (default: 4 per session allowed, plus 16)
+        await s.connect()
+        await s.connect()
+        with pytest.raises((asyncssh.Error, OSError)):
+            await s.connect()
+        assert len(s.demo.connections) == 2
+
+
 # ----- keys and flags, checked before listening
 def test_host_key_is_made_once_private_and_then_reused(tmp_path):
     path = tmp_path / "conf" / "host_key"

@@ -23,12 +23,12 @@ _ADOPT_TTY = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY,
 # terminal itself): leave the alternate screen, show the cursor, stop mouse and paste reports.
 RESET_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1004l"
                   b"\x1b[0m\x1b[?25h\x1b[?1049l")
-MAX_SIZE = 1000
+MAX_COLS, MAX_ROWS = 500, 200  # a viewer's window beyond this is drawn at this size (each cell costs CPU)
 
 
 def set_window_size(fd: int, cols: int, rows: int) -> None:
     """Tell the pty its size (the kernel then signals the app's process group with SIGWINCH)."""
-    cols, rows = min(max(int(cols), 1), MAX_SIZE), min(max(int(rows), 1), MAX_SIZE)
+    cols, rows = min(max(int(cols), 1), MAX_COLS), min(max(int(rows), 1), MAX_ROWS)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 

@@ -261,6 +261,10 @@ class Connection(asyncssh.SSHServer):
         self.conn = conn
         host, port = conn.get_extra_info("peername")[:2]
         self.peer = f"{host}:{port}"
+        if len(self.demo.connections) >= self.demo.max_connections:
+            self.outcome = "refused: too many connections"
+            conn.close()
+            return
         self.demo.connections.add(self)
 
     def connection_lost(self, exc) -> None:
@@ -325,6 +329,7 @@ class Demo:
         self.connections: set[Connection] = set()
         self.server = None
         self.sessionless_grace = 60.0  # seconds a logged-in connection may hold no session
+        self.max_connections = 4 * self.max_sessions + 16  # logging in or refused, not yet gone
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
