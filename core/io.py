@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from core.reading import name
 
 
 def check_output(path: str | Path, what: str, regular_only: bool = False) -> Path:
@@ -32,25 +33,25 @@ def check_output(path: str | Path, what: str, regular_only: bool = False) -> Pat
     if given.is_symlink():
         p = Path(os.path.realpath(given))
         if not p.exists():
-            raise UserError(f"{what} path {str(given)!r} is a symbolic link that leads nowhere "
+            raise UserError(f"{what} path {name(given)} is a symbolic link that leads nowhere "
                             "(dangling or a loop); give a real file name")
     if p.is_dir():
-        raise UserError(f"{what} path {str(given)!r} is a directory; give a file name")
+        raise UserError(f"{what} path {name(given)} is a directory; give a file name")
     if p.exists():
         mode = p.stat().st_mode
         if not stat.S_ISREG(mode):
             direct = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
             if regular_only or not direct:
                 kind = _kind(mode)
-                raise UserError(f"{what} path {str(given)!r} is a {kind}, not a regular file; give a file name")
+                raise UserError(f"{what} path {name(given)} is a {kind}, not a regular file; give a file name")
             if not os.access(p, os.W_OK):
-                raise UserError(f"{what} path {str(given)!r} is not writable")
+                raise UserError(f"{what} path {name(given)} is not writable")
             return p
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise UserError(f"{what} path {str(given)!r}: directory {str(parent)!r} does not exist")
+        raise UserError(f"{what} path {name(given)}: directory {name(parent)} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UserError(f"{what} path {str(given)!r} is not writable")
+        raise UserError(f"{what} path {name(given)} is not writable")
     return p
 
 
@@ -58,10 +59,10 @@ check_writable = check_output  # the older name
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+    for test, kind in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
                        (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket")):
         if test(mode):
-            return name
+            return kind
     return "special file"
 
 
@@ -86,7 +87,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
             _write_direct(p, data)
             return
-        raise UserError(f"{str(path)!r} is a {_kind(mode)}, not a regular file; nothing written")
+        # An OSError, like every failure to write: callers report its strerror in one line.
+        raise OSError(errno.EINVAL, f"it is a {_kind(mode)}, not a regular file; nothing written", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         _usual_mode(fd, p)
@@ -110,7 +112,7 @@ def _write_direct(p: Path, data: bytes) -> None:
         fd = os.open(p, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         if exc.errno == errno.ENXIO:
-            raise UserError(f"{str(p)!r} is a FIFO with no reader; nothing written") from None
+            raise OSError(errno.ENXIO, "it is a FIFO with no reader; nothing written", str(p)) from None
         raise
     try:
         os.set_blocking(fd, True)
