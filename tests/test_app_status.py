@@ -151,9 +151,11 @@ async def test_space_when_diverged_retries_and_says_it_diverged_again():
         step = app.report.snapshot.step
         assert "then space" in status(app)
         await pilot.press("space")
-        await wait_for(pilot, lambda: any("diverged again at once" in n for n in notes(app)), what="the retry")
+        await wait_for(pilot, lambda: any("diverged again" in n for n in notes(app)), what="the retry")
         await settled(app, pilot)
-        assert app.report.snapshot.step == step and "diverged" in status(app)
+        # The parameters kept are the last whose figures are finite (|theta| <= 1e50), so a
+        # retry may take a step or two before it diverges again.
+        assert step <= app.report.snapshot.step <= step + 2 and "diverged" in status(app)
 
 
 def test_steps_per_second_is_a_steady_sliding_mean():

@@ -171,9 +171,11 @@ class _Loop:
         if self.trainer.status != "ok":
             self.training = False
             self.dirty = True
-            if self.retrying and not done:
-                self.say("refused", f"space retried from step {self.trainer.step:,} with the same setup and it "
-                                    "diverged again at once: lower the lr ([), raise σ (+) or re-initialise (r) first")
+            if self.retrying:  # diverged again in the retry's first chunk
+                when = "at once" if not done else f"after {done:,} step{'' if done == 1 else 's'}"
+                self.say("refused", f"space retried from step {self.trainer.step - done:,} with the same setup and "
+                                    f"it diverged again {when}: lower the lr ([), raise σ (+) or re-initialise (r) "
+                                    "first")
         self.retrying = False
 
     def _count(self, steps: int, seconds: float) -> None:
