@@ -243,10 +243,9 @@ def _evaluate(params, ev: EvalSet) -> dict:
     dae_terms = float(ev.weight @ (np.sum(r * r, axis=1) + 2.0 * np.abs(r_dot_mean) + ev.post.second_moment))
     ism_resolution = QUADRATURE_PRECISION if strata is None else 0.0
     sharpness = s * float(np.sqrt(np.max(np.sum(p["W"] ** 2, axis=1)))) if len(p["W"]) else 0.0
+    # Beyond SHARPNESS_LIMIT the rule cannot resolve the model across a bump: ISM's figures
+    # are then good only to the identity's residual, and its agreement is not decided.
     out["quadrature_sharpness"] = sharpness if strata is None else None
-    # Beyond the limit the rule cannot resolve the model across a bump: ISM's figures are
-    # then good only to the identity's residual, and its agreement is not decided.
-    out["ism_resolved"] = strata is not None or sharpness <= SHARPNESS_LIMIT
     out["esm_minus_dsm_tol"] = ROUNDING * (esm_terms + dsm_terms)
     out["ism_minus_dsm_tol"] = (ROUNDING + ism_resolution) * (ism_terms + dsm_terms)
     out["dsm_dae_tol"] = ROUNDING * (dsm_terms + dae_terms / (2.0 * s**4))

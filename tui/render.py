@@ -17,6 +17,7 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.config import Config
+from core.evaluation import SHARPNESS_LIMIT
 from core.text import visible
 from core.trainer import Snapshot
 from tui.protocol import Report
@@ -286,7 +287,8 @@ def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | 
         ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
     ]
     out = [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
-    if f.get("ism_resolved") is False:  # the quadrature cannot resolve this model: "?" (see README)
+    sharpness = f.get("quadrature_sharpness")
+    if sharpness is not None and not sharpness <= SHARPNESS_LIMIT:  # the quadrature cannot resolve it: "?"
         out[2] = out[2][:5] + (None,)
     return out
 

@@ -65,7 +65,9 @@ def sweep_plot(summary: list[dict], key: str, label: str, width: int, height: in
 
 
 def plots(summary: list[dict], analytic: bool, width: int, height: int) -> list[Text]:
-    """The two plots of a sweep, each width x height."""
+    """The two plots of a sweep, each width x height (none for a single sigma: no curve)."""
+    if len(summary) < 2:
+        return []
     first = ("esm", "ESM_q (distance to q's true score)") if analytic else ("esm_sigma", "ESM_qσ")
     out = [sweep_plot(summary, *first, width, height),
            sweep_plot(summary, "grad_variance", "gradient variance", width, height)]
