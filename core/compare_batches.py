@@ -25,6 +25,7 @@ from core.fused import unpack, with_ones
 from core.model import jacobian_diagonal, reconstruction, score
 from core.objectives import OBJECTIVES
 from core.parzen import parzen_score
+from core.text import quoted
 
 SIGMA_GROUP = ("esm-sigma", "ism-sigma", "dsm", "dae")  # fit q_sigma: the ESM_qsigma scale
 CLEAN_GROUP = ("esm", "ism", "ism-reg")  # fit q itself: the ESM_q scale
@@ -37,7 +38,7 @@ def check_objectives(names) -> tuple[str, ...]:
     names = tuple(names)
     unknown = [n for n in names if n not in OBJECTIVES]
     if unknown:
-        raise UserError(f"unknown objective {unknown[0]!r}; choose from: {', '.join(OBJECTIVES)}")
+        raise UserError(f"unknown objective {quoted(unknown[0])}; choose from: {', '.join(OBJECTIVES)}")
     if len(set(names)) != len(names):
         raise UserError(f"each objective may appear once, got {','.join(names)}")
     if not MIN_RUNS <= len(names) <= MAX_RUNS:

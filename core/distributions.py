@@ -11,6 +11,7 @@ from autograd import elementwise_grad
 from autograd.tracer import getval
 
 from core.errors import UserError
+from core.text import quoted
 
 
 def _logsumexp(a, axis):
@@ -150,4 +151,4 @@ def sample(name: str, n: int, seed: int) -> onp.ndarray:
         return ANALYTIC[name]().sample(n, rng)
     if name in SAMPLE_ONLY:
         return SAMPLE_ONLY[name](n, rng)
-    raise UserError(f"unknown distribution {name!r}; choose one of: {', '.join(NAMES)}")
+    raise UserError(f"unknown distribution {quoted(name)}; choose one of: {', '.join(NAMES)}")

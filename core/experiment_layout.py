@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from core.reading import name as shown_path
 
 FORMAT = "smtui-experiment"
 VERSION = 2
@@ -38,7 +39,7 @@ def experiment_toml(path: str | Path) -> Path:
     if str(path) == "":
         raise UserError("experiment file name is empty; give a NAME.toml")
     if p.suffix.lower() != ".toml":
-        raise UserError(f"experiment file {str(p)!r} must end in .toml")
+        raise UserError(f"experiment file {shown_path(p)} must end in .toml")
     return p
 
 

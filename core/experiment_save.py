@@ -30,6 +30,7 @@ from core.experiment_layout import (
     write_new,
 )
 from core.io import check_output, rows_to_csv, same_file
+from core.reading import name as shown_path
 from core.trainer import Trainer
 
 HEADER = (
@@ -55,7 +56,7 @@ def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False)
     the thread that trains (between steps), so the state saved is one moment's."""
     toml = check_output(experiment_toml(path), "experiment", regular_only=True)
     if trainer.config.data_path and same_file(toml, trainer.config.data_path):
-        raise UserError(f"experiment {str(toml)!r} is the data file itself; choose another name")
+        raise UserError(f"experiment {shown_path(toml)} is the data file itself; choose another name")
     save_id = new_save_id()
     npz, csv = state_files(toml, save_id)
     state = _state_bytes(trainer, save_id)
@@ -65,7 +66,7 @@ def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False)
     written: list[Path] = []
     with folder_lock(folder) as locked:
         if not overwrite and os.path.lexists(toml):
-            raise ExperimentExists(f"{str(toml)!r} already exists; choose another name or allow overwriting it")
+            raise ExperimentExists(f"{shown_path(toml)} already exists; choose another name or allow overwriting it")
         try:
             for p, data in ((npz, state), (csv, history)):
                 write_new(p, data)
@@ -76,10 +77,10 @@ def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False)
                 with contextlib.suppress(OSError):
                     os.unlink(p)
             if isinstance(exc, FileExistsError) and not overwrite:
-                raise ExperimentExists(f"{str(toml)!r} already exists; choose another name or allow "
+                raise ExperimentExists(f"{shown_path(toml)} already exists; choose another name or allow "
                                        "overwriting it") from None
             if isinstance(exc, OSError):
-                raise UserError(f"cannot save experiment {str(toml)!r}: {exc.strerror or exc}; "
+                raise UserError(f"cannot save experiment {shown_path(toml)}: {exc.strerror or exc}; "
                                 "the previous files are unchanged") from None
             raise
         sync_folder(folder)

@@ -27,6 +27,7 @@ from core.config import SIGMA_MAX, SIGMA_MIN, Config
 from core.errors import UserError
 from core.fused import pack
 from core.objectives import OBJECTIVES, draw_batch
+from core.text import quoted
 from core.trainer import Trainer
 
 MAX_SIGMAS = 64
@@ -40,7 +41,7 @@ def parse_sigmas(text: str) -> list[float]:
     """"0.1,0.3,1" (a list) or "0.01:10:8" (8 values evenly spaced in log sigma, ends
     included); each within the Config's sigma bounds. Refusals are one-line UserErrors."""
     text = str(text).strip()
-    what = f"--sigma {text!r}"
+    what = f"--sigma {quoted(text)}"
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
@@ -71,9 +72,9 @@ def _number(part: str, what: str) -> float:
     try:
         v = float(part)
     except ValueError:
-        raise UserError(f"{what}: {part.strip()!r} is not a number; give e.g. 0.1,0.3,1 or 0.01:10:8") from None
+        raise UserError(f"{what}: {quoted(part.strip())} is not a number; give e.g. 0.1,0.3,1 or 0.01:10:8") from None
     if not math.isfinite(v):
-        raise UserError(f"{what}: {part.strip()!r} is not a finite number")
+        raise UserError(f"{what}: {quoted(part.strip())} is not a finite number")
     return v
 
 
@@ -81,7 +82,7 @@ def _count(part: str, what: str) -> int:
     try:
         n = int(part)
     except ValueError:
-        raise UserError(f"{what}: COUNT {part.strip()!r} must be a whole number") from None
+        raise UserError(f"{what}: COUNT {quoted(part.strip())} must be a whole number") from None
     if not 1 <= n <= MAX_SIGMAS:
         raise UserError(f"{what}: COUNT must be from 1 to {MAX_SIGMAS}, got {n}")
     return n
@@ -95,7 +96,7 @@ def _in_bounds(s: float, what: str) -> None:
 def sweep_configs(base: Config, sigmas: list[float], seeds: int) -> list[Config]:
     """One validated Config per (sigma, seed): seeds are base.seed, base.seed + 1, ..."""
     if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
-        raise UserError(f"seeds must be a whole number from 1 to {MAX_SEEDS}, got {seeds!r}")
+        raise UserError(f"seeds must be a whole number from 1 to {MAX_SEEDS}, got {quoted(seeds)}")
     if base.seed + seeds > 2**63:
         raise UserError("seed + seeds must stay below 2^63")
     # One evaluation at the end is all a sweep reads: no evaluations while training.

@@ -100,3 +100,13 @@ def test_errors_use_the_words_of_the_prompts(field, bad, words):
 
 def test_counts_agree_with_their_nouns():
     assert count(1, "row") == "1 row" and count(0, "row") == "0 rows" and count(1024, "row") == "1,024 rows"
+
+
+def test_the_palettes_data_file_names_what_a_bad_path_is(tmp_path):
+    setting = next(s for s in SETTINGS if s.field == "data_path")
+    os.mkfifo(tmp_path / "f.csv")
+    os.symlink("loop.csv", tmp_path / "loop.csv")
+    for path, words in ((tmp_path / "f.csv", "FIFO"), (tmp_path / "loop.csv", "symlink loop"),
+                        (tmp_path / "none.csv", "does not exist"), (tmp_path, "a directory")):
+        with pytest.raises(UserError, match=words):
+            parse_setting(Config(), setting, str(path))

@@ -27,6 +27,7 @@ from core.config import Config
 from core.errors import UserError
 from core.experiment import load_experiment, save_experiment
 from core.io import atomic_write_text, check_writable, rows_to_csv, same_file
+from core.reading import name as shown_path
 from core.text import count
 from core.trainer import Trainer
 from tui.protocol import BEAT, Command, Notice, Report, grid_shape, pack, unpack
@@ -284,13 +285,13 @@ def export_csv(trainer: Trainer, path: str, overwrite: bool = False) -> str:
     unless asked. Returns the path."""
     p = check_writable(path, "CSV")
     if trainer.config.data_path and same_file(p, trainer.config.data_path):
-        raise UserError(f"{path!r} is the data file being trained on; an export never replaces an input")
+        raise UserError(f"{shown_path(path)} is the data file being trained on; an export never replaces an input")
     if p.exists() and not overwrite:
-        raise UserError(f"{path!r} already exists; choose another name or allow overwriting it")
+        raise UserError(f"{shown_path(path)} already exists; choose another name or allow overwriting it")
     try:
         atomic_write_text(p, rows_to_csv(trainer.evaluations))
     except OSError as exc:
-        raise UserError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
     return path
 
 

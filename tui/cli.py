@@ -11,6 +11,7 @@ from core.data import load_points
 from core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
 from core.errors import UserError
 from core.objectives import OBJECTIVES
+from core.text import quoted
 from tui.setup_flags import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["list"]:
             if argv[1:]:
-                raise UserError(f"'smtui list' takes no arguments, got {' '.join(argv[1:])!r}")
+                raise UserError(f"'smtui list' takes no arguments, got {quoted(' '.join(argv[1:]))}")
             return cmd_list()
         if argv[:1] and argv[0] in COMMANDS:
             return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])

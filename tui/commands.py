@@ -170,7 +170,8 @@ def ask_screenshot(app) -> None:
             try:
                 atomic_write_text(name, app.export_screenshot(title=f"smtui · {Path(name).name}"))
             except OSError as exc:
-                app.notify(f"cannot write {name!r}: {exc.strerror or exc}", title="refused", severity="error")
+                app.notify(f"cannot write {quoted(name, tail=True)}: {exc.strerror or exc}", title="refused",
+                           severity="error")
                 return
             app.notify(f"screenshot written to {name}", title="done")
 

@@ -14,6 +14,7 @@ from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
 from core.optim import OPTIMIZERS
+from core.reading import name as shown_path
 from core.text import QUOTE_LIMIT, shown, visible
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -112,8 +113,8 @@ def setup_from_args(args: argparse.Namespace):
         for field in FIXED_ON_RESUME:
             if field in changes:
                 flag = "--" + flag_of[field].rstrip("_").replace("_", "-")
-                raise UserError(f"{flag} cannot change when resuming {args.load!r} (the saved state depends on "
-                                f"it); to start afresh from its setup use --config {args.load} {flag} ...")
+                raise UserError(f"{flag} cannot change when resuming {shown_path(args.load)} (the saved state depends "
+                                f"on it); to start afresh from its setup use --config {args.load} {flag} ...")
         trainer.config.with_changes(**changes)  # validate before touching the trainer
         if changes:
             trainer.configure(**changes)

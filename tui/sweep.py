@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.io import atomic_write_text, check_writable, rows_to_csv, to_json
+from core.reading import name as shown_path
 from core.sweep import MAX_SEEDS, default_jobs, parse_sigmas, run_sweep, summarise, sweep_configs
 from tui.setup_flags import EXIT_DIVERGED, EXIT_OK, Parser, add_setup_options, config_from_args
 
@@ -85,9 +86,9 @@ def _check_outputs(args) -> None:
         check_writable(path, flag)
         real = Path(path).resolve()
         if data is not None and real == data:
-            raise UserError(f"{flag} {path!r} is the --data input; choose another name")
+            raise UserError(f"{flag} {shown_path(path)} is the --data input; choose another name")
         if real in seen:
-            raise UserError(f"{flag} and {seen[real]} name the same file {path!r}")
+            raise UserError(f"{flag} and {seen[real]} name the same file {shown_path(path)}")
         seen[real] = flag
 
 
