@@ -77,9 +77,9 @@ def run_headless(args: argparse.Namespace) -> int:
     try:
         with _stop_on_sigint() as stop:
             _train(trainer, trainer.step + args.steps, stop)
+            metrics = trainer.evaluate() if not stop.asked else None  # ctrl+c here too: saved, then said
         if stop.asked:
             return _interrupted(trainer, [o for o in planned if o.flag == "--save"], args.force)
-        metrics = trainer.evaluate()
         result = _result(trainer, metrics, time.perf_counter() - wall0)
         failures = write_outputs(planned, trainer, result, args.force, written)
     except KeyboardInterrupt:
