@@ -52,6 +52,7 @@ class _Loop:
         self.panel: tuple[int, int] | None = None  # the field panel's size in cells
         self.samples = None
         self.samples_step: int | None = None
+        self.want_samples = False  # set by 'langevin'; drawn once after the pending commands
         self.chunk = 8
         self.eval_step: int | None = None
         self.eval_cost = 0.0
@@ -92,6 +93,8 @@ class _Loop:
                 if not self._guarded(self.handle, self.conn.recv()):
                     return
                 timeout = 0.0
+            if self.want_samples:
+                self._guarded(self.draw_samples)
             if self.training:
                 self._guarded(self.train_chunk)
             self._guarded(self.maybe_evaluate)
@@ -136,8 +139,7 @@ class _Loop:
             t.reinitialise()
             self.samples = self.samples_step = self.eval_step = None
         elif kind == "langevin":
-            self.busy("drawing Langevin samples")
-            self.samples, self.samples_step = t.langevin_samples(**LANGEVIN), t.step
+            self.want_samples = True  # a burst of l presses draws once, for the latest model
         elif kind == "grid":
             self.panel = tuple(args["size"])
         elif kind == "save":
@@ -216,6 +218,13 @@ class _Loop:
         self.dirty = True
 
     # --- reports ------------------------------------------------------------------------
+
+    def draw_samples(self) -> None:
+        """Samples from the current model (up to MALA's time budget), once per request burst."""
+        self.want_samples = False
+        self.busy("drawing Langevin samples")
+        self.samples, self.samples_step = self.trainer.langevin_samples(**LANGEVIN), self.trainer.step
+        self.dirty = True
 
     def busy(self, what: str) -> None:
         """Tell the UI now that a slow piece of work starts."""
