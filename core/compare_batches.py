@@ -40,7 +40,7 @@ def check_objectives(names) -> tuple[str, ...]:
     if unknown:
         raise UserError(f"unknown objective {quoted(unknown[0])}; choose from: {', '.join(OBJECTIVES)}")
     if len(set(names)) != len(names):
-        raise UserError(f"each objective may appear once, got {','.join(names)}")
+        raise UserError(f"each objective may appear once, got {quoted(','.join(names))}")
     if not MIN_RUNS <= len(names) <= MAX_RUNS:
         raise UserError(f"compare takes {MIN_RUNS} to {MAX_RUNS} objectives, got {len(names)}")
     clean = [n for n in names if n in CLEAN_GROUP]

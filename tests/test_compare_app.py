@@ -116,13 +116,29 @@ async def test_80x24_and_resizes_keep_every_panel_drawn():
     async with app.run_test(size=(80, 24)) as pilot:
         s = await open_settled(app, pilot)
         assert s.has_class("-compact")
-        for size in ((120, 40), (200, 60), (80, 24)):
+        for size in ((120, 40), (200, 60), (40, 12), (70, 20), (80, 24)):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.3)
             await wait_for(pilot, lambda: screen_settled(s), what=f"settled at {size}")
             for wid, (text, (w, _h)) in s.texts.items():
                 if s.query_one(f"#{wid}").display and w > 0:
                     assert "could not draw" not in text.plain, wid
+
+
+async def test_the_real_compare_process_trains_and_ends_with_the_screen():
+    app = SMApp(FAST, bridge_mode="process")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.report is not None, timeout=60, what="the main trainer")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
+        s = app.screen
+        await wait_for(pilot, lambda: screen_settled(s, 0), timeout=60, what="compare at step 0")
+        worker = s.bridge._worker
+        assert worker.pid is not None and worker.is_alive()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_settled(s, 1), timeout=30, what="one step")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not worker.is_alive(), timeout=10, what="the compare process ended")
 
 
 def test_render_helpers_without_an_app():

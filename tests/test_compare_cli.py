@@ -81,6 +81,7 @@ def test_exact_mode_runs_and_says_so(capsys):
     (["--objectives", "dsm"], "2 to 4"),
     (["--objectives", "esm,dsm"], "no common scale"),
     (["--objectives", "dsm,bogus"], "unknown objective"),
+    (["--objectives", "dsm,\x1b[31mred\nx"], "\\x1b[31mred\\nx"),
     (["--objective", "dsm"], "--objectives"),
     (["--steps", "-1"], "steps"),
     (["--sigma", "0"], "sigma"),
@@ -102,6 +103,23 @@ def test_outputs_are_checked_before_training(capsys, tmp_path):
     same = tmp_path / "x"
     code, _, err = compare(capsys, "--steps", "5", "--json", str(same), "--csv", str(same))
     assert code == 2 and "same file" in err and not same.exists()
+
+
+def test_an_output_that_is_the_data_file_is_refused(capsys, tmp_path):
+    data = tmp_path / "pts.csv"
+    np.savetxt(data, np.random.default_rng(0).normal(size=(40, 2)), delimiter=",")
+    before = data.read_bytes()
+    code, _, err = compare(capsys, "--data", str(data), "--steps", "3", "--csv", str(data))
+    assert code == 2 and "input" in err and err.count("\n") == 1
+    assert data.read_bytes() == before
+
+
+def test_a_failed_output_is_one_line_exit_4_and_the_others_are_written(capsys, tmp_path):
+    good = tmp_path / "out.json"
+    code, out, err = compare(capsys, "--objectives", "dsm,dae", "--steps", "3", "--json", str(good),
+                             "--csv", "/dev/full")
+    assert code == 4 and "--csv" in err and err.count("\n") == 1
+    assert json.loads(good.read_text())["steps"] == 3
 
 
 def test_a_diverged_run_exits_3_and_still_reports(capsys):

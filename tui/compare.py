@@ -10,8 +10,21 @@ import time
 from core.compare import Comparison
 from core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
 from core.errors import UserError
-from core.io import atomic_write_text, check_writable, rows_to_csv, to_json
-from tui.setup_flags import EXIT_DIVERGED, EXIT_OK, Parser, add_setup_options, config_from_args
+from core.io import atomic_write_text, rows_to_csv, to_json
+from core.reading import name as quoted
+from core.text import visible
+from tui.outputs import inputs_of, plan_outputs
+from tui.setup_flags import (
+    EXIT_DIVERGED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    Parser,
+    add_setup_options,
+    config_from_args,
+    one_line,
+)
+
+MAX_STEPS = 10**9  # as smtui run
 
 
 def build_compare_parser() -> argparse.ArgumentParser:
@@ -31,7 +44,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
     o.add_argument("--csv", metavar="PATH", help="write one row per evaluation and objective as CSV")
     p.epilog = ("Exit status: 0 ok, 2 bad input, 3 a run diverged (the others carry on; its last finite "
-                "parameters are reported).")
+                "parameters are reported), 4 an output could not be written (the others still are).")
     return p
 
 
@@ -40,33 +53,39 @@ def main(argv: list[str]) -> int:
     args = build_compare_parser().parse_args(argv)
     if args.objective is not None:
         raise UserError("compare trains several objectives: use --objectives A,B[,...], not --objective")
-    if args.steps < 0:
-        raise UserError(f"steps must be a whole number >= 0, got {args.steps}")
+    if not 0 <= args.steps <= MAX_STEPS:
+        raise UserError(f"steps must be a whole number from 0 to {MAX_STEPS:,}, got {args.steps}")
     names = check_objectives(n.strip() for n in args.objectives.split(",") if n.strip())
-    for what, path in (("json", args.json), ("csv", args.csv)):
-        if path and not (what == "json" and path == "-"):
-            check_writable(path, f"--{what}")
-    if args.json and args.csv and args.json == args.csv:
-        raise UserError("--json and --csv name the same file; give two names")
+    config = config_from_args(args)
+    # Every output checked before anything runs: paths, clashes, an output that is the data file.
+    planned = plan_outputs(args, inputs_of(args, config.data_path))
     wall0 = time.perf_counter()
-    comparison = Comparison(config_from_args(args), names, exact=args.exact, match_lr=args.match_lr)
+    comparison = Comparison(config, names, exact=args.exact, match_lr=args.match_lr)
     comparison.evaluate()
     _train(comparison, args.steps)
     comparison.evaluate()
     result = report(comparison, time.perf_counter() - wall0)
-    if args.json == "-":
-        sys.stdout.write(to_json(result))
-    else:
-        if args.json:
-            atomic_write_text(args.json, to_json(result))
+    failures = []
+    for out in planned:  # each on its own: one failure (a full disk) leaves the others written
+        try:
+            if out.path is None:
+                sys.stdout.write(to_json(result))
+                sys.stdout.flush()
+            else:
+                text = to_json(result) if out.flag == "--json" else rows_to_csv(comparison.history)
+                atomic_write_text(out.path, text)
+        except OSError as exc:
+            failures.append(f"{out.flag} {quoted(out.given)} not written: {visible(exc.strerror or str(exc))}")
+    if args.json != "-":
         print(summary(comparison))
-    if args.csv:
-        atomic_write_text(args.csv, rows_to_csv(comparison.history))
-    diverged = [r.message for r in comparison.runs.values() if r.status != "ok"]
-    for name, r in comparison.runs.items():
+    for line in failures:
+        print(f"smtui: error: {one_line(line)}", file=sys.stderr)
+    for run_name, r in comparison.runs.items():
         if r.status != "ok":
-            print(f"smtui: {name} {r.message}; try a smaller --lr or a larger --sigma", file=sys.stderr)
-    return EXIT_DIVERGED if diverged else EXIT_OK
+            print(f"smtui: {run_name} {r.message}; try a smaller --lr or a larger --sigma", file=sys.stderr)
+    if failures:
+        return EXIT_OUTPUT_FAILED
+    return EXIT_DIVERGED if any(r.status != "ok" for r in comparison.runs.values()) else EXIT_OK
 
 
 def report(c: Comparison, wall: float) -> dict:
@@ -74,6 +93,8 @@ def report(c: Comparison, wall: float) -> dict:
     gradient_variance), gaps per pair "a|b"; plus what the scale and the mode mean."""
     latest = c.evaluate()
     config = {k: v for k, v in c.config.to_dict().items() if k != "objective"}
+    if c.config.data_path is not None:
+        config["distribution"] = None  # the data file is the source, as in smtui run's JSON
     runs = {}
     for name, run in c.runs.items():
         p = c.params(name)

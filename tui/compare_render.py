@@ -199,7 +199,23 @@ def status_text(report, stopped: str = "") -> Text:
         t.append(" — space pauses")
     else:
         t.append("❚❚ paused", style="bold yellow")
-        t.append(" — space trains, e exact/minibatch, escape back")
+        t.append(" — space trains")
     if report.busy:
         t.append(f" · {report.busy}…", style="italic")
+    return t
+
+
+def keys_text(width: int, training: bool, exact: bool) -> Text:
+    """The compare screen's key bar: as many keys as fit in ``width``, most useful first."""
+    keys = [("space", "pause" if training else "train"), ("esc", "back"), ("e", "minibatch" if exact else "exact"),
+            ("n", "step"), ("v", "view"), ("+-", "σ"), ("[]", "lr"), ("r", "re-init"), ("q", "quit")]
+    t, used = Text(no_wrap=True, end=""), 1
+    t.append(" ")
+    for key, what in keys:
+        part = len(key) + 1 + len(what) + 2
+        if used + part > width:
+            break
+        t.append(key, style="bold")
+        t.append(f" {what}  ", style="dim")
+        used += part
     return t

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
@@ -124,7 +124,7 @@ class CompareScreen(Screen):
                 for i, _ in enumerate(self.names):
                     yield PlotPanel(id=f"cmp-field-{i}", classes="panel cmp-field")
         yield Static(id="cmp-status")
-        yield Footer(compact=True)
+        yield Static(id="cmp-keys")
 
     def on_mount(self) -> None:
         self.query_one("#cmp-curves").border_title = "one scale: every objective shifted by its exact constant"
@@ -147,6 +147,7 @@ class CompareScreen(Screen):
         threading.Thread(target=self.bridge.close, name="smtui-compare-close", daemon=True).start()
 
     def on_resize(self, _) -> None:
+        self._status()
         self.call_after_refresh(self._sized)
 
     def _sized(self) -> None:
@@ -209,6 +210,8 @@ class CompareScreen(Screen):
     def _status(self) -> None:
         try:
             self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped), layout=False)
+            self.query_one("#cmp-keys", Static).update(cr.keys_text(self.app.size.width, self.training, self.exact),
+                                                       layout=False)
         except NoMatches:
             pass
 
@@ -268,6 +271,7 @@ class CompareScreen(Screen):
         self.training = not self.training
         self._send("train" if self.training else "pause")
         self.refresh_bindings()
+        self._status()
 
     def action_step(self) -> None:
         self._send("step")
@@ -298,6 +302,7 @@ class CompareScreen(Screen):
     def action_exact(self) -> None:
         self.exact = not self.exact
         self._send("exact", on=self.exact)
+        self._status()
         self.notify("exact: every step uses the expectation itself (much slower per step)" if self.exact else
                     "minibatch: one shared batch per step, as in practice")
 
