@@ -22,7 +22,6 @@ MAX_STEP = 2**62  # steps a run can have reached (an int64 with room to train on
 MAX_TEXT = 4096  # characters of a saved message or mark label
 METHODS = ("quadrature", "monte-carlo")
 INT_CSV_COLUMNS = ("step", "eval_points", "reference_points")
-BOOL_CSV_COLUMNS = ("ism_resolved",)  # written by rows_to_csv as True / False
 
 
 def whole(v) -> bool:
@@ -203,10 +202,6 @@ def _cell(column: str, v: str, where: str, lineno: int):
         if v not in METHODS:
             raise UserError(f"{where} line {lineno}: evaluation {quoted(v)} is not one of {', '.join(METHODS)}")
         return v
-    if column in BOOL_CSV_COLUMNS:
-        if v not in ("True", "False"):
-            raise UserError(f"{where} line {lineno}: {column} = {quoted(v)} is not True or False")
-        return v == "True"
     try:
         x = int(v) if column in INT_CSV_COLUMNS else float(v)
     except ValueError:
