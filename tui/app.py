@@ -192,8 +192,11 @@ class SMApp(App):
         if self._building:
             self._draw_again = True
             return
+        try:
+            sizes = {wid: tuple(self._panel(wid).content_size) for wid in PLOTS}
+        except NoMatches:
+            return  # the panels are being removed: the app is closing
         self._building, self._draw_again = True, False
-        sizes = {wid: tuple(self._panel(wid).content_size) for wid in PLOTS}
         self.build_panels(self.report, self.view, sizes, self.shown)
 
     # A description, or Textual would repr the arguments (numpy arrays) on the UI thread.
