@@ -183,3 +183,14 @@ def test_float32_at_its_sigma_floor_saves_a_state_that_loads(tmp_path, objective
         assert np.isfinite(a).all() and a.max() < 1e34  # float32's 3.4e38 is 4 orders away
     back = load_experiment(save_experiment(t, tmp_path / "f.toml"))
     assert back.step == 30
+
+
+def test_the_loss_history_check_holds_across_decimation(tmp_path):
+    """The exact row rule (one row per stride from step 1) holds after the history halves."""
+    t = Trainer(Config(n_train=32, hidden=2, batch=4, eval_every=10**6))
+    done = 0
+    for target in (2047, 2048, 4097):
+        t.train(target - done, evaluate=False)
+        done = target
+        back = load_experiment(save_experiment(t, tmp_path / f"s{target}.toml"))
+        np.testing.assert_array_equal(back.losses.array(), t.losses.array())
