@@ -1,5 +1,6 @@
 """`smtui run`-equivalent throughput with evaluation on: the engine's Trainer against the
-same loop (same evaluation schedule, same figures) with the minimal numpy loop's step (benchmarks/reference.py).
+same loop (same evaluation schedule, same figures) with the minimal numpy loop's step
+(benchmarks/reference.py).
 
     python -m benchmarks.end_to_end                 # 5,000 steps of the default DSM setup
     python -m benchmarks.end_to_end --steps 20 --eval-every 10 --objective ism
@@ -30,7 +31,7 @@ def run_like_smtui(trainer: Trainer, steps: int) -> None:
 
 
 def reference_loop(trainer: Trainer, steps: int) -> tuple[float, float]:
-    """The trainer's loop with the reference step; returns (train seconds, wall seconds)."""
+    """The trainer's loop with the minimal numpy loop's step; returns (train seconds, wall seconds)."""
     ref = loop_for(trainer)
     every = trainer.config.eval_every
     train_s, wall0 = 0.0, time.perf_counter()
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     size = (args.objective, args.dim, args.hidden, args.batch, args.dtype)
     rows = []
-    for which in ("engine", "reference"):
+    for which in ("engine", "minimal loop"):
         trainer = make_trainer(*size, eval_every=args.eval_every)
         _ = trainer.eval_set  # built once per (data, sigma) in both runs; not part of the loop
         if which == "engine":
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
             train, wall = reference_loop(trainer, args.steps)
         rows.append([which, args.steps, len(trainer.evaluations), args.steps / train, args.steps / wall,
                      1e3 * (wall - train) / max(1, len(trainer.evaluations))])
-    rows.append(["engine/reference", "", "", rows[0][3] / rows[1][3], rows[0][4] / rows[1][4], ""])
+    rows.append(["engine/minimal", "", "", rows[0][3] / rows[1][3], rows[0][4] / rows[1][4], ""])
     print(table(["loop", "steps", "evaluations", "train steps/s", "wall steps/s", "ms per evaluation"], rows,
                 title=f"{args.objective}, d={args.dim}, h={args.hidden}, b={args.batch}, {args.dtype}, "
                       f"eval every {args.eval_every} steps"))
