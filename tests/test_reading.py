@@ -208,6 +208,8 @@ def test_plain_text_npz_is_not_called_pickled(tmp_path):
 def test_empty_path_and_symlink_loop_are_named_as_such(tmp_path):
     err = _one_line_refusal(smtui("run", "--data", "", "--steps", "0", cwd=tmp_path))
     assert "empty path" in err and "directory" not in err
+    for flag in ("--load", "--config"):  # were silently ignored (a fresh default run)
+        assert "empty path" in _one_line_refusal(smtui("run", flag, "", "--steps", "0", cwd=tmp_path))
     os.symlink("loop2.csv", tmp_path / "loop1.csv")
     os.symlink("loop1.csv", tmp_path / "loop2.csv")
     with pytest.raises(UserError, match="symlink loop"):

@@ -105,6 +105,9 @@ def setup_from_args(args: argparse.Namespace):
     from --config's file or the defaults, with the setup flags applied on top."""
     from core.experiment import load_config, load_experiment
 
+    for flag in ("load", "config"):
+        if getattr(args, flag, None) == "":
+            raise UserError(f"--{flag}: empty path; give an experiment file (.toml)")
     if getattr(args, "load", None):
         trainer = load_experiment(args.load)
         saved = trainer.config
@@ -113,8 +116,9 @@ def setup_from_args(args: argparse.Namespace):
         for field in FIXED_ON_RESUME:
             if field in changes:
                 flag = "--" + flag_of[field].rstrip("_").replace("_", "-")
-                raise UserError(f"{flag} cannot change when resuming {shown_path(args.load)} (the saved state depends "
-                                f"on it); to start afresh from its setup use --config {args.load} {flag} ...")
+                where = shown_path(args.load)
+                raise UserError(f"{flag} cannot change when resuming {where} (the saved state depends on it); to "
+                                f"start afresh from its setup use --config {where} {flag} ...")
         trainer.config.with_changes(**changes)  # validate before touching the trainer
         if changes:
             trainer.configure(**changes)
