@@ -20,7 +20,7 @@ the Parzen posterior (MATH.md): never a difference of two numbers of size d/(2 s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.polynomial.hermite import hermgauss
@@ -49,7 +49,8 @@ ROUNDING = 256 * np.finfo(float).eps
 QUADRATURE_PRECISION = 1e-4
 # ... which holds while each hidden unit's sigmoid is smooth across a Parzen bump:
 # sigma max_j ||W_j|| <= 3 kept every identity residual and every figure within 2.2e-5 of
-# its scale at sigma 0.1-1000; at 10 they reach 1e-2 (python -m benchmarks.precision).
+# its scale at sigma 0.01-1000; at 10 they reach 1e-2 (python -m benchmarks.precision).
+# Sharper parameters are evaluated by Monte Carlo, with standard errors.
 SHARPNESS_LIMIT = 3.0
 
 
@@ -107,6 +108,9 @@ class EvalSet:
     pair_strata: np.ndarray  # the index of each pair's clean point
     data_points: np.ndarray  # points for ISM on D
     analytic: AnalyticSet | None
+    seed: int = 0
+    # The Monte Carlo set for parameters too sharp for the quadrature, built on first need.
+    fallback: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def c3(self) -> float:
@@ -156,7 +160,7 @@ def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: Gaussian
         reference=reference, xt=xt, weight=weight, post=post, c2=c2, c2_se=c2_se,
         c2_minus_c3=gap, c2_minus_c3_se=gap_se, strata=strata,
         pair_x=pair_x, pair_xt=pair_xt, pair_score=pair_score, pair_strata=pair_strata, data_points=data_points,
-        analytic=_analytic_set(analytic) if analytic is not None else None,
+        analytic=_analytic_set(analytic) if analytic is not None else None, seed=seed,
     )
 
 
@@ -201,13 +205,38 @@ def _half_sq(v):
     return 0.5 * np.sum(v * v, axis=1)
 
 
-def evaluate(params, ev: EvalSet) -> dict:
+def sharpness(params, sigma: float) -> float:
+    """sigma max_j ||W_j||: how sharp the sharpest hidden unit is across one Parzen bump."""
+    W = np.asarray(params["W"], dtype=float)
+    return float(sigma * np.sqrt(np.max(np.sum(W * W, axis=1)))) if W.size else 0.0
+
+
+def monte_carlo_fallback(ev: EvalSet) -> EvalSet:
+    """The Monte Carlo evaluation set on the same reference points (cached in ``ev``)."""
+    if "mc" not in ev.fallback:
+        mc = build_eval_set(ev.reference, ev.sigma, ev.seed, quadrature=False)
+        ev.fallback["mc"] = replace(mc, analytic=ev.analytic, data_points=ev.data_points)
+    return ev.fallback["mc"]
+
+
+def evaluate(params, ev: EvalSet, fallback: bool = True) -> dict:
     """All figures for the parameters now, as a flat dict of floats (None where undefined).
 
     ``*_se`` entries are standard errors of Monte Carlo estimates (None for quadrature).
+    Parameters too sharp for the quadrature (sigma max ||W_j|| > SHARPNESS_LIMIT) are
+    evaluated on a Monte Carlo set instead, with standard errors ("evaluation" says which),
+    unless ``fallback`` is False (to study the quadrature itself).
     Parameters that have blown up give inf/nan figures, without warnings."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        return _evaluate(params, ev)
+        sharp = sharpness(params, ev.sigma)
+        too_sharp = fallback and ev.method == "quadrature" and not sharp <= SHARPNESS_LIMIT
+        use = monte_carlo_fallback(ev) if too_sharp else ev
+        out = _evaluate(params, use)
+        if use is not ev:  # the constants are theta-free and smooth: the quadrature's stay exact
+            out["c2"], out["c2_se"] = ev.c2, None
+            out["esm_minus_dsm_theory"], out["esm_minus_dsm_theory_se"] = ev.c2_minus_c3, None
+        out["quadrature_sharpness"] = sharp if ev.method == "quadrature" else None
+        return out
 
 
 def _evaluate(params, ev: EvalSet) -> dict:
@@ -242,10 +271,6 @@ def _evaluate(params, ev: EvalSet) -> dict:
     ism_terms = float(ev.weight @ (half_psi2 + np.abs(div)))
     dae_terms = float(ev.weight @ (np.sum(r * r, axis=1) + 2.0 * np.abs(r_dot_mean) + ev.post.second_moment))
     ism_resolution = QUADRATURE_PRECISION if strata is None else 0.0
-    sharpness = s * float(np.sqrt(np.max(np.sum(p["W"] ** 2, axis=1)))) if len(p["W"]) else 0.0
-    # Beyond SHARPNESS_LIMIT the rule cannot resolve the model across a bump: ISM's figures
-    # are then good only to the identity's residual, and its agreement is not decided.
-    out["quadrature_sharpness"] = sharpness if strata is None else None
     out["esm_minus_dsm_tol"] = ROUNDING * (esm_terms + dsm_terms)
     out["ism_minus_dsm_tol"] = (ROUNDING + ism_resolution) * (ism_terms + dsm_terms)
     out["dsm_dae_tol"] = ROUNDING * (dsm_terms + dae_terms / (2.0 * s**4))

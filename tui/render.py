@@ -17,7 +17,6 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from core.config import Config
-from core.evaluation import SHARPNESS_LIMIT
 from core.text import visible
 from core.trainer import Snapshot
 from tui.protocol import Report
@@ -286,11 +285,7 @@ def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | 
          f.get("ism_minus_dsm_tol")),
         ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
     ]
-    out = [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
-    sharpness = f.get("quadrature_sharpness")
-    if sharpness is not None and not sharpness <= SHARPNESS_LIMIT:  # the quadrature cannot resolve it: "?"
-        out[2] = out[2][:5] + (None,)
-    return out
+    return [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
 
 
 def _num(v, width: int = 10) -> str:
