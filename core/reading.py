@@ -153,6 +153,12 @@ def _read_npy(fh, label: str, budget: int, what: str, p: Path) -> np.ndarray:
         raise UserError(f"{what} {name(p)}{label} cannot be read: {_first_line(exc)}") from None
     if len(data) != size:
         raise UserError(f"{what} {name(p)}{label} is cut short ({len(data):,} of {size:,} bytes)")
+    try:
+        extra = fh.read(1)  # also reaches the end of a zip member, where its CRC is checked
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"{what} {name(p)}{label} is damaged: {_first_line(exc)}") from None
+    if extra:
+        raise UserError(f"{what} {name(p)}{label} has data beyond its shape {shape}: not an array smtui wrote")
     a = np.frombuffer(data, dtype=dtype)
     a = a.reshape(shape[::-1]).transpose() if fortran else a.reshape(shape)
     return a.copy()

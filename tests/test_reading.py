@@ -234,3 +234,18 @@ def test_data_shape_is_capped_before_training(tmp_path):
 def _write(path: Path, a: np.ndarray) -> Path:
     np.savetxt(path, a, delimiter=",")
     return path
+
+
+def test_a_damaged_npz_member_is_caught_by_its_crc_and_trailing_data_refused(tmp_path):
+    a = np.arange(64, dtype=np.float64)
+    np.savez(tmp_path / "ok.npz", W=a)
+    assert np.array_equal(read_npz(tmp_path / "ok.npz", "state", 2**20)["W"], a)
+    raw = bytearray((tmp_path / "ok.npz").read_bytes())
+    at = raw.index(a[40:41].tobytes())  # a byte inside W's data (stored, not deflated)
+    raw[at] ^= 0xFF
+    (tmp_path / "bad.npz").write_bytes(bytes(raw))
+    with pytest.raises(UserError, match="damaged"):
+        read_npz(tmp_path / "bad.npz", "state", 2**20)
+    (tmp_path / "long.npy").write_bytes(_npy_header_claiming((2,)) + b"\0" * 24)  # 16 bytes claimed, 24 there
+    with pytest.raises(UserError, match="data beyond its shape"):
+        load_points(tmp_path / "long.npy")
