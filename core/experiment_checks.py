@@ -19,7 +19,7 @@ from core.reading import name
 from core.text import quoted
 
 MAX_STEP = 2**62  # steps a run can have reached (an int64 with room to train on)
-MAX_TEXT = 4096  # characters of a saved message or mark label
+MAX_TEXT = 16_384  # characters of a saved message or mark label (a mark may name a 4,096-byte path)
 METHODS = ("quadrature", "monte-carlo")
 INT_CSV_COLUMNS = ("step", "eval_points", "reference_points")
 
