@@ -11,6 +11,7 @@ import time
 
 import pytest
 from test_app import FAST, notes, settled, status, until_config, wait_for
+from textual import events
 
 from core.config import Config
 from tui.app import SMApp
@@ -262,3 +263,24 @@ async def test_every_report_the_app_draws_has_a_field_while_training():
             await pilot.pause(0.03)
         await pilot.press("space")
         assert len(seen) > 5 and not app.render_errors
+
+
+async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
+    from core.trainer import Trainer
+
+    calls = []
+    real = Trainer.langevin_samples
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.step)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "langevin_samples", counted)
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        for _ in range(6):  # queued at once: each used to cost a full draw (up to 2 s of MALA)
+            app.post_message(events.Key("l", "l"))
+        await wait_for(pilot, lambda: app.report.samples_step == 0 and not app.report.busy, what="the samples")
+        await settled(app, pilot, step=0)
+        assert 1 <= len(calls) <= 2, calls

@@ -95,8 +95,16 @@ class SMApp(App):
 
     @property
     def _drawable(self) -> bool:
-        """False while starting up or shutting down: messages may still arrive then."""
-        return bool(self.screen_stack) and not self._shutting_down
+        """False while starting up or shutting down: messages may still arrive then (a test
+        harness may take the screen down without exit(): its widgets go first)."""
+        if not self.screen_stack or self._shutting_down:
+            return False
+        try:
+            for wid in ("main", "keys"):  # the first and the last composed
+                self.screen_stack[0].get_child_by_id(wid)
+        except NoMatches:
+            return False
+        return True
 
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
