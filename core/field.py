@@ -1,9 +1,15 @@
 """Vector fields and densities on a grid, for drawing: the model score, the data score
-(exact sigma-smoothed for analytic q, Parzen otherwise) and exp(-E) normalised on the grid."""
+(exact sigma-smoothed for analytic q, Parzen otherwise) and exp(-E) normalised on the grid.
+
+Data with d > 2 is drawn on a 2-D plane through it: ``plane(data, k)`` is the k-th of
+the planes PC1-PC2, PC1-PC3, ... (principal axes through the mean), then the coordinate
+planes x1-x2, x1-x3, ... through the mean. Fields there are the d-dimensional scores at
+points of the plane, projected onto it (the in-plane components)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
@@ -20,6 +26,56 @@ class Grid:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(len(a) for a in reversed(self.axes))  # (ny, nx) for 2-D
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A 2-D plane in R^d: the points origin + u @ basis for u in R^2."""
+
+    name: str  # e.g. "PC1-PC2" or "x1-x3"
+    origin: np.ndarray  # (d,)
+    basis: np.ndarray  # (2, d), orthonormal rows
+
+
+def plane_count(d: int) -> int:
+    """How many planes ``plane`` cycles through for d-dimensional data (0 for d <= 2)."""
+    return 2 * (d * (d - 1) // 2) if d > 2 else 0
+
+
+def principal_axes(data: np.ndarray) -> np.ndarray:
+    """(d, d) rows = the principal axes of the data, by decreasing variance; each row's
+    largest component is positive, so the axes do not flip between runs."""
+    centred = data - data.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = np.zeros((data.shape[1], data.shape[1]))
+    axes[: len(vt)] = vt
+    if len(vt) < data.shape[1]:  # fewer points than dimensions: complete the basis
+        q, _ = np.linalg.qr(np.concatenate([vt.T, np.eye(data.shape[1])], axis=1))
+        axes[len(vt):] = q[:, len(vt): data.shape[1]].T
+    top = np.argmax(np.abs(axes), axis=1)
+    return axes * np.where(axes[np.arange(len(axes)), top] < 0, -1.0, 1.0)[:, None]
+
+
+def plane(data: np.ndarray, k: int) -> Plane:
+    """The k-th plane (modulo ``plane_count``) through the data's mean."""
+    d = data.shape[1]
+    pairs = list(combinations(range(d), 2))
+    k %= plane_count(d)
+    i, j = pairs[k % len(pairs)]
+    if k < len(pairs):
+        axes = principal_axes(data)
+        return Plane(f"PC{i + 1}-PC{j + 1}", data.mean(axis=0), axes[[i, j]])
+    return Plane(f"x{i + 1}-x{j + 1}", data.mean(axis=0), np.eye(d)[[i, j]])
+
+
+def project(x: np.ndarray, p: Plane) -> np.ndarray:
+    """(n, 2) coordinates in the plane of the points x (n, d), projected orthogonally."""
+    return (x - p.origin) @ p.basis.T
+
+
+def lift(u: np.ndarray, p: Plane) -> np.ndarray:
+    """(n, d) points of R^d at plane coordinates u (n, 2)."""
+    return p.origin + u @ p.basis
 
 
 def bounds_for(data: np.ndarray, sigma: float) -> np.ndarray:

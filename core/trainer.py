@@ -19,7 +19,7 @@ from core.config import Config
 from core.data import load_points
 from core.errors import UserError
 from core.evaluation import EvalSet, build_eval_set, evaluate
-from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
+from core.field import bounds_for, data_score, lift, make_grid, model_log_density, model_score, plane, project
 from core.fused import pack, unpack, with_ones
 from core.history import DecimatingHistory, DecimatingRows
 from core.model import init_params
@@ -47,12 +47,21 @@ def _frozen(a) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FieldSnapshot:
-    """Fields on a grid for drawing; 1-D data gives one axis and (G, 1) arrays."""
+    """Fields on a grid for drawing; 1-D data gives one axis and (G, 1) arrays. For d > 2
+    the grid lies on a plane (``plane`` names it): points are origin + u @ basis, and the
+    fields are the in-plane components of the d-dimensional scores there."""
 
     axes: tuple[np.ndarray, ...]
-    model: np.ndarray  # model score psi at the grid points, (G, d)
-    data: np.ndarray  # data score at the grid points, (G, d)
+    model: np.ndarray  # model score psi at the grid points, (G, min(d, 2))
+    data: np.ndarray  # data score at the grid points, (G, min(d, 2))
     log_density: np.ndarray  # log exp(-E) normalised on the grid, (G,)
+    plane: str = ""  # which plane, for d > 2 ("" otherwise)
+    origin: np.ndarray | None = None  # (d,) the plane's origin, for d > 2
+    basis: np.ndarray | None = None  # (2, d) its orthonormal axes, for d > 2
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """Points of the data's space as plane coordinates (unchanged for d <= 2)."""
+        return x if self.basis is None else (x - self.origin) @ self.basis.T
 
 
 @dataclass(frozen=True)
@@ -313,20 +322,30 @@ class Trainer:
         self.identity.append(tuple(figs[c] if figs[c] is not None else np.nan for c in IDENTITY_COLUMNS))
         return figs
 
-    def field(self, shape: tuple[int, ...]) -> FieldSnapshot:
-        """Model and data fields on a grid of ``shape`` ((nx,) for 1-D, (nx, ny) for 2-D)."""
+    def field(self, shape: tuple[int, ...], plane_index: int = 0) -> FieldSnapshot:
+        """Model and data fields on a grid of ``shape`` ((nx,) for 1-D, (nx, ny) for 2-D and
+        for d > 2, where the grid lies on the plane ``core.field.plane(data, plane_index)``)."""
         s = self.config.sigma
-        key = (shape, s)
+        flat = self.dim > 2
+        key = (shape, s, plane_index if flat else 0)
         if key not in self._field_cache:
-            grid = make_grid(bounds_for(self.data, s), shape[: self.dim])
-            self._field_cache = {key: (grid, _frozen(data_score(grid.points, self.data, s, self.analytic)))}
-        grid, target = self._field_cache[key]
+            pl = plane(self.data, plane_index) if flat else None
+            where = project(self.data, pl) if flat else self.data
+            grid = make_grid(bounds_for(where, s), shape[: min(self.dim, 2)])
+            points = lift(grid.points, pl) if flat else grid.points
+            target = data_score(points, self.data, s, self.analytic)
+            self._field_cache = {key: (grid, points, pl, _frozen(target @ pl.basis.T if flat else target))}
+        grid, points, pl, target = self._field_cache[key]
         p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
+        model = model_score(p, points, s)
         return FieldSnapshot(
             axes=tuple(_frozen(a) for a in grid.axes),
-            model=_frozen(model_score(p, grid.points, s)),
+            model=_frozen(model @ pl.basis.T if flat else model),
             data=target,
-            log_density=_frozen(model_log_density(p, grid.points, s)),
+            log_density=_frozen(model_log_density(p, points, s)),
+            plane=pl.name if flat else "",
+            origin=_frozen(pl.origin) if flat else None,
+            basis=_frozen(pl.basis) if flat else None,
         )
 
     def langevin_samples(self, n: int = 400, steps: int = 2000, budget_seconds: float | None = SAMPLING_SECONDS
@@ -346,7 +365,7 @@ class Trainer:
         return _frozen(samples)
 
     def snapshot(self, field_shape: tuple[int, ...] | None = None, figures: bool = True,
-                 samples: np.ndarray | None = None) -> Snapshot:
+                 samples: np.ndarray | None = None, plane_index: int = 0) -> Snapshot:
         figs = self.evaluate() if figures else (self._figures[1] if self._figures else None)
         return Snapshot(
             step=self.step,
@@ -363,7 +382,7 @@ class Trainer:
             train_seconds=self.train_seconds,
             steps_per_second=self.steps_per_second,
             points=self.draw_points,
-            field=self.field(field_shape) if field_shape else None,
+            field=self.field(field_shape, plane_index) if field_shape else None,
             samples=samples,
         )
 

@@ -191,7 +191,7 @@ async def test_v_cycles_views_and_l_draws_langevin_samples():
             assert render.VIEWS[app.view] in str(app.query_one("#field").border_title)
         await pilot.press("l")
         await wait_for(pilot, lambda: app.report.samples_step == 0 and app.drawn is not None
-                       and "Langevin samples (•)" in app.panel_texts["field"].plain, what="samples")
+                       and "Langevin samples drawn at step 0" in app.panel_texts["field"].plain, what="samples")
         assert app.view == render.VIEWS.index("Langevin samples")
 
 

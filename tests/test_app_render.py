@@ -9,7 +9,7 @@ import pytest
 
 from core.config import Config
 from core.trainer import Trainer
-from tui import frames, render
+from tui import frames, plot, render
 from tui.protocol import Report, grid_shape, pack, unpack
 
 
@@ -68,7 +68,7 @@ def test_the_trainer_side_never_imports_the_ui():
 
 
 def test_plots_read_from_plotexts_matrix_match_its_ansi_output(monkeypatch):
-    """render._text reads plotext's cells; parsing plotext's own ANSI canvas is the
+    """plot.text reads plotext's cells; parsing plotext's own ANSI canvas is the
     independent route to the same characters and colours."""
     from rich.console import Console
     from rich.text import Text
@@ -76,14 +76,14 @@ def test_plots_read_from_plotexts_matrix_match_its_ansi_output(monkeypatch):
     def cells(text):
         return [(ch, seg.style or None) for seg in text.render(Console(width=500)) for ch in seg.text]
 
-    pairs, ours = [], render._text
+    pairs, ours = [], plot.text
 
     def both(fig):
         text = ours(fig)
         pairs.append((text, Text.from_ansi(fig.monitor.matrix.set_canvas().rstrip("\n"), no_wrap=True, end="")))
         return text
 
-    monkeypatch.setattr(render, "_text", both)
+    monkeypatch.setattr(plot, "text", both)
     for distribution in ("ring8", "bimodal"):
         r = report_for(Config(distribution=distribution, n_train=64))
         for view in range(len(render.VIEWS)):

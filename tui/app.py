@@ -51,6 +51,10 @@ class SMApp(App):
         self.config = config
         self.report = None
         self.view = 0
+        self.plane = 0  # which plane through the data the field is drawn on (d > 2)
+        self.loss_from = 0  # the loss plot's first step (h: from now / the whole history)
+        self._grid_sent = None  # (field size, plane) last asked of the trainer
+        self._errors_said: set[str] = set()  # trainer errors already shown as a toast
         self.training = False
         self.stopped = ""  # why the trainer is gone, if it is
         self.problem = ""  # the latest trainer error, until the next command
@@ -109,7 +113,7 @@ class SMApp(App):
     def on_mount(self) -> None:
         for wid, title in TITLES.items():
             self._panel(wid).border_title = title
-        self._panel("loss").border_subtitle = "log10 of positive values · | setup changed"
+        self._panel("loss").border_subtitle = render.loss_subtitle(None)
         self._show_view_title()
         self._show_setup()
         self._show_status()
@@ -168,9 +172,22 @@ class SMApp(App):
             return
         if self.has_class("-too-small"):
             return
-        f = self._panel("field").content_size
-        self.bridge.send("grid", size=(f.width, f.height))
+        self._ask_grid(force=True)
         self._draw()
+
+    def on_plot_panel_resized(self, _: PlotPanel.Resized) -> None:
+        try:
+            self._sized()
+        except NoMatches:
+            pass  # the screen is coming down: nothing to fit
+
+    def _ask_grid(self, force: bool = False) -> None:
+        """Ask the trainer for a field grid that fits the field panel as it is now."""
+        f = self._panel("field").content_size
+        want = ((f.width, f.height), self.plane)
+        if force or want != self._grid_sent:
+            self._grid_sent = want
+            self.bridge.send("grid", size=want[0], plane=self.plane)
 
     # --- reports and drawing --------------------------------------------------------------
 
@@ -205,12 +222,14 @@ class SMApp(App):
         except NoMatches:
             return  # the panels are being removed: the app is closing
         self._building, self._draw_again = True, False
-        self.build_panels(self.report, self.view, sizes, self.shown)
+        self._ask_grid()
+        self.build_panels(self.report, self.view, sizes, self.shown, not self.no_color, self.loss_from)
 
     # A description, or Textual would repr the arguments (numpy arrays) on the UI thread.
     @work(thread=True, group="panels", description="build panels")
-    def build_panels(self, report, view: int, sizes: dict, shown: dict) -> None:
-        panels = frames.build(report, view, sizes, shown)
+    def build_panels(self, report, view: int, sizes: dict, shown: dict, colour: bool = True,
+                     loss_from: int = 0) -> None:
+        panels = frames.build(report, view, sizes, shown, colour, loss_from)
         if not get_current_worker().is_cancelled:  # cancelled: the app is closing
             self.post_message(PanelsBuilt(panels))
 
@@ -219,6 +238,8 @@ class SMApp(App):
         try:
             for wid, rows in message.panels.rows.items():
                 self._panel(wid).show(rows)
+            for wid, subtitle in message.panels.subtitles.items():
+                self._panel(wid).border_subtitle = subtitle
         except NoMatches:
             return  # shutting down: the panels are already gone
         self.panel_texts = message.panels.texts
@@ -236,7 +257,9 @@ class SMApp(App):
         n = message.notice
         if n.level == "error":
             self.problem = n.text
-            self.notify(n.text, title="trainer error", severity="error", timeout=10)
+            if n.text not in self._errors_said:  # one toast per error: the status line keeps showing it
+                self._errors_said.add(n.text)
+                self.notify(n.text, title="trainer error", severity="error", timeout=10)
             self._show_status()
         elif n.level == "refused":
             self.notify(n.text, title="refused", severity="error")
@@ -405,6 +428,17 @@ class SMApp(App):
 
     def action_view(self) -> None:
         self.show_view((self.view + 1) % len(render.VIEWS))
+
+    def action_plane(self) -> None:
+        if self.report is None or self.report.snapshot.dim <= 2:
+            self.notify("the data is 1-D or 2-D: the field is drawn on its own axes, no plane to choose")
+            return
+        self.plane += 1
+        self._ask_grid()
+
+    def action_loss_view(self) -> None:
+        self.loss_from = 0 if self.loss_from or self.report is None else max(self.report.snapshot.step, 1)
+        self._draw()
 
     def action_langevin(self) -> None:
         self.command("langevin")

@@ -50,6 +50,7 @@ class _Loop:
         self.trainer = self._start(config, experiment)
         self.training = False
         self.panel: tuple[int, int] | None = None  # the field panel's size in cells
+        self.plane = 0  # which plane the field is drawn on, for d > 2 (core.field.plane)
         self.samples = None
         self.samples_step: int | None = None
         self.want_samples = False  # set by 'langevin'; drawn once after the pending commands
@@ -142,6 +143,7 @@ class _Loop:
             self.want_samples = True  # a burst of l presses draws once, for the latest model
         elif kind == "grid":
             self.panel = tuple(args["size"])
+            self.plane = args.get("plane", self.plane)
         elif kind == "save":
             t.train_seconds = self.elapsed  # the clock the status line shows is the one saved
             path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False))
@@ -245,9 +247,10 @@ class _Loop:
         if shape is not None:
             self.field_at = now
         try:
-            snap = t.snapshot(field_shape=shape, figures=False, samples=self.samples)
+            snap = t.snapshot(field_shape=shape, figures=False, samples=self.samples, plane_index=self.plane)
         except Exception as exc:  # noqa: BLE001 - still report the rest, and say what failed
             snap = t.snapshot(figures=False, samples=self.samples)
+            # (with every report: the status line keeps showing it; the app toasts it once)
             self.say("error", f"trainer error drawing the field: {type(exc).__name__}: {exc}")
         report = Report(snapshot=snap, training=self.training, busy=busy, steps_per_second=self.rate,
                         elapsed=self.elapsed, samples_step=self.samples_step, acked=self.acked,

@@ -43,13 +43,15 @@ def inputs(wid: str, report: Report, size: tuple[int, int]):
 
 
 def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
-          shown: dict[str, tuple] | None = None) -> Panels:
+          shown: dict[str, tuple] | None = None, colour: bool = True, loss_from: int = 0) -> Panels:
     """Every plot panel's text; rows only for those that differ from ``shown`` (panel id ->
-    (inputs, size, text) now on screen, as the previous ``Panels.shown`` gave it)."""
+    (inputs, size, text) now on screen, as the previous ``Panels.shown`` gave it).
+    ``colour`` False draws the field for a terminal without colour (NO_COLOR); the loss
+    plot starts at step ``loss_from``."""
     snap = report.snapshot
     jobs = {
-        "field": (render.field_panel, report, view, *sizes["field"]),
-        "loss": (render.loss_panel, snap, *sizes["loss"]),
+        "field": (render.field_panel, report, view, *sizes["field"], colour),
+        "loss": (render.loss_panel, snap, *sizes["loss"], loss_from),
         "identities": (render.identities_table, snap),
         "idplot": (render.identity_plot, snap, *sizes["idplot"]),
     }
@@ -67,4 +69,5 @@ def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
             new_rows[wid] = rows(text, *size)
         now[wid] = (key, size, text)
     texts = {wid: text for wid, (_, _, text) in now.items()}
-    return Panels(texts, (snap.step, snap.figures_step), tuple(problems), view, new_rows, now)
+    subtitles = {"loss": render.loss_subtitle(snap, loss_from, sizes["loss"][0])}
+    return Panels(texts, (snap.step, snap.figures_step), tuple(problems), view, new_rows, now, subtitles)

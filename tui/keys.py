@@ -45,6 +45,10 @@ KEYS = (
     Key("left_square_bracket", "lr(-1)", "[", "lr down", f"learning rate down by a factor {LR_FACTOR:g}",
         show=False),
     Key("v", "view", "v", "view", "next view of the score field", rank=0),
+    Key("p", "plane", "p", "plane", "next plane the field is drawn on, for data with d > 2: PC1-PC2, PC1-PC3, "
+        "…, then the coordinate pairs x1-x2, …", show=False),
+    Key("h", "loss_view", "h", "loss history", "the loss plot from now on (drops a spike or an old setup from "
+        "view); again: the whole history", show=False),
     Key("l", "langevin", "l", "sample", "draw samples by Langevin dynamics from the model score",
         rank=1),
     Key("s", "save", "s", "save", "save the experiment (asks where, with a default name; never overwrites "

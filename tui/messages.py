@@ -44,6 +44,7 @@ class Panels:
     view: int = 0  # the score-field view they show
     rows: dict[str, list[Strip]] = field(default_factory=dict)  # prebuilt rows of the panels that changed
     shown: dict[str, tuple] = field(default_factory=dict)  # id -> (inputs, size, text): the next build compares
+    subtitles: dict[str, str] = field(default_factory=dict)  # panel id -> its border note (e.g. the loss scale)
 
 
 class PanelsBuilt(Message):

@@ -8,6 +8,8 @@ a repaint of the panel's own region and nothing more."""
 
 from __future__ import annotations
 
+from textual import events
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -15,9 +17,15 @@ from textual.widget import Widget
 class PlotPanel(Widget):
     """Shows a list of prebuilt rows; borders, titles and size come from CSS."""
 
+    class Resized(Message):
+        """The panel's size changed (after layout): what is drawn in it must follow."""
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id, classes=classes)
         self.rows: list[Strip] = []
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
 
     def show(self, rows: list[Strip]) -> None:
         """Show new rows: a repaint of this panel, never a layout of the screen."""

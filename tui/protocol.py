@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from core.trainer import FieldSnapshot, Snapshot
+from core.trainer import Snapshot
 
 # save / export_csv take {"path", "overwrite"}; load takes {"path"}: files are written and
 # read by the trainer, between steps, so what is saved is one moment's state.
@@ -64,7 +64,7 @@ def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:
     """The field grid for a field panel of this many cells: about one point per plot cell
     (arrows use every third column and every other row); (nx,) for 1-D data."""
     cols, rows = max(width - 5, 8), max(height - 3, 4)
-    return (cols,) if dim == 1 else (cols, rows)
+    return (cols,) if dim == 1 else (cols, rows)  # d > 2: a grid on a plane through the data
 
 
 def pack(report: Report) -> Report:
@@ -83,8 +83,9 @@ def unpack(report: Report) -> Report:
         changes["figures"] = MappingProxyType(dict(snap.figures))
     if snap.field is not None:
         f = snap.field
-        changes["field"] = FieldSnapshot(tuple(_frozen(a) for a in f.axes), _frozen(f.model), _frozen(f.data),
-                                         _frozen(f.log_density))
+        changes["field"] = dataclasses.replace(
+            f, axes=tuple(_frozen(a) for a in f.axes),
+            **{name: _frozen(getattr(f, name)) for name in ("model", "data", "log_density", "origin", "basis")})
     return dataclasses.replace(report, snapshot=dataclasses.replace(snap, **changes))
 
 

@@ -10,7 +10,9 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from tui.render import _figure, _text, _title
+from tui.plot import figure as _figure
+from tui.plot import text as _text
+from tui.plot import title as _title
 
 
 def _cell(mean, spread) -> str:
