@@ -166,8 +166,15 @@ class Comparison:
         self._latest: dict | None = None
 
     def configure(self, **changes) -> None:
-        """Change sigma or lr (the screen's +/-): parameters kept, constants re-evaluated."""
+        """Change sigma or lr (the screen's +/-): parameters kept, constants re-evaluated.
+        A new sigma is a new scale (ESM_qsigma of another q_sigma): the curves and gaps
+        start again from this step rather than join two scales in one line."""
+        old = self.config
         self.config = self.config.with_changes(**changes)
+        if self.config.sigma != old.sigma:
+            self.history = []
+            self.gap_history = {k: [] for k in self.gap_history}
+            self._latest = None
         self._setup_sigma()
         for run in self.runs.values():
             run.lr = self.lrs[run.name]

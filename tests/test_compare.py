@@ -197,3 +197,15 @@ def test_snapshot_is_read_only_and_has_a_field_per_run():
     assert s.curves["dsm"].shape == (3, 2) and list(s.gaps) == ["dsm|dae"]
     with pytest.raises(ValueError):
         s.curves["dsm"][0, 0] = 1.0
+
+
+def test_a_new_sigma_restarts_the_curves_and_keeps_the_parameters():
+    c = Comparison(Config(**SMALL, eval_every=5), ["dsm", "esm-sigma"])
+    c.evaluate()
+    c.train(10)
+    theta = c.runs["dsm"].theta.copy()
+    c.configure(sigma=0.5)
+    np.testing.assert_array_equal(c.runs["dsm"].theta, theta)
+    c.evaluate()
+    assert c.curve("dsm")[:, 0].tolist() == [10.0] and c.snapshot().gaps["dsm|esm-sigma"].shape == (1, 2)
+    assert c.eval_set.sigma == 0.5

@@ -280,16 +280,18 @@ class CompareScreen(Screen):
         self._send("reinit")
         self.notify("every run back to the one initial theta (same seed)")
 
-    def _change(self, **changes) -> None:
+    def _change(self, **changes) -> bool:
         try:
             self.config = self.config.with_changes(**changes)
         except UserError as exc:
             self.notify(str(exc), title="refused", severity="error")
-            return
+            return False
         self._send("configure", **changes)
+        return True
 
     def action_sigma(self, direction: int) -> None:
-        self._change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction))
+        if self._change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction)):
+            self.notify(f"sigma {self.config.sigma:g}: a new scale, so the curves start again from this step")
 
     def action_lr(self, direction: int) -> None:
         self._change(lr=_round(self.config.lr * LR_FACTOR**direction))
