@@ -40,6 +40,8 @@ def check_regular(path, what: str) -> Path:
     if text == "":
         raise UserError(f"{what}: empty path; give a file name")
     p = Path(text)
+    if "\0" in text:
+        raise UserError(f"{what} {name(p)} holds a NUL character, which no file name can")
     try:
         st = os.stat(p)
     except OSError as exc:

@@ -218,6 +218,8 @@ def test_empty_path_and_symlink_loop_are_named_as_such(tmp_path):
     os.symlink("loopa.toml", tmp_path / "loopb.toml")
     with pytest.raises(UserError, match="symlink loop"):
         load_config(tmp_path / "loopa.toml")
+    with pytest.raises(UserError, match="NUL character"):
+        load_points("a\0b.csv")
     os.symlink("nowhere.csv", tmp_path / "dangling.csv")
     with pytest.raises(UserError, match="broken symlink"):
         load_points(tmp_path / "dangling.csv")
