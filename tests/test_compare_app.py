@@ -26,7 +26,7 @@ def screen_settled(s: CompareScreen, step=None) -> bool:
     return (r is not None and r.snapshot is not None and not r.training and not r.busy
             and r.acked >= s.bridge.sent and (step is None or r.snapshot.step == step)
             and all(len(c) and c[-1, 0] == r.snapshot.step for c in r.snapshot.curves.values())
-            and s.drawn == r.snapshot.step and s.grid_matches())
+            and s.drawn == r.snapshot.step and s.grid_matches() and not s.render_errors)
 
 
 async def open_settled(app, pilot) -> CompareScreen:
@@ -34,7 +34,8 @@ async def open_settled(app, pilot) -> CompareScreen:
     await pilot.press("c")
     await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
     s = app.screen
-    await wait_for(pilot, lambda: screen_settled(s, 0), what="compare at step 0")
+    await wait_for(pilot, lambda: screen_settled(s, 0) or s.render_errors, what="compare at step 0")
+    assert not s.render_errors, s.render_errors
     return s
 
 

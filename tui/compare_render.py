@@ -1,6 +1,6 @@
 """Pure builders for the compare screen: a compare snapshot and a size in, rich ``Text``
 out (run in a worker thread, tested without an app). Plots are drawn with the main
-screen's plotext helpers (``tui.render``)."""
+screen's plotext helpers (``tui.plot``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import numpy as np
 from rich.text import Text
 
 from core.compare import CompareSnapshot
-from tui import render
+from tui import plot
 
 VIEWS = ("model score", "difference", "model density")
+ARROWS = "→↗↑↖←↙↓↘"  # direction glyph by angle, counter-clockwise from +x
+MAGNITUDE_COLOURS = ("blue", "cyan", "green", "yellow", "red")  # 16-colour safe, small -> large
+DENSITY_GLYPHS = " .:-=+*#%@"  # low -> high
 RUN_COLOURS = ("cyan", "red", "green", "yellow")  # 16-colour safe
 RUN_MARKERS = ("•", "+", "x", "o")  # tell the runs apart without colour (NO_COLOR)
 PAIR_COLOURS = ("cyan", "red", "green", "yellow", "magenta", "blue")
@@ -39,11 +42,11 @@ def coincide(snap: CompareSnapshot, rel: float = 1e-3) -> bool:
 def curves_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     """Every run's objective on the one scale over steps, on one axis (log10 when all > 0)."""
     if snap is None or not any(len(c) for c in snap.curves.values()):
-        return render._note(width, height, "the curves appear at the first evaluation")
+        return plot.note(width, height, "the curves appear at the first evaluation")
     values = np.concatenate([c[:, 1] for c in snap.curves.values() if len(c)])
     finite = values[np.isfinite(values)]
     log = finite.size > 0 and bool(np.all(finite > 0))
-    fig = render._figure(width, height)
+    fig = plot.figure(width, height)
     lo_step = min(c[0, 0] for c in snap.curves.values() if len(c))
     hi_step = max(c[-1, 0] for c in snap.curves.values() if len(c))
     fig.xlim(lo_step, max(hi_step, lo_step + 1))
@@ -58,9 +61,13 @@ def curves_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if log:
         lo, hi = math.log10(lo), math.log10(hi)
-    if hi - lo < 1e-9 * max(1.0, abs(hi)):  # one value (e.g. step 0): a readable band around it
-        pad = 1e-3 * max(1.0, abs(hi))
-        lo, hi = lo - pad, hi + pad
+    # Values that agree to the quadrature's precision (~1e-4 relative; e.g. every run at
+    # step 0) are one value: draw a band of +-5e-4 around them, not their rounding noise.
+    size = max(abs(lo), abs(hi), 1e-300)
+    rel = (hi - lo) * math.log(10) if log else (hi - lo) / size
+    if rel < 1e-4:
+        mid, pad = 0.5 * (lo + hi), (5e-4 / math.log(10) if log else 5e-4 * size)
+        lo, hi = mid - pad, mid + pad
     ticks = np.linspace(lo, hi, 3 if height < 12 else 5)
     real = 10**ticks if log else ticks
     rel = (real.max() - real.min()) / max(float(np.max(np.abs(real))), 1e-300)
@@ -70,18 +77,18 @@ def curves_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     scale = snap.scale.split(" (")[0]
     how = f"{scale} (log axis)" if log else scale
     together = " · on top of each other" if coincide(snap) else ""
-    render._title(fig, width, f"{how} over steps, each run shifted by its exact constant{together}")
-    return render._text(fig)
+    plot.title(fig, width, f"{how} over steps, each run shifted by its exact constant{together}")
+    return plot.text(fig)
 
 
 def multiple_panel(snap: CompareSnapshot | None, name: str, view: int, width: int, height: int) -> Text:
     """One run's score field (or density), small: one of the small multiples."""
     if snap is None or snap.fields is None or name not in snap.fields:
         if snap is not None and snap.dim > 2:
-            return render._note(width, height, f"{snap.dim}-D data:", "no field to draw")
-        return render._note(width, height, "…")
+            return plot.note(width, height, f"{snap.dim}-D data:", "no field to draw")
+        return plot.note(width, height, "…")
     axes, model, logdens = snap.fields[name]
-    fig = render._figure(width, height)
+    fig = plot.figure(width, height)
     if len(axes) == 1:
         x = axes[0]
         fig.xlim(x[0], x[-1])
@@ -92,7 +99,7 @@ def multiple_panel(snap: CompareSnapshot | None, name: str, view: int, width: in
             fig.plot(x, y, color=_colour(snap, name), marker="braille")
             if view == 0:
                 fig.plot(x, snap.data_field[:, 0], color="blue", marker="braille")
-        return render._text(fig)
+        return plot.text(fig)
     xs, ys = axes
     fig.xlim(xs[0], xs[-1])
     fig.ylim(ys[0], ys[-1])
@@ -101,16 +108,16 @@ def multiple_panel(snap: CompareSnapshot | None, name: str, view: int, width: in
     fig.yticks([])
     if view == 2:
         p = np.exp(logdens - np.max(logdens))
-        glyphs = render.DENSITY_GLYPHS
+        glyphs = DENSITY_GLYPHS
         level = np.clip((p * (len(glyphs) - 1)).round().astype(int), 0, len(glyphs) - 1)
         keep = level > 0
         px, py = np.meshgrid(xs, ys)
         fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[glyphs[k] for k in level[keep]],
                     color=_colour(snap, name))
-        return render._text(fig)
+        return plot.text(fig)
     vec = model - snap.data_field if view == 1 else model
     _arrows(fig, xs, ys, vec)
-    return render._text(fig)
+    return plot.text(fig)
 
 
 def _arrows(fig, xs, ys, vec: np.ndarray) -> None:
@@ -125,12 +132,21 @@ def _arrows(fig, xs, ys, vec: np.ndarray) -> None:
     if not ok.any():
         return
     angle = np.arctan2(v[:, 1], v[:, 0])
-    glyph = np.array(list(render.ARROWS))[np.round(np.nan_to_num(angle) / (np.pi / 4)).astype(int) % 8]
+    glyph = np.array(list(ARROWS))[np.round(np.nan_to_num(angle) / (np.pi / 4)).astype(int) % 8]
     glyph[~(mag > 0)] = "·"
-    level = render._levels(mag, len(render.MAGNITUDE_COLOURS))
+    level = _levels(mag, len(MAGNITUDE_COLOURS))
     px, py = np.meshgrid(xs[ix], ys[iy])
     fig.scatter(px.ravel()[ok], py.ravel()[ok], marker=list(glyph[ok]),
-                color=[render.MAGNITUDE_COLOURS[k] for k in level[ok]])
+                color=[MAGNITUDE_COLOURS[k] for k in level[ok]])
+
+
+def _levels(values: np.ndarray, k: int) -> np.ndarray:
+    """0..k-1 by quantile, so colour shows relative size within the panel."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(values.shape, dtype=int)
+    cuts = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
+    return np.searchsorted(cuts, np.nan_to_num(values), side="right").clip(0, k - 1)
 
 
 def _g(v, width: int) -> str:
@@ -168,16 +184,16 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
 def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     """log10 of each pair's parameter gap over steps: how fast the runs drift apart."""
     if snap is None or not any(len(g) > 1 for g in snap.gaps.values()):
-        return render._note(width, height, "parameter gaps over steps appear after two evaluations")
-    fig = render._figure(width, height)
+        return plot.note(width, height, "parameter gaps over steps appear after two evaluations")
+    fig = plot.figure(width, height)
     for i, (pair, g) in enumerate(snap.gaps.items()):
         ok = g[:, 1] > 0
         if ok.sum() > 0:
             short = "|".join(p.replace("-sigma", "σ") for p in pair.split("|"))
             fig.plot(g[ok, 0], np.log10(g[ok, 1]), color=PAIR_COLOURS[i % 6], marker=PAIR_MARKERS[i % 6],
                      label=f"{PAIR_MARKERS[i % 6]} {short}")
-    render._title(fig, width, "log10 max|θa−θb|/max|θa| per pair")
-    return render._text(fig)
+    plot.title(fig, width, "log10 max|θa−θb|/max|θa| per pair")
+    return plot.text(fig)
 
 
 def status_text(report, stopped: str = "") -> Text:
