@@ -28,6 +28,8 @@ def check_output(path: str | Path, what: str, regular_only: bool = False) -> Pat
     ``regular_only``; any other non-regular file (block device, socket) is refused."""
     if str(path) == "":
         raise UserError(f"{what} path is empty; give a file name")
+    if "\0" in str(path):
+        raise UserError(f"{what} path {name(path)} holds a NUL character, which no file name can")
     given = Path(path)
     p = given
     if given.is_symlink():
