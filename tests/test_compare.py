@@ -21,9 +21,12 @@ from core.trainer import Trainer
 SMALL = {"n_train": 96, "hidden": 16, "batch": 64}
 
 
-def test_dsm_and_dae_with_sgd_and_matched_lr_stay_equal_for_300_steps():
-    c = Comparison(Config(optimizer="sgd", lr=2e-4, eval_every=100), ["dsm", "dae"])
-    assert c.runs["dae"].lr == pytest.approx(2e-4 / (2 * 0.3**4))
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_dsm_and_dae_with_sgd_and_matched_lr_stay_equal_for_300_steps(optimizer):
+    c = Comparison(Config(optimizer=optimizer, lr=2e-4 if optimizer == "sgd" else 2e-5, eval_every=100),
+                   ["dsm", "dae"])
+    assert c.runs["dae"].lr == pytest.approx(c.runs["dsm"].lr / (2 * 0.3**4))
+    assert "same steps" in c.notes[0]
     c.train(300)
     a, b = c.runs["dsm"].theta, c.runs["dae"].theta
     assert c.runs["dsm"].status == c.runs["dae"].status == "ok"
@@ -209,3 +212,17 @@ def test_a_new_sigma_restarts_the_curves_and_keeps_the_parameters():
     c.evaluate()
     assert c.curve("dsm")[:, 0].tolist() == [10.0] and c.snapshot().gaps["dsm|esm-sigma"].shape == (1, 2)
     assert c.eval_set.sigma == 0.5
+
+
+def test_exact_mode_beyond_quadrature_and_for_the_clean_objectives_says_what_it_averages():
+    rng = np.random.default_rng(5)
+    pts = rng.normal(size=(80, 3))
+    c = Comparison(Config(data_path="cloud.csv", hidden=8), ["dsm", "esm-sigma"], exact=True, points=pts)
+    batches, note = c.exact_batches()
+    assert "Monte Carlo" in note and len(batches["dsm"]["x"]) == 4096
+    c.train(3)
+    assert all(r.status == "ok" for r in c.runs.values())
+    clean = Comparison(Config(n_train=64, hidden=8), ["esm", "ism"], exact=True)
+    batches, note = clean.exact_batches()
+    assert "64 training points" in note and len(batches["ism"]["x"]) == 64
+    assert batches["esm"]["weight"].sum() == pytest.approx(1.0)
