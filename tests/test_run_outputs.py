@@ -267,10 +267,11 @@ def test_a_diverged_run_reports_finite_figures_of_the_kept_parameters(capsys, fl
     assert code == 3 and res["status"] == "diverged" and res["steps"] < 300
     code0, out0, _ = run(capsys, *flags, "--steps", "0", "--json", "-")
     healthy = json.loads(out0)["metrics"]
-    # The same figures are null as for a healthy run of this setup (standard errors of a
-    # quadrature, analytic figures of sample-only data), and no others (the training loss
-    # is null only before the first step).
-    assert {k for k, v in res["metrics"].items() if v is None} == {k for k, v in healthy.items() if v is None} - {
+    # No figure is null that a healthy run of this setup reports (null there: standard errors
+    # of a quadrature, analytic figures of sample-only data; the training loss only before
+    # the first step). Kept parameters too sharp for the quadrature are evaluated by the
+    # Monte Carlo fallback, which does report standard errors.
+    assert {k for k, v in res["metrics"].items() if v is None} <= {k for k, v in healthy.items() if v is None} - {
         "loss"}
     assert all(np.isfinite(v) for v in res["metrics"].values() if isinstance(v, float))
     assert f"kept the last finite parameters (step {res['steps']})" in res["message"]
