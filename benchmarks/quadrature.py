@@ -38,7 +38,7 @@ def _figures(data, sigma, thetas, k, floor):
     finally:
         evaluation.NODES_PER_DIM[2], evaluation.NODE_WEIGHT_FLOOR = old
     t0 = time.perf_counter()
-    figs = [evaluation.evaluate(p, ev) for p in thetas]
+    figs = [evaluation.evaluate(p, ev, fallback=False) for p in thetas]  # the rule itself
     return figs, len(ev.weight) // len(ev.reference), build, (time.perf_counter() - t0) / len(thetas)
 
 
