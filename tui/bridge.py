@@ -65,6 +65,7 @@ class _Loop:
         self.window_sums = (0, 0.0)
         self.retrying = False  # space pressed while diverged: the next chunk says if it diverges again at once
         self.done = 0  # steps trained in this turn of the loop
+        self.clock: tuple[float, float] | None = None  # (wall, cpu) when this turn's training began
         self.field_at = -1.0  # when the field was last computed for a report
         self.last_send = 0.0
         self.dirty = True
@@ -88,20 +89,31 @@ class _Loop:
         while True:
             # While training, every second of the loop counts (commands, evaluations and
             # reports too): the steps/s shown is what the user gets, wall clock.
-            counting, t0, c0, self.done = self.training, time.perf_counter(), time.thread_time(), 0
+            self.done = 0
+            self.clock = (time.perf_counter(), time.thread_time()) if self.training else None
             timeout = 0.0 if self.training else 0.05
             while self.conn.poll(timeout):
                 if not self._guarded(self.handle, self.conn.recv()):
                     return
                 timeout = 0.0
+            if not self.training:
+                self._stop_clock()  # paused: the report about to go out shows the time saved
             if self.want_samples:
                 self._guarded(self.draw_samples)
             if self.training:
                 self._guarded(self.train_chunk)
+                if not self.training:
+                    self._stop_clock()  # diverged
             self._guarded(self.maybe_evaluate)
             self.maybe_send()
-            if counting:
-                self._count(self.done, _working(time.perf_counter() - t0, time.thread_time() - c0))
+            self._stop_clock()
+
+    def _stop_clock(self) -> None:
+        """Add this turn's training time (and steps) to the clock, once."""
+        if self.clock is not None:
+            t0, c0 = self.clock
+            self._count(self.done, _working(time.perf_counter() - t0, time.thread_time() - c0))
+            self.clock, self.done = None, 0
 
     def _guarded(self, fn, *args) -> bool:
         """Run fn; an exception becomes an 'error' notice and stops training, never a crash."""
@@ -153,7 +165,7 @@ class _Loop:
             self.say("done", f"metric history ({count(len(t.evaluations), 'row')}) written to "
                              f"{export_csv(t, args['path'], args.get('overwrite', False))}", args["path"])
         elif kind == "load":
-            self.training = False
+            self.training, self.clock = False, None  # the loaded run's clock replaces this one
             self.trainer = load_experiment(args["path"])  # a UserError leaves the current run as it was
             self.samples = self.samples_step = self.eval_step = None
             self.elapsed, self.saved_step = self.trainer.train_seconds, self.trainer.step
