@@ -114,3 +114,5 @@ async def test_h_shows_the_loss_from_now_then_the_whole_history_again():
         await pilot.press("h")
         await wait_for(pilot, lambda: "from step" not in app.panel_texts["loss"].plain, what="the whole history")
         assert "from now" in app.query_one("#loss").border_subtitle
+        await pilot.press("p")  # 2-D data: no plane to choose, and it says so
+        await wait_for(pilot, lambda: any("no plane to choose" in n for n in notes(app)), what="the p note")
