@@ -41,14 +41,21 @@ async def test_the_field_grid_fits_the_panel_after_every_resize(training):
         if training:
             await pilot.press("space")
         counts = {}
+
+        def fits(size):
+            """The grid fits the panel, and the frame on screen was drawn from it: one arrow
+            per ~4 x 2 cells of the plot, no more (crammed), not far fewer (sparse)."""
+            if not grid_fits(app):
+                return False
+            f = app.query_one("#field").content_size
+            room = (f.width - 6) // 4 * ((f.height - 4) // 2)
+            counts[size] = arrows(app)
+            return 0.6 * room <= counts[size] <= room
+
         for size in [(200, 60), (120, 40), (80, 24), (200, 60)]:
             await pilot.resize_terminal(*size)
-            await wait_for(pilot, lambda: grid_fits(app), timeout=20, what=f"a grid that fits at {size}")
-            counts[size] = arrows(app)
-            f = app.query_one("#field").content_size
-            # one arrow per ~4 x 2 cells of the plot: no more (crammed), not far fewer (sparse)
-            room = (f.width - 6) // 4 * ((f.height - 4) // 2)
-            assert 0.6 * room <= counts[size] <= room, (size, counts[size], room)
+            await wait_for(pilot, lambda size=size: fits(size), timeout=20,
+                           what=f"a grid that fits at {size}: {counts}")
         assert counts[(200, 60)] > 3 * counts[(80, 24)]
         assert not app.render_errors
 
