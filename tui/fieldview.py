@@ -183,7 +183,7 @@ def _field_1d(report: Report, view: int, width: int, height: int, colour: bool) 
         fig.plot(x, dens, color=_paint(SIZE_COLOURS[4], colour), marker="braille", label="model density")
         curves = np.concatenate([dens, hist])
         if view == 4 and not sampled:
-            plot.title(fig, width, "no samples yet: press l to draw them (histogram: training points)")
+            plot.title(fig, width, "no samples yet: press l · histogram of training points")
         else:
             plot.title(fig, width, f"model density vs histogram of {what}")
     finite = curves[np.isfinite(curves)]
