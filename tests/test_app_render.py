@@ -59,7 +59,8 @@ def test_reports_survive_pickling_read_only():
 
 
 def test_the_trainer_side_never_imports_the_ui():
-    code = "import sys, tui.bridge; print(sorted(m for m in ('textual', 'rich', 'plotext') if m in sys.modules))"
+    code = ("import sys, tui.bridge, tui.trainer_loop; "
+            "print(sorted(m for m in ('textual', 'rich', 'plotext') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

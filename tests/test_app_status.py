@@ -15,11 +15,11 @@ from textual import events
 
 from core.config import Config
 from tui.app import SMApp
-from tui.bridge import RATE_WINDOW, _Loop, _working
 from tui.keys import KEYS, footer_text
 from tui.protocol import Command
 from tui.screens import QuitPrompt
 from tui.status import STALL_AFTER
+from tui.trainer_loop import RATE_WINDOW, _Loop, _working
 
 
 def keybar(app) -> str:

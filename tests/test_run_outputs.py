@@ -372,7 +372,7 @@ def test_the_app_never_exports_or_saves_over_its_data_file(tmp_path, pts):
     from core.config import Config
     from core.errors import UserError
     from core.experiment import save_experiment
-    from tui.bridge import export_csv
+    from tui.trainer_loop import export_csv
 
     before = pts.read_bytes()
     t = Trainer(Config(data_path=str(pts), n_train=40, hidden=4, batch=8))

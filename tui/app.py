@@ -2,7 +2,8 @@
 
 Reports arrive from the trainer (another process) as messages; plots are built by a
 thread worker from a report and the panel sizes, and arrive as messages too. This
-module only routes: what to draw is ``tui.render``, how to train is ``tui.bridge``."""
+module only routes: what to draw is ``tui.render``, how to train is ``tui.trainer_loop``
+(reached through ``tui.bridge``), what each key does is ``tui.actions``."""
 
 from __future__ import annotations
 
@@ -18,17 +19,14 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from core.config import Config
-from core.distributions import NAMES
-from core.errors import UserError
-from core.objectives import OBJECTIVES
 from core.text import visible
 from tui import frames, render
+from tui.actions import KeyActions
 from tui.bridge import RATE_WINDOW, TrainerBridge
-from tui.commands import Setting, ask_save, palette, parse_setting
-from tui.keys import LR_FACTOR, SIGMA_FACTOR, bindings, footer_text
+from tui.commands import palette
+from tui.keys import bindings, footer_text
 from tui.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
 from tui.panel import PlotPanel
-from tui.screens import HelpScreen, QuitPrompt, ValuePrompt
 from tui.status import STALL_AFTER, status_text
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
@@ -39,7 +37,7 @@ TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the p
           "loss": "loss", "setup": "setup"}
 
 
-class SMApp(App):
+class SMApp(KeyActions, App):
     """smtui: train the paper's energy model and watch score matching meet denoising."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -340,7 +338,7 @@ class SMApp(App):
         self._panel("field").border_title = f"score field · {render.VIEWS[self.view]}"
         self._panel("field").border_subtitle = "v: next view"
 
-    # --- commands ---------------------------------------------------------------------------
+    # --- commands (the keys' actions are in tui.actions) ---------------------------------------
 
     def command(self, kind: str, **args) -> None:
         """Send a command to the trainer; a new command clears the last error shown."""
@@ -349,133 +347,6 @@ class SMApp(App):
             return
         self.problem = ""
         self.bridge.send(kind, **args)
-
-    def change(self, **changes) -> bool:
-        """Apply a setup change, refusing it here (with why) if it cannot apply."""
-        try:
-            new = self.config.with_changes(**changes)
-        except UserError as exc:
-            self.notify(str(exc), title="refused", severity="error")
-            return False
-        if new != self.config:
-            self.config = new
-            self.command("configure", **changes)
-            self._show_setup()
-        return True
-
-    def show_view(self, view: int) -> None:
-        self.view = view
-        self._show_view_title()
-        self._draw()
-
-    def ask_setting(self, setting: Setting) -> None:
-        current = getattr(self.config, setting.field)
-
-        def apply(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                changes = parse_setting(self.config, setting, text)
-            except UserError as exc:
-                self.notify(str(exc), title="refused", severity="error")
-                return
-            self.change(**changes)
-
-        self.push_screen(ValuePrompt(f"{setting.title} ({setting.what})", "" if current is None else str(current)),
-                         apply)
-
-    def check_action(self, action: str, parameters) -> bool | None:
-        if action == "step" and self.training:
-            return None  # shown greyed: pause first
-        return True
-
-    def action_toggle_training(self) -> None:
-        self.training = not self.training
-        self.command("train" if self.training else "pause")
-        self.refresh_bindings()
-        self._show_keys()
-
-    def action_step(self) -> None:
-        self.command("step")
-
-    def action_reinitialise(self) -> None:
-        self.command("reinit")
-        self.notify("parameters re-initialised (same seed)")
-
-    def action_distribution(self, direction: int) -> None:
-        cur = None if self.config.data_path else self.config.distribution
-        i = NAMES.index(cur) if cur in NAMES else (-1 if direction > 0 else 0)
-        self.change(distribution=NAMES[(i + direction) % len(NAMES)], data_path=None)
-
-    def action_objective(self, direction: int) -> None:
-        names = list(OBJECTIVES)
-        i = names.index(self.config.objective)
-        for k in range(1, len(names)):
-            candidate = names[(i + direction * k) % len(names)]
-            try:
-                self.config.with_changes(objective=candidate)
-            except UserError as exc:
-                self.notify(f"skipped {candidate!r}: {exc}", severity="warning")
-                continue
-            self.change(objective=candidate)
-            return
-
-    def action_sigma(self, direction: int) -> None:
-        self.change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction))
-
-    def action_lr(self, direction: int) -> None:
-        self.change(lr=_round(self.config.lr * LR_FACTOR**direction))
-
-    def action_view(self) -> None:
-        self.show_view((self.view + 1) % len(render.VIEWS))
-
-    def action_plane(self) -> None:
-        if self.report is None or self.report.snapshot.dim <= 2:
-            self.notify("the data is 1-D or 2-D: the field is drawn on its own axes, no plane to choose")
-            return
-        self.plane += 1
-        self._ask_grid()
-
-    def action_loss_view(self) -> None:
-        self.loss_from = 0 if self.loss_from or self.report is None else max(self.report.snapshot.step, 1)
-        self._draw()
-
-    def action_langevin(self) -> None:
-        self.command("langevin")
-        self.show_view(render.VIEWS.index("Langevin samples"))
-
-    def action_save(self) -> None:
-        ask_save(self)
-
-    def action_compare(self) -> None:
-        from tui.compare_screen import open_compare
-
-        open_compare(self)
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
-
-    def action_quit_asking(self) -> None:
-        """q: quit, after a question if steps were trained since the last save (ctrl+q does not ask)."""
-        r = self.report
-        unsaved = 0 if r is None or self.stopped else r.snapshot.step - r.saved_step
-        if unsaved <= 0:
-            self.exit()
-            return
-
-        def answered(choice: str | None) -> None:
-            if choice == "quit":
-                self.exit()
-            elif choice == "save":
-                self.action_save()
-
-        self.push_screen(QuitPrompt(unsaved), answered)
-
-
-def _round(x: float) -> float:
-    """Three significant figures, so repeated factors give readable values."""
-    return float(f"{x:.3g}") if math.isfinite(x) and x > 0 else x
 
 
 def run_app(config: Config, experiment: str | None = None) -> int:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from core.compare import CompareSnapshot, Comparison
 from core.config import Config
 from core.errors import UserError
-from tui.bridge import _real_stdio, _silence
+from tui.bridge import _real_stdio
 from tui.protocol import grid_shape
+from tui.trainer_loop import _silence
 
 FRAMES_PER_SECOND = 10
 EVAL_SHARE = 0.2
