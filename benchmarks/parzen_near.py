@@ -47,10 +47,10 @@ def main(argv=None) -> int:
                 runners["near"] = lambda k, xt=xt, index=index: [parzen_score_near(xt, index) for _ in range(k)]
             t = interleaved(runners, args.rounds, 1)
             if index is None:
-                rows.append([name, sigma, t["exact"] * 1e3, "-", "-", "-", "no index (radius covers the data)"])
+                rows.append([name, f"{sigma:g}", t["exact"] * 1e3, "-", "-", "-", "no index (radius covers the data)"])
                 continue
             err = np.abs(parzen_score_near(xt, index) - parzen_score(xt, data, sigma)).max() * sigma
-            rows.append([name, sigma, t["exact"] * 1e3, t["near"] * 1e3, build, f"{err:.1e}",
+            rows.append([name, f"{sigma:g}", t["exact"] * 1e3, t["near"] * 1e3, build, f"{err:.1e}",
                          f"radius {index.radius:.3g}, {'x'.join(map(str, index.cells))} cells"])
             print(table(_HEADER, rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(_HEADER, rows, title=f"ms per batch of {args.batch}, n = {args.n:,}, 2-D, medians of {args.rounds} "

@@ -46,9 +46,7 @@ class CellIndex:
     ids: np.ndarray  # (n,) sorted linear cell id of each (sorted) centre
     centres: np.ndarray  # (n, d) the centres, sorted by cell
     original: np.ndarray  # (n, d) the centres as given (for the exact fallback)
-    origin: np.ndarray  # (d,) the centres' mean (logits measured from it, as core.parzen)
-    table: np.ndarray  # (d + 1, n): [a, 1] @ table[:, k] are the logits (a = query - origin);
-    # its first d rows are the centred centres / sigma^2, whose weighted means give the score
+    coords: np.ndarray  # (d, n) the sorted centres' coordinates, one contiguous row per axis
 
 
 def radius_for(n: int, sigma: float) -> float:
@@ -75,11 +73,8 @@ def build_index(centres: np.ndarray, sigma: float) -> CellIndex | None:
     ids = _linear(cell, cells)
     order = np.argsort(ids, kind="stable")
     sorted_centres = centres[order]
-    origin = centres.mean(axis=0)
-    b = sorted_centres - origin
-    table = np.concatenate([b / sigma**2, (-0.5 / sigma**2) * np.sum(b * b, axis=1)[:, None]], axis=1)
-    return CellIndex(float(sigma), R, low, cells, ids[order], sorted_centres, centres, origin,
-                     np.ascontiguousarray(table.T))
+    return CellIndex(float(sigma), R, low, cells, ids[order], sorted_centres, centres,
+                     np.ascontiguousarray(sorted_centres.T))
 
 
 def _linear(cell, cells):
@@ -114,10 +109,11 @@ def _block(q, index: CellIndex, start, stop):
     """Scores of the queries q from their candidates, and each one's error bound.
 
     Slot j holds every row's j-th run, padded to the slot's longest: positions are
-    start + arange, so each gather is one ``take`` from a contiguous row of the table.
-    The logits of all slots are kept; their common maximum is subtracted before exp."""
+    start + arange, so each gather is one ``take`` from a contiguous row of coordinates.
+    The logits are -||x_t - xt||^2 / (2 sigma^2) from the differences themselves (no
+    cancellation: more accurate than the exact path's centred products at small sigma);
+    those of all slots are kept, and their common maximum is subtracted before exp."""
     s2, d = index.sigma**2, q.shape[1]
-    a = q - index.origin
     rows = np.arange(len(q))
     blocks, top, best = [], np.full(len(q), -np.inf), np.zeros(len(q), dtype=np.int64)
     for j in range(start.shape[1]):
@@ -128,20 +124,23 @@ def _block(q, index: CellIndex, start, stop):
         k = np.arange(width)
         mask = k < length[:, None]
         pos = np.where(mask, start[:, j : j + 1] + k, 0)
-        cols = [np.take(index.table[i], pos) for i in range(d)]
-        logits = np.take(index.table[d], pos)
+        diffs, logits = [], np.zeros(pos.shape)
         for i in range(d):
-            logits += cols[i] * a[:, i : i + 1]
+            diff = np.take(index.coords[i], pos)
+            diff -= q[:, i : i + 1]  # x_t - xt
+            diffs.append(diff)
+            logits += diff * diff
+        logits *= -0.5 / s2
         logits[~mask] = -np.inf
         arg = logits.argmax(axis=1)
         here = logits[rows, arg]
         better = here > top
         top = np.where(better, here, top)
         best = np.where(better, pos[rows, arg], best)
-        blocks.append((logits, cols))
+        blocks.append((logits, diffs))
     z, sums = np.zeros(len(q)), np.zeros((len(q), d))
     top_ = np.where(np.isfinite(top), top, 0.0)[:, None]  # a row without candidates stays -inf
-    for logits, cols in blocks:
+    for logits, diffs in blocks:
         logits -= top_
         np.maximum(logits, -700.0, out=logits)  # as core.parzen: dodge exp's slow underflow path
         # padding (-inf, floored) weighs e^-700 < 1e-304 of the row's largest weight, 1:
@@ -149,9 +148,8 @@ def _block(q, index: CellIndex, start, stop):
         w = np.exp(logits, out=logits)
         z += w.sum(axis=1)
         for i in range(d):
-            sums[:, i] += np.einsum("mk,mk->m", w, cols[i])
-    # mean of the centred centres b = sigma^2 * table rows; g = (E[b] - a) / sigma^2
-    g = sums / z[:, None] - a / s2  # z >= e^-700 > 0 in every row
+            sums[:, i] += np.einsum("mk,mk->m", w, diffs[i])
+    g = sums / (z[:, None] * s2)  # E[x_t - xt | xt] / sigma^2; z >= e^-700 > 0 in every row
     nearest = index.centres[best] - q
     r0_sq = np.sum(nearest * nearest, axis=1)
     R = index.radius

@@ -26,6 +26,27 @@ def test_target_matches_the_exact_parzen_score_within_the_bound(d, sigma):
     assert np.abs(got - want).max() <= TOLERANCE / sigma
 
 
+def _oracle(xt, centres, sigma):
+    """The Parzen score in extended precision from the differences themselves."""
+    xt, centres = np.asarray(xt, np.longdouble), np.asarray(centres, np.longdouble)
+    diff = centres[None, :, :] - xt[:, None, :]
+    logits = -np.sum(diff * diff, axis=2) / (2 * np.longdouble(sigma) ** 2)
+    w = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (np.einsum("mn,mnd->md", w, diff) / w.sum(axis=1)[:, None] / np.longdouble(sigma) ** 2).astype(float)
+
+
+@pytest.mark.parametrize("sigma", [0.001, 0.003])
+def test_target_is_within_the_bound_of_an_extended_precision_oracle_at_small_sigma(sigma):
+    """At small sigma the exact float64 path's centred products round at ~1e-9 / sigma;
+    the neighbour path works from differences and stays within the bound of the truth."""
+    rng = np.random.default_rng(4)
+    data = distributions.sample("ring8", 20_000, 2)
+    index = build_index(data, sigma)
+    xt = data[rng.integers(0, len(data), 40)] + sigma * rng.normal(size=(40, 2))
+    truth = _oracle(xt, data, sigma)
+    assert np.abs(parzen_score_near(xt, index) - truth).max() <= TOLERANCE / sigma
+
+
 def test_used_only_where_it_pays():
     rng = np.random.default_rng(0)
     assert build_index(rng.normal(size=(1000, 4)), 0.01) is None  # d > 3: no grid
