@@ -41,11 +41,11 @@ def check_regular(path, what: str) -> Path:
         raise UserError(f"{what}: empty path; give a file name")
     p = Path(text)
     if "\0" in text:
-        raise UserError(f"{what} {name(p)} holds a NUL character, which no file name can")
+        raise UserError(f"{what} {name(text)} holds a NUL character, which no file name can")
     try:
-        st = os.stat(p)
+        st = os.stat(text)  # as typed: Path() would drop a trailing slash ("a file/")
     except OSError as exc:
-        raise UserError(f"{what} {name(p)} {_why(p, exc)}") from None
+        raise UserError(f"{what} {name(text)} {_why(p, exc)}") from None
     _require_regular(st, p, what)
     return p
 

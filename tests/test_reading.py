@@ -255,3 +255,12 @@ def test_a_damaged_npz_member_is_caught_by_its_crc_and_trailing_data_refused(tmp
     (tmp_path / "long.npy").write_bytes(_npy_header_claiming((2,)) + b"\0" * 24)  # 16 bytes claimed, 24 there
     with pytest.raises(UserError, match="data beyond its shape"):
         load_points(tmp_path / "long.npy")
+
+
+def test_a_path_is_named_as_typed_trailing_slash_included(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.savetxt(tmp_path / "pts.csv", np.zeros((4, 2)), delimiter=",")
+    with pytest.raises(UserError, match=r"data file '0/' does not exist"):
+        load_points("0/")
+    with pytest.raises(UserError, match=r"'pts.csv/' does not exist \(a folder in its path is a file\)"):
+        load_points("pts.csv/")
