@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -26,8 +27,10 @@ if __package__ in (None, ""):
 from textual import events
 
 from core.config import Config
+from core.trainer import Trainer
 from tui.app import SMApp
 from tui.setup_flags import add_setup_options, config_from_args
+from tui.trainer_loop import _Loop
 
 SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)
@@ -54,6 +57,40 @@ def headless(config: Config, steps: int) -> dict:
     result = json.loads(out.stdout)
     return {"train_steps_per_second": result["train_steps_per_second"],
             "wall_steps_per_second": result["steps"] / result["wall_seconds"]}
+
+
+class _Pickling:
+    """A pipe end that pickles what is sent (the cost a real pipe adds) and drops it."""
+
+    def poll(self, timeout):
+        return False
+
+    def send(self, item):
+        pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loop_overhead(config: Config, rounds: int, seconds: float) -> list[float]:
+    """The app's trainer loop (reports with the field, evaluations on their time budget, no
+    UI) against the same setup's Trainer.train alone, interleaved in this one process so
+    both see the same load: steps/s ratios, one per round."""
+    loop = _Loop(_Pickling(), config)
+    field = 120 - 48 - 2, 40 - 12 - 4  # the field panel's content at 120x40
+    loop.panel, loop.training = field, True
+    plain = Trainer(config)
+    loop.maybe_evaluate()  # the evaluation set is built once, before timing
+    ratios = []
+    for _ in range(rounds):
+        t0, s0 = time.perf_counter(), loop.trainer.step
+        while time.perf_counter() - t0 < seconds:
+            loop.train_chunk()
+            loop.maybe_evaluate()
+            loop.maybe_send()
+        in_loop = (loop.trainer.step - s0) / (time.perf_counter() - t0)
+        t0, s0 = time.perf_counter(), plain.step
+        while time.perf_counter() - t0 < seconds:
+            plain.train(16, evaluate=False)
+        ratios.append(in_loop / ((plain.step - s0) / (time.perf_counter() - t0)))
+    return ratios
 
 
 def first_paint() -> dict:
@@ -136,6 +173,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="training time with v pressed every 0.4 s")
     p.add_argument("--presses", type=int, default=8, help="presses of each other key")
     p.add_argument("--headless-steps", type=int, default=10_000, help="steps of each `smtui run` beside the app")
+    p.add_argument("--loop-rounds", type=int, default=6, help="interleaved rounds of trainer loop vs train alone")
+    p.add_argument("--loop-seconds", type=float, default=1.5, help="seconds of each side of a round")
     p.add_argument("--first-paint-child", type=float, default=None, help=argparse.SUPPRESS)
     add_setup_options(p)
     args = p.parse_args()
@@ -150,6 +189,7 @@ def main() -> None:
     app = asyncio.run(in_app(config, args.seconds, args.presses))
     after = headless(config, steps=args.headless_steps)
     ref = {k: (before[k] + after[k]) / 2 for k in before}
+    loop = loop_overhead(config, args.loop_rounds, args.loop_seconds)
     load = os.getloadavg()[0]
     print(f"setup: {config.source}, {config.objective}, sigma {config.sigma}, batch {config.batch}, "
           f"hidden {config.hidden}; {SIZE[0]}x{SIZE[1]}, trainer in its own process; load average {load:.2f}")
@@ -167,6 +207,9 @@ def main() -> None:
           f"{before['train_steps_per_second']:.0f} before and {after['train_steps_per_second']:.0f} after the app)")
     print(f"in-app / smtui run                     {app['steps_per_second'] / ref['train_steps_per_second']:.0%} "
           f"of training only, {app['steps_per_second'] / ref['wall_steps_per_second']:.0%} of wall clock")
+
+    print(f"trainer loop / train() alone, interleaved in one process (same load; no UI)   median "
+          f"{statistics.median(loop):.0%} of {len(loop)} rounds ({min(loop):.0%}-{max(loop):.0%})")
 
 
 if __name__ == "__main__":

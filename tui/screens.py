@@ -120,8 +120,8 @@ class QuitPrompt(ValuePrompt):
                 Binding("n,escape", "answer(None)", "stay")]
 
     def __init__(self, unsaved: int) -> None:
-        super().__init__(f"{unsaved:,} step{'s' if unsaved != 1 else ''} trained since the last save would be "
-                         "lost. Quit?", "")
+        super().__init__(f"{unsaved:,} step{'s' if unsaved != 1 else ''} since the last save would be lost. "
+                         "Quit?", "")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
