@@ -284,3 +284,26 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
         await wait_for(pilot, lambda: app.report.samples_step == 0 and not app.report.busy, what="the samples")
         await settled(app, pilot, step=0)
         assert 1 <= len(calls) <= 2, calls
+
+
+def test_a_trainer_still_starting_is_not_called_stalled(monkeypatch):
+    from tui import bridge as bridge_module
+
+    real = bridge_module.serve
+
+    def slow_start(*args):  # a trainer process takes a while to import and load before it speaks
+        time.sleep(STALL_AFTER + 0.5)
+        real(*args)
+
+    monkeypatch.setattr(bridge_module, "serve", slow_start)
+    b = bridge_module.TrainerBridge(FAST, lambda: None, lambda n: None, lambda why: None, mode="thread")
+    b.start()
+    try:
+        time.sleep(STALL_AFTER + 0.2)
+        assert b.silent_for() == 0.0
+        t0 = time.monotonic()
+        while b.heard is None and time.monotonic() - t0 < 30:
+            time.sleep(0.05)
+        assert b.heard is not None and b.silent_for() < STALL_AFTER
+    finally:
+        b.close()

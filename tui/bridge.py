@@ -52,12 +52,12 @@ class TrainerBridge:
         self._worker = None
         self._conn = None
         self.sent = 0  # seq of the last command sent
-        self.heard = time.monotonic()  # when the trainer last said anything (a report, a notice, a beat)
+        self.heard: float | None = None  # when this trainer last said anything (a report, a notice, a beat)
 
     def start(self) -> None:
         with self._lock:
             self._latest, self._pending = None, False
-        self._field, self.heard = None, time.monotonic()
+        self._field, self.heard = None, None
         if self.mode == "process":
             ctx = multiprocessing.get_context("spawn")
             self._conn, child = ctx.Pipe()
@@ -97,8 +97,9 @@ class TrainerBridge:
             pass  # the reader reports the trainer as stopped
 
     def silent_for(self) -> float:
-        """Seconds since the trainer last said anything (it beats every BEAT_SECONDS)."""
-        return time.monotonic() - self.heard
+        """Seconds since the trainer last said anything (it beats every BEAT_SECONDS); 0 until
+        it first speaks (a trainer process takes a second or more to start: that is not a stall)."""
+        return 0.0 if self.heard is None else time.monotonic() - self.heard
 
     def take_latest(self) -> Report | None:
         """The newest report (None if already taken); older ones were dropped."""
