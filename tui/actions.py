@@ -14,6 +14,9 @@ from tui.commands import Setting, ask_save, parse_setting
 from tui.keys import LR_FACTOR, SIGMA_FACTOR
 from tui.screens import HelpScreen, QuitPrompt, ValuePrompt
 
+# What s says in a session that may touch no files (`smtui --no-files`, every `smtui serve` session).
+NO_FILES = "saving is off in this shared demo session (the server was started without --allow-files)"
+
 
 class KeyActions:
     """The app's actions (``action_*``, named in ``tui.keys.KEYS``) and the setup changes they make."""
@@ -113,6 +116,9 @@ class KeyActions:
         self.show_view(render.VIEWS.index("Langevin samples"))
 
     def action_save(self) -> None:
+        if not self.files:
+            self.notify(NO_FILES, title="not saved", severity="warning")
+            return
         ask_save(self)
 
     def action_compare(self) -> None:
@@ -127,7 +133,7 @@ class KeyActions:
     def action_quit_asking(self) -> None:
         """q: quit, after a question if steps were trained since the last save (ctrl+q does not ask)."""
         r = self.report
-        unsaved = 0 if r is None or self.stopped else r.snapshot.step - r.saved_step
+        unsaved = 0 if r is None or self.stopped or not self.files else r.snapshot.step - r.saved_step
         if unsaved <= 0:
             self.exit()
             return

@@ -44,9 +44,11 @@ class SMApp(KeyActions, App):
     TITLE = "smtui"
     BINDINGS = bindings()
 
-    def __init__(self, config: Config, bridge_mode: str = "process", experiment: str | None = None) -> None:
+    def __init__(self, config: Config, bridge_mode: str = "process", experiment: str | None = None,
+                 files: bool = True) -> None:
         super().__init__()
         self.config = config
+        self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
         self.report = None
         self.view = 0
         self.plane = 0  # which plane through the data the field is drawn on (d > 2)
@@ -323,7 +325,7 @@ class SMApp(KeyActions, App):
 
     def _show_keys(self) -> None:
         if self._drawable:
-            greyed = frozenset({"step"} if self.training else ())
+            greyed = frozenset(({"step"} if self.training else set()) | (set() if self.files else {"save"}))
             self._update("keys", footer_text(self.cols, greyed))
 
     def _show_setup(self) -> None:
@@ -349,10 +351,11 @@ class SMApp(KeyActions, App):
         self.bridge.send(kind, **args)
 
 
-def run_app(config: Config, experiment: str | None = None) -> int:
+def run_app(config: Config, experiment: str | None = None, files: bool = True) -> int:
     """Open the app with ``config`` as the starting setup, or resume the saved ``experiment``
     (a .toml path, loaded by the trainer process; ``config`` then holds its settings);
+    ``files=False`` (a demo session) leaves out every way to save, load or read a file;
     returns the exit status."""
-    app = SMApp(config, experiment=experiment)
+    app = SMApp(config, experiment=experiment, files=files)
     app.run()
     return app.return_code or 0

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "autoencoders (Vincent 2011). With no command, opens the app.")
     add_setup_options(p)
     add_experiment_options(p)
+    p.add_argument("--no-files", action="store_true",
+                   help="touch no files from inside the app: no saving, loading, exports or data-file prompt "
+                   "(what every `smtui serve` session gets unless the server is given --allow-files)")
     return p
 
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # The app's trainer process loads the experiment again from its path (a Trainer does
         # not pickle); loading it here first refuses a bad file with exit status 2.
-        return run_app(config) if trainer is None else run_app(config, experiment=args.load)
+        return run_app(config, experiment=None if trainer is None else args.load, files=not args.no_files)
     except UserError as exc:
         print(f"smtui: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -189,19 +189,23 @@ def ask_history(app) -> None:
 
 def palette(app) -> Iterator[SystemCommand]:
     """Every action the keys offer, every choice, and a prompt for each exact value."""
+    files = app.files  # False in a demo session: no entry that saves, loads or reads a file
     for k in KEYS:
-        if k.action == "command_palette":
+        if k.action == "command_palette" or (k.action == "save" and not files):
             continue
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
     for s in SETTINGS:
+        if s.field == "data_path" and not files:
+            continue
         yield SystemCommand(f"Set {s.title}…", s.what, partial(app.ask_setting, s))
     yield SystemCommand("Compare chosen objectives…", "2 to 4 objectives side by side from one start",
                         partial(_compare, app))
-    yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
-                        partial(ask_load, app))
-    yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
-    yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
-                        partial(ask_history, app))
+    if files:
+        yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
+                            partial(ask_load, app))
+        yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
+        yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
+                            partial(ask_history, app))
     yield SystemCommand("Sweep sigma…", "one run per sigma and seed in worker processes: what sigma buys and costs",
                         partial(ask_sweep, app))
     yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",

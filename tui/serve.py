@@ -34,6 +34,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
     s = p.add_argument_group("both servers")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, metavar="N", help=f"port (default {SSH_PORT} for --ssh, {WEB_PORT} for --web)")
+    s.add_argument("--allow-files", action="store_true",
+                   help="let viewers save, load and export files as the serving user (off: every session "
+                   "runs `smtui --no-files`)")
     g = p.add_argument_group("SSH only")
     who = g.add_mutually_exclusive_group()
     who.add_argument("--authorized-keys", metavar="FILE",
@@ -62,7 +65,7 @@ def session_argv(args: argparse.Namespace) -> list[str]:
         if dest in ("data", "load", "config"):
             value = str(Path(value).resolve())
         argv += ["--" + dest.rstrip("_").replace("_", "-"), str(value)]
-    return argv
+    return argv if getattr(args, "allow_files", False) else [*argv, "--no-files"]
 
 
 def app_command(args: argparse.Namespace) -> list[str]:
