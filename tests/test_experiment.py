@@ -267,12 +267,15 @@ def test_app_mode_gets_the_experiment_path_and_its_config(tmp_path, capsys, monk
     save_experiment(_trained(4), e)
     seen = {}
     fake = types.ModuleType("tui.app")
-    fake.run_app = lambda config, experiment=None: seen.update(config=config, experiment=experiment) or 0
+    fake.run_app = lambda config, experiment=None, files=True: seen.update(config=config, experiment=experiment,
+                                                                        files=files) or 0
     monkeypatch.setitem(sys.modules, "tui.app", fake)
     assert _main(capsys, "--load", str(e), "--sigma", "0.5")[0] == 0
     assert seen["experiment"] == str(e) and seen["config"].sigma == 0.5  # the trainer process loads it
     assert _main(capsys, "--config", str(e), "--hidden", "3")[0] == 0
     assert seen["experiment"] is None and seen["config"].hidden == 3 and seen["config"].n_train == SMALL["n_train"]
+    assert seen["files"] is True
+    assert _main(capsys, "--config", str(e), "--no-files")[0] == 0 and seen["files"] is False  # a demo session
     code, err = _main(capsys, "--load", str(tmp_path / "missing.toml"))
     assert code == 2 and "does not exist" in err
 

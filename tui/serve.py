@@ -95,11 +95,6 @@ def check_args(args: argparse.Namespace) -> None:
     setup_from_args(args)  # the app's own checks of the setup flags, data file and experiment
 
 
-def clean(text) -> str:
-    """Text from outside (a file, a client, an OS error) shown on one line: control characters escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def config_dir() -> Path:
     """Where smtui keeps its own files: $XDG_CONFIG_HOME/smtui, else ~/.config/smtui."""
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")

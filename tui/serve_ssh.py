@@ -17,7 +17,8 @@ from pathlib import Path
 import asyncssh
 
 from core.errors import UserError
-from tui.serve import clean, config_dir
+from core.text import visible
+from tui.serve import config_dir
 from tui.serve_pty import RESET_TERMINAL, AppProcess
 
 # The viewer's environment the app may see (never PATH, PYTHONPATH, LD_*: that would run their code).
@@ -42,7 +43,7 @@ def load_host_key(path: str | None) -> tuple[asyncssh.SSHKey, str, bool]:
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise UserError(f"cannot read host key {clean(key_path)}: {clean(exc.strerror)}") from None
+        raise UserError(f"cannot read host key {visible(key_path)}: {visible(exc.strerror)}") from None
     if st is None:
         key = asyncssh.generate_private_key("ssh-ed25519")
         try:
@@ -51,17 +52,17 @@ def load_host_key(path: str | None) -> tuple[asyncssh.SSHKey, str, bool]:
             with os.fdopen(fd, "wb") as f:
                 f.write(key.export_private_key("openssh"))
         except OSError as exc:
-            raise UserError(f"cannot write host key {clean(key_path)}: {clean(exc.strerror)}") from None
+            raise UserError(f"cannot write host key {visible(key_path)}: {visible(exc.strerror)}") from None
         return key, str(key_path), True
     if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"host key {clean(key_path)} is not a regular file")
+        raise UserError(f"host key {visible(key_path)} is not a regular file")
     if st.st_mode & 0o077:
-        raise UserError(f"host key {clean(key_path)} can be read by others (mode {st.st_mode & 0o777:o}); "
+        raise UserError(f"host key {visible(key_path)} can be read by others (mode {st.st_mode & 0o777:o}); "
                         f"chmod 600 it")
     try:
         key = asyncssh.read_private_key(key_path)
     except (OSError, ValueError, asyncssh.KeyImportError) as exc:
-        raise UserError(f"cannot read host key {clean(key_path)}: {clean(exc)}") from None
+        raise UserError(f"cannot read host key {visible(key_path)}: {visible(exc)}") from None
     return key, str(key_path), False
 
 
@@ -71,17 +72,17 @@ def load_authorized_keys(path: str | None) -> tuple[asyncssh.SSHAuthorizedKeys, 
     try:
         text = keys_path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"no authorized keys at {clean(keys_path)}: list the viewers' public keys there, "
+        raise UserError(f"no authorized keys at {visible(keys_path)}: list the viewers' public keys there, "
                         f"give --authorized-keys FILE, or --open for a public demo") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read authorized keys {clean(keys_path)}: {clean(exc)}") from None
+        raise UserError(f"cannot read authorized keys {visible(keys_path)}: {visible(exc)}") from None
     try:
         keys = asyncssh.import_authorized_keys(text)
     except (ValueError, asyncssh.KeyImportError) as exc:
-        raise UserError(f"cannot read authorized keys {clean(keys_path)}: {clean(exc)}") from None
+        raise UserError(f"cannot read authorized keys {visible(keys_path)}: {visible(exc)}") from None
     count = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
     if not count:
-        raise UserError(f"{clean(keys_path)} lists no keys: add the viewers' public keys, or use --open")
+        raise UserError(f"{visible(keys_path)} lists no keys: add the viewers' public keys, or use --open")
     return keys, str(keys_path), count
 
 
@@ -115,7 +116,7 @@ class AppSession(asyncssh.SSHServerSession):
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        self.conn.outcome = f"refused subsystem {clean(subsystem)[:40]}"
+        self.conn.outcome = f"refused subsystem {visible(subsystem)[:40]}"
         return False  # no SFTP, nor anything else
 
     def break_received(self, msec: int) -> bool:
@@ -148,8 +149,8 @@ class AppSession(asyncssh.SSHServerSession):
             await self.app.start()
         except OSError as exc:
             self.demo.sessions.discard(self)
-            self.conn.outcome = f"could not start the app: {clean(exc)}"
-            say(f"smtui serve: could not start the app: {clean(exc)}", err=True)
+            self.conn.outcome = f"could not start the app: {visible(exc)}"
+            say(f"smtui serve: could not start the app: {visible(exc)}", err=True)
             self.app = None
             self.refuse("smtui serve: the app could not start here; tell the person running the demo")
         else:
@@ -397,16 +398,18 @@ def serve_ssh(args: argparse.Namespace, command: list[str]) -> int:
         n = demo.max_sessions
         say(f"smtui serve: SSH on {demo.host}:{demo.port}, at most {n} session{'s' * (n != 1)} at once, "
             + (f"idle timeout {demo.idle_timeout:g} s" if demo.idle_timeout else "no idle timeout"))
-        say(f"host key {host_key.get_fingerprint()} ({'made now, ' if made else ''}{clean(key_path)})")
+        say(f"host key {host_key.get_fingerprint()} ({'made now, ' if made else ''}{visible(key_path)})")
         if args.open:
+            files = (", and with --allow-files the app's save and load reach this account's files"
+                     if args.allow_files else "")
             say(f"smtui serve: WARNING: --open: anyone who can reach {demo.host}:{demo.port} gets the app, "
-                "with no authentication, and the app's save and load reach this account's files", err=True)
+                f"with no authentication{files}", err=True)
         else:
-            say(f"viewers: the {count} key{'s' * (count != 1)} in {clean(keys_path)}")
+            say(f"viewers: the {count} key{'s' * (count != 1)} in {visible(keys_path)}")
         say(f"viewers connect with: ssh -p {demo.port} {demo.host_hint}   (ctrl+c or SIGTERM stops the server)")
 
     try:
         asyncio.run(run_server(demo, ready))
     except OSError as exc:
-        raise UserError(f"cannot listen on {clean(args.host)}:{args.port}: {clean(exc.strerror or exc)}") from None
+        raise UserError(f"cannot listen on {visible(args.host)}:{args.port}: {visible(exc.strerror or exc)}") from None
     return 0

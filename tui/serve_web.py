@@ -15,7 +15,7 @@ import sys
 import time
 
 from core.errors import UserError
-from tui.serve import clean
+from core.text import visible
 
 
 def serve_web(args: argparse.Namespace, command: list[str]) -> int:
@@ -29,8 +29,8 @@ def serve_web(args: argparse.Namespace, command: list[str]) -> int:
             s.bind((args.host, args.port))
             port = s.getsockname()[1]
     except (OSError, OverflowError) as exc:
-        raise UserError(f"cannot listen on {clean(args.host)}:{args.port}: {clean(getattr(exc, 'strerror', exc))}") \
-            from None
+        why = visible(getattr(exc, "strerror", exc))
+        raise UserError(f"cannot listen on {visible(args.host)}:{args.port}: {why}") from None
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     url = f"http://{host}:{port}"
 
@@ -60,8 +60,10 @@ def serve_web(args: argparse.Namespace, command: list[str]) -> int:
 
     server = Web(shlex.join(command), host=args.host, port=port, title="smtui", public_url=url)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"smtui serve: WARNING: anyone who can reach {clean(args.host)}:{port} gets the app, with no "
-              "authentication, and the app's save and load reach this account's files", file=sys.stderr, flush=True)
+        files = (", and with --allow-files the app's save and load reach this account's files"
+                 if args.allow_files else "")
+        print(f"smtui serve: WARNING: anyone who can reach {visible(args.host)}:{port} gets the app, with no "
+              f"authentication{files}", file=sys.stderr, flush=True)
     # Every process a session starts inherits this mark, which is how they are found at the end.
     mark = f"{SERVE_ID}={os.getpid()}-{secrets.token_hex(8)}".encode()
     os.environ[SERVE_ID] = mark.split(b"=", 1)[1].decode()
