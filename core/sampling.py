@@ -6,7 +6,8 @@ chains stuck where they started, put a quarter of the samples in a mode holding 
 mass in the 1-D test). Two moves alternate, each exact on its own:
 
 * Langevin proposals x' = x + eta/2 psi(x) + sqrt(eta) z, with each chain's eta tuned during
-  the first half (towards the usual 57% acceptance) and frozen after it;
+  the first half of the steps or of the time budget, whichever ends first (towards
+  the usual 57% acceptance), and frozen after it;
 * every ``JUMP_EVERY``-th step an independence proposal from a kernel density on reference
   points (the training data: q_sigma, which the model is trained to match), so chains move
   between modes in proportion to their mass instead of staying where they started.
@@ -60,7 +61,7 @@ def mala(params, sigma: float, x0: np.ndarray, rng: np.random.Generator, steps: 
     burn_in = steps // 2
     accepted = {"langevin": [0, 0], "jump": [0, 0]}
     start = time.perf_counter()
-    done = 0
+    done = tuned = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for step in range(steps):
             if budget_seconds is not None and step > 0 and time.perf_counter() - start > budget_seconds:
@@ -84,10 +85,15 @@ def mala(params, sigma: float, x0: np.ndarray, rng: np.random.Generator, steps: 
             kind = accepted["jump" if jump else "langevin"]
             kind[0] += int(accept.sum())
             kind[1] += n
-            if not jump and step < burn_in:  # tune each chain's step towards the target acceptance
+            # Tune each chain's step towards the target acceptance in the first half of the
+            # steps and of the time budget, whichever ends first: the rest runs frozen, exact.
+            tuning = step < burn_in and (budget_seconds is None or time.perf_counter() - start < budget_seconds / 2)
+            tuned += tuning
+            if not jump and tuning:
                 prob = np.exp(np.minimum(log_alpha, 0.0))
                 eta *= np.exp(np.clip(prob - TARGET_ACCEPTANCE, -0.5, 0.5) * 0.2)
                 eta = np.clip(eta, 1e-6 * sigma**2, 10.0 * sigma**2)
             done += 1
-    report = {"steps": done, **{f"{k}_acceptance": (a / t if t else None) for k, (a, t) in accepted.items()}}
+    report = {"steps": done, "tuned_steps": tuned,
+              **{f"{k}_acceptance": (a / t if t else None) for k, (a, t) in accepted.items()}}
     return x, report
