@@ -144,14 +144,15 @@ def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: Gaussian
         strata = None
     else:
         _, xt, strata = _noisy(reference, MC_POINTS, sigma, rng)
-        weight = np.full(MC_POINTS, 1.0 / MC_POINTS)
+        weight = stratum_weights(strata)
         post = posterior_stats(xt, reference, sigma)
         _, big_xt, big_strata = _noisy(reference, MC_C2_POINTS, sigma, rng)
         big = posterior_stats(big_xt, reference, sigma)
         vals = 0.5 * np.sum(big.score**2, axis=1)
-        c2, c2_se = float(vals.mean()), stratified_se(vals, big_strata)
+        big_weight = stratum_weights(big_strata)
+        c2, c2_se = float(big_weight @ vals), stratified_se(vals, big_strata)
         spread = -big.variance / (2.0 * sigma**4)
-        gap, gap_se = float(spread.mean()), stratified_se(spread, big_strata)
+        gap, gap_se = float(big_weight @ spread), stratified_se(spread, big_strata)
     pair_x, pair_xt, pair_strata = _noisy(reference, PAIRS, sigma, rng)
     pair_score = posterior_stats(pair_xt, reference, sigma).score
     data_points = data if n <= ISM_DATA_POINTS else data[rng.choice(n, ISM_DATA_POINTS, replace=False)]
@@ -172,10 +173,19 @@ def _noisy(points, m, sigma, rng):
     return x, x + sigma * rng.standard_normal(x.shape), idx
 
 
+def stratum_weights(strata: np.ndarray) -> np.ndarray:
+    """Row weights 1 / (n k_j) for the k_j rows of each of the n clean points: the mean over
+    points of each point's mean. When n does not divide the number of rows some points
+    have one row more, and a plain mean would weight them more (a bias); this does not."""
+    counts = np.bincount(strata)
+    return 1.0 / (np.count_nonzero(counts) * counts[strata])
+
+
 def stratified_se(values: np.ndarray, strata: np.ndarray) -> float:
-    """Standard error of the plain mean of ``values`` when the clean points are fixed counts
-    k_j of each x_j (stratified, as ``_noisy`` draws them) and only the noise is random:
-    Var = sum_j k_j Var(f | x_j) / m^2, with Var(f | x_j) estimated within each stratum.
+    """Standard error of the stratified mean (``stratum_weights``) of ``values`` when the clean
+    points are fixed counts k_j of each of n points x_j (as ``_noisy`` draws them) and only
+    the noise is random: Var = sum_j Var(f | x_j) / (k_j n^2), with Var(f | x_j) estimated
+    within each stratum (for equal k_j = m/n, sum_j k_j Var(f | x_j) / m^2).
     The textbook std/sqrt(m) would add the spread between strata, which stratifying removed
     (it overstated the errors 1.1-5x). Strata with a single value borrow the pooled variance."""
     m = len(values)
@@ -192,7 +202,7 @@ def stratified_se(values: np.ndarray, strata: np.ndarray) -> float:
     within[many] = ss[many] / (counts[many] - 1)
     pooled = ss[many].sum() / (counts[many] - 1).sum()
     within[present & ~many] = pooled
-    return float(np.sqrt(np.sum(counts * within)) / m)
+    return float(np.sqrt(np.sum(within[present] / counts[present])) / np.count_nonzero(present))
 
 
 def _mean_se(values: np.ndarray, weight: np.ndarray, strata: np.ndarray | None) -> tuple[float, float | None]:
@@ -279,7 +289,7 @@ def _evaluate(params, ev: EvalSet) -> dict:
     psi_p = score_and_divergence(p, ev.pair_xt, s)[0]
     esm_p, dsm_p = _half_sq(psi_p - ev.pair_score), _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
     diff = esm_p - dsm_p
-    out["esm_minus_dsm_pairs"] = float(diff.mean())
+    out["esm_minus_dsm_pairs"] = float(stratum_weights(ev.pair_strata) @ diff)
     out["esm_minus_dsm_pairs_se"] = stratified_se(diff, ev.pair_strata)
     out["esm_minus_dsm_pairs_tol"] = ROUNDING * float(np.mean(esm_p + dsm_p))
 

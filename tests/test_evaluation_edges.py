@@ -202,3 +202,26 @@ def test_models_too_sharp_for_the_quadrature_are_evaluated_by_monte_carlo():
     assert abs(f_smooth["ism_minus_dsm"] - f_smooth["ism_minus_dsm_theory"]) < 1e-4 * scale
     t.params = sharp
     assert all(ok for *_, ok in identity_rows(t.snapshot(figures=True)))
+
+
+def test_monte_carlo_means_weight_every_clean_point_equally_when_n_does_not_divide_the_draws():
+    """600 points into 8,192 draws: some points get 14 draws, most 13. A plain mean weights
+    those more; the stratified mean (each point's own mean, averaged) must not."""
+    from core.evaluation import _noisy, stratified_se, stratum_weights
+
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(600, 5))
+    _, _, strata = _noisy(points, 8192, 0.3, rng)
+    assert set(np.bincount(strata)) == {13, 14}
+    g = rng.exponential(size=600) * 100.0  # a value fixed by the clean point alone
+    assert stratum_weights(strata) @ g[strata] == pytest.approx(g.mean(), rel=1e-12)
+    assert abs(g[strata].mean() - g.mean()) > 1e-5 * g.mean()  # what the plain mean got wrong (7.7e-4 here)
+    # Noise within strata of unequal sizes: SE^2 = sum_j var_j / k_j / n^2, and the
+    # estimator's spread over fresh noise matches it.
+    sd = rng.uniform(0.5, 2.0, 600)
+    draws = [stratum_weights(strata) @ (g[strata] + sd[strata] * rng.standard_normal(len(strata)))
+             for _ in range(400)]
+    expected = np.sqrt(np.sum(sd**2 / np.bincount(strata))) / 600
+    assert np.std(draws, ddof=1) == pytest.approx(expected, rel=0.15)
+    one = g[strata] + sd[strata] * rng.standard_normal(len(strata))
+    assert stratified_se(one, strata) == pytest.approx(expected, rel=0.1)
