@@ -188,8 +188,9 @@ def parse_history(text: str, path: Path, step: int, required: tuple[str, ...], m
         s = rec["step"]
         if s is None or not 0 <= s <= step:
             raise UserError(f"{where} line {lineno}: step {quoted(s)} is not from 0 to the run's step {step}")
-        if out and s <= out[-1]["step"]:
-            raise UserError(f"{where} line {lineno}: step {s} does not come after the previous row's "
+        # Equal steps are fine: each setup change made while paused is evaluated at that step.
+        if out and s < out[-1]["step"]:
+            raise UserError(f"{where} line {lineno}: step {s} comes before the previous row's "
                             f"{out[-1]['step']}")
         out.append(rec)
     return out

@@ -85,7 +85,7 @@ def test_csv_steps_beyond_the_run_out_of_order_or_nan_are_refused(saved):
     _csv(saved, "\n".join(lines + ["99999" + lines[-1][1:]]) + "\n")
     _refused(saved, "step 99999 is not from 0 to the run's step 6")
     _csv(saved, "\n".join([lines[0], lines[2], lines[1]]) + "\n")
-    _refused(saved, "does not come after")
+    _refused(saved, "comes before the previous row's")
     header = lines[0].split(",")
     cells = lines[1].split(",")
     cells[header.index("dsm")] = "nan"
@@ -194,3 +194,18 @@ def test_the_loss_history_check_holds_across_decimation(tmp_path):
         done = target
         back = load_experiment(save_experiment(t, tmp_path / f"s{target}.toml"))
         np.testing.assert_array_equal(back.losses.array(), t.losses.array())
+
+
+def test_setup_changes_evaluated_at_one_step_save_and_load(tmp_path):
+    """What the app does when lr or sigma change while paused: an evaluation per change, all at
+    the same step. The history then has equal steps, and the saved experiment must load."""
+    t = Trainer(Config(**SMALL))
+    t.train(5)
+    t.evaluate()
+    for lr in (0.02, 0.04, 0.08):
+        t.configure(lr=lr)
+        t.evaluate()
+    steps = [row["step"] for row in t.evaluations]
+    assert steps.count(5) >= 3
+    back = load_experiment(save_experiment(t, tmp_path / "paused.toml"))
+    assert [row["step"] for row in back.evaluations] == steps and back.config.lr == 0.08
