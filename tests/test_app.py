@@ -370,7 +370,7 @@ async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
         app.change(optimizer="adam")  # as the palette's "Optimiser: adam" does
         for _ in range(12):
             await pilot.press("left_square_bracket")
-        await until_config(app, pilot, lr=0.0122)
+        await until_config(app, pilot, lr=50 / 2**12)
         await pilot.press("r", "space")
         step = app.report.snapshot.step
         await wait_for(pilot, lambda: app.report.snapshot.step > step + 20, what="training after divergence")

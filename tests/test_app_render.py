@@ -117,3 +117,16 @@ def test_unchanged_panels_send_no_rows_and_identity_panels_are_not_redrawn(monke
     assert set(other_view.rows) == {"field"}
     resized = frames.build(r, 0, {**sizes, "idplot": (40, 12)}, first.shown)
     assert set(resized.rows) == {"idplot"} and resized.texts["idplot"].plain == "redrawn"
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 0.3, 1e3])
+def test_identity_lines_fit_the_compact_panel_with_whole_numbers_and_a_verdict(sigma):
+    """At 80x24 the identities panel is 40 cells wide: a number cut inside its exponent
+    (-3.98595e-284 shown as -3.98595e-) reads as another value, so numbers shrink instead."""
+    r = report_for(Config(distribution="gaussian", n_train=64, sigma=sigma), samples=False)
+    lines = render.identities_table(r.snapshot).plain.splitlines()[:-1]
+    for line in lines:
+        assert len(line) <= 40 and line[-1] in "✓✗?", line
+        for field in line[8:18], line[28:38]:
+            float(field.strip().replace("—", "nan"))  # each number whole
+    assert render._num(-3.98595e-284) == "-3.99e-284" and render._num(-6.38854) == "  -6.38854"

@@ -307,3 +307,17 @@ def test_a_trainer_still_starting_is_not_called_stalled(monkeypatch):
         assert b.heard is not None and b.silent_for() < STALL_AFTER
     finally:
         b.close()
+
+
+async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        start = (app.config.sigma, app.config.lr)
+        await pilot.press(*["plus", "right_square_bracket"] * 12)
+        assert app.config.lr == start[1] * 4096 and app.config.sigma == pytest.approx(start[0] * 1.25**12)
+        await pilot.press(*["minus", "left_square_bracket"] * 12)
+        assert (app.config.sigma, app.config.lr) == start  # 3-figure rounding at each press drifted
+        app.change(sigma=0.5)  # a value set another way starts a new ladder
+        await pilot.press("plus", "minus")
+        assert app.config.sigma == 0.5

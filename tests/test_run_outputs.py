@@ -384,3 +384,10 @@ def test_the_app_never_exports_or_saves_over_its_data_file(tmp_path, pts):
     with pytest.raises(UserError, match="data file"):
         save_experiment(t, pts_toml, overwrite=True)
     assert pts.read_bytes() == before
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--save-params", "--save"])
+def test_a_dash_is_stdout_for_json_only(capsys, tmp_path, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--steps", "0", flag, "-")
+    assert code == 2 and "only --json takes - for stdout" in err and os.listdir(tmp_path) == []

@@ -4,18 +4,17 @@ supplies ``command``, ``config``, ``report`` and the drawing methods these call.
 
 from __future__ import annotations
 
-import math
-
 from core.distributions import NAMES
 from core.errors import UserError
 from core.objectives import OBJECTIVES
 from tui import render
 from tui.commands import Setting, ask_save, parse_setting
-from tui.keys import LR_FACTOR, SIGMA_FACTOR
+from tui.keys import LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from tui.screens import HelpScreen, QuitPrompt, ValuePrompt
 
 # What s says in a session that may touch no files (`smtui --no-files`, every `smtui serve` session).
-NO_FILES = "saving is off in this shared demo session (the server was started without --allow-files)"
+NO_FILES = ("saving is off: this session touches no files (smtui --no-files, as every smtui serve session "
+            "runs unless the server is given --allow-files)")
 
 
 class KeyActions:
@@ -92,10 +91,13 @@ class KeyActions:
             return
 
     def action_sigma(self, direction: int) -> None:
-        self.change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction))
+        self.change(sigma=self._step_on_ladder("sigma", SIGMA_FACTOR, direction))
 
     def action_lr(self, direction: int) -> None:
-        self.change(lr=_round(self.config.lr * LR_FACTOR**direction))
+        self.change(lr=self._step_on_ladder("lr", LR_FACTOR, direction))
+
+    def _step_on_ladder(self, field: str, factor: float, direction: int) -> float:
+        return step_on_ladder(self._ladders, field, getattr(self.config, field), factor, direction)
 
     def action_view(self) -> None:
         self.show_view((self.view + 1) % len(render.VIEWS))
@@ -145,8 +147,3 @@ class KeyActions:
                 self.action_save()
 
         self.push_screen(QuitPrompt(unsaved), answered)
-
-
-def _round(x: float) -> float:
-    """Three significant figures, so repeated factors give readable values."""
-    return float(f"{x:.3g}") if math.isfinite(x) and x > 0 else x

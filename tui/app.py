@@ -49,6 +49,7 @@ class SMApp(KeyActions, App):
         super().__init__()
         self.config = config
         self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
+        self._ladders: dict = {}  # field -> (base, k): where the +/- and [/] keys are (tui.actions)
         self.report = None
         self.view = 0
         self.plane = 0  # which plane through the data the field is drawn on (d > 2)

@@ -27,7 +27,7 @@ from core.errors import UserError
 from tui import compare_render as cr
 from tui import frames, plot
 from tui.compare_loop import CompareBridge, CompareNotice
-from tui.keys import LR_FACTOR, SIGMA_FACTOR
+from tui.keys import LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from tui.panel import PlotPanel
 from tui.protocol import grid_shape
 
@@ -85,6 +85,7 @@ class CompareScreen(Screen):
         super().__init__()
         self.names = validate(config, objectives)
         self.config, self.exact = config, exact
+        self._ladders: dict = {}  # where the +/- and [/] keys are (tui.actions.step_on_ladder)
         self.report = None
         self.view = 0
         self.training = False
@@ -297,11 +298,11 @@ class CompareScreen(Screen):
         return True
 
     def action_sigma(self, direction: int) -> None:
-        if self._change(sigma=_round(self.config.sigma * SIGMA_FACTOR**direction)):
+        if self._change(sigma=step_on_ladder(self._ladders, "sigma", self.config.sigma, SIGMA_FACTOR, direction)):
             self.notify(f"sigma {self.config.sigma:g}: a new scale, so the curves start again from this step")
 
     def action_lr(self, direction: int) -> None:
-        self._change(lr=_round(self.config.lr * LR_FACTOR**direction))
+        self._change(lr=step_on_ladder(self._ladders, "lr", self.config.lr, LR_FACTOR, direction))
 
     def action_view(self) -> None:
         self.view = (self.view + 1) % len(cr.VIEWS)
@@ -320,10 +321,6 @@ class CompareScreen(Screen):
 
     def action_close(self) -> None:
         self.app.pop_screen()
-
-
-def _round(x: float) -> float:
-    return float(f"{x:.3g}")
 
 
 def open_compare(app, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:

@@ -57,6 +57,8 @@ def plan_outputs(args: argparse.Namespace, inputs: list[tuple[str, Path]]) -> li
         if attr == "json" and given == "-":
             planned.append(Output(flag, given, None))
             continue
+        if given == "-":  # a file literally named '-' is almost surely a mistaken stdout
+            raise UserError(f"{flag} writes a file; only --json takes - for stdout (for a file named -, give ./-)")
         if attr == "save":
             path = check_output(experiment_toml(given), flag, regular_only=True)
             if os.path.lexists(path) and not args.force:

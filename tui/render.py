@@ -143,7 +143,15 @@ def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | 
 
 
 def _num(v, width: int = 10) -> str:
-    return f"{v:>{width}.6g}" if v is not None and math.isfinite(v) else "—".rjust(width)
+    """``v`` in at most ``width`` cells: six significant figures, fewer when the exponent
+    needs the room (-3.98595e-284 becomes -3.99e-284), never cut inside the number."""
+    if v is None or not math.isfinite(v):
+        return "—".rjust(width)
+    for digits in range(6, 0, -1):
+        text = f"{v:.{digits}g}"
+        if len(text) <= width:
+            return text.rjust(width)
+    return text
 
 
 def identities_table(snap: Snapshot | None) -> Text:
@@ -154,7 +162,7 @@ def identities_table(snap: Snapshot | None) -> Text:
     for name, m, tname, th, se, ok in identity_rows(snap):
         t.append(f"{name:<8}", style="bold")
         t.append(_num(m))
-        t.append(f" {'±' + format(se, '.2g') if se is not None else tname:<9}", style="dim")
+        t.append(f" {'±' + format(se, '.2g') if se is not None else tname:<9}"[:10], style="dim")
         t.append(_num(th))
         t.append(" ")
         if ok is None:
