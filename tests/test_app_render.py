@@ -130,3 +130,18 @@ def test_identity_lines_fit_the_compact_panel_with_whole_numbers_and_a_verdict(s
         for field in line[8:18], line[28:38]:
             float(field.strip().replace("—", "nan"))  # each number whole
     assert render._num(-3.98595e-284) == "-3.99e-284" and render._num(-6.38854) == "  -6.38854"
+
+
+@pytest.mark.parametrize("size", [(70, 22), (118, 37), (36, 11)])
+def test_the_density_view_has_no_blank_stripe(size):
+    """The grid is laid out for arrows; drawn point by point, two grid columns could share a
+    cell of the plot and leave the next cell blank in every row (a stripe through the density)."""
+    r = report_for(Config(distribution="ring8", n_train=256), samples=False, size=size)
+    text, problem = render.safely(render.field_panel, *size, r, render.VIEWS.index("model density"), *size)
+    assert problem == ""
+    rows = [line for line in text.plain.splitlines() if "│" in line or "┤" in line][1:-1]
+    inner = [line.split("┤" if "┤" in line else "│", 1)[1].rstrip("│") for line in rows]
+    width = max(len(line) for line in inner)
+    inked = [any(i < len(line) and line[i] != " " for line in inner) for i in range(width)]
+    first, last = inked.index(True), width - 1 - inked[::-1].index(True)
+    assert all(inked[first:last + 1]), "".join("#" if k else "_" for k in inked)

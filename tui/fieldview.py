@@ -137,8 +137,11 @@ def _levels(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def _density_cells(fig, f, colour: bool) -> None:
-    xs, ys = f.axes
-    p = np.exp(f.log_density - np.max(f.log_density))
+    # The grid is laid out for arrows, so two of its columns can land in one cell of the
+    # plot and leave the next cell empty (a blank stripe). Midpoints, interpolated in log
+    # density, fill every cell; a cell hit twice shows the later point, a close neighbour.
+    xs, ys, log_density = _refined(*f.axes, f.log_density)
+    p = np.exp(log_density - np.max(log_density))
     level = np.clip((p * (len(DENSITY_GLYPHS) - 1)).round().astype(int), 0, len(DENSITY_GLYPHS) - 1)
     keep = level > 0
     px, py = np.meshgrid(xs, ys)
@@ -146,6 +149,15 @@ def _density_cells(fig, f, colour: bool) -> None:
              for k in range(len(DENSITY_GLYPHS))]
     fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[DENSITY_GLYPHS[k] for k in level[keep]],
                 color=[_paint(shade[k], colour) for k in level[keep]])
+
+
+def _refined(xs, ys, values):
+    """The grid's values (flat, in ``meshgrid(xs, ys)`` order) with a midpoint between
+    neighbours along each axis, linearly interpolated: (2n - 1) points per axis, flat too."""
+    fx = np.linspace(xs[0], xs[-1], 2 * len(xs) - 1) if len(xs) > 1 else np.asarray(xs, float)
+    fy = np.linspace(ys[0], ys[-1], 2 * len(ys) - 1) if len(ys) > 1 else np.asarray(ys, float)
+    rows = np.array([np.interp(fx, xs, row) for row in np.reshape(values, (len(ys), len(xs)))])
+    return fx, fy, np.array([np.interp(fy, ys, col) for col in rows.T]).T.ravel()
 
 
 def _field_1d(report: Report, view: int, width: int, height: int, colour: bool) -> Text:
