@@ -321,3 +321,22 @@ async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
         app.change(sigma=0.5)  # a value set another way starts a new ladder
         await pilot.press("plus", "minus")
         assert app.config.sigma == 0.5
+
+
+async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay():
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.report.snapshot.step > 50, what="training")
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, QuitPrompt) and not app.training
+        await wait_for(pilot, lambda: not app.report.training, what="the trainer paused")
+        asked = app.report.snapshot.step
+        await pilot.pause(0.5)
+        assert app.report.snapshot.step == asked  # the count in the question stays true
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.report.snapshot.step > asked, what="training going on")
+        assert app.training
+        await pilot.press("space")

@@ -140,10 +140,17 @@ class KeyActions:
             self.exit()
             return
 
+        # Training pauses while the question is up, so the count it gives stays true.
+        was_training = self.training
+        if was_training:
+            self.action_toggle_training()
+
         def answered(choice: str | None) -> None:
             if choice == "quit":
                 self.exit()
             elif choice == "save":
                 self.action_save()
+            elif was_training and not self.training:
+                self.action_toggle_training()  # stay: training goes on
 
         self.push_screen(QuitPrompt(unsaved), answered)
