@@ -44,6 +44,7 @@ ISM_DATA_POINTS = 4096
 # What the arithmetic resolves: each figure is a weighted sum of terms computed in float64,
 # so its rounding error is a few hundred ulps of the terms' size at most (measured: ~10).
 ROUNDING = 256 * np.finfo(float).eps
+TAIL_LIMIT = 0.5  # above this tail share a sample standard error is not trusted: its tick says ?
 # What the quadrature resolves, relative to the terms' size, for the identities that rest on
 # integration by parts (ISM against DSM or ESM): see README, "How precise the figures are".
 QUADRATURE_PRECISION = 1e-4
@@ -205,6 +206,17 @@ def stratified_se(values: np.ndarray, strata: np.ndarray) -> float:
     return float(np.sqrt(np.sum(within[present] / counts[present])) / np.count_nonzero(present))
 
 
+def tail_share(values: np.ndarray, top: float = 0.01) -> float:
+    """The share of the squared deviations from the mean that the largest ``top`` fraction of
+    them carry: about 0.09 for normal values; near 1 when a few rare values carry the spread
+    (the pairs estimator at small sigma), and then a standard error from the sample is not
+    to be trusted (TAIL_LIMIT)."""
+    dev = np.sort((values - values.mean()) ** 2)
+    total = dev.sum()
+    k = max(1, int(round(top * len(dev))))
+    return float(dev[-k:].sum() / total) if total > 0 else 0.0
+
+
 def _mean_se(values: np.ndarray, weight: np.ndarray, strata: np.ndarray | None) -> tuple[float, float | None]:
     """The weighted mean, and its standard error for Monte Carlo (None for quadrature)."""
     mean = float(weight @ values)
@@ -292,6 +304,7 @@ def _evaluate(params, ev: EvalSet) -> dict:
     out["esm_minus_dsm_pairs"] = float(stratum_weights(ev.pair_strata) @ diff)
     out["esm_minus_dsm_pairs_se"] = stratified_se(diff, ev.pair_strata)
     out["esm_minus_dsm_pairs_tol"] = ROUNDING * float(np.mean(esm_p + dsm_p))
+    out["esm_minus_dsm_pairs_tail"] = tail_share(diff)
 
     dp = ev.data_points
     psi_d, div_d = score_and_divergence(p, dp, s)
