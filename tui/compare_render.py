@@ -134,19 +134,10 @@ def _arrows(fig, xs, ys, vec: np.ndarray) -> None:
     angle = np.arctan2(v[:, 1], v[:, 0])
     glyph = np.array(list(ARROWS))[np.round(np.nan_to_num(angle) / (np.pi / 4)).astype(int) % 8]
     glyph[~(mag > 0)] = "·"
-    level = _levels(mag, len(MAGNITUDE_COLOURS))
+    level = plot.levels(mag, len(MAGNITUDE_COLOURS))
     px, py = np.meshgrid(xs[ix], ys[iy])
     fig.scatter(px.ravel()[ok], py.ravel()[ok], marker=list(glyph[ok]),
                 color=[MAGNITUDE_COLOURS[k] for k in level[ok]])
-
-
-def _levels(values: np.ndarray, k: int) -> np.ndarray:
-    """0..k-1 by quantile, so colour shows relative size within the panel."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return np.zeros(values.shape, dtype=int)
-    cuts = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
-    return np.searchsorted(cuts, np.nan_to_num(values), side="right").clip(0, k - 1)
 
 
 def _g(v, width: int) -> str:

@@ -116,7 +116,7 @@ def _arrows(fig, f, vec: np.ndarray, width: int, height: int, colour: bool) -> f
     ok = np.isfinite(mag)
     if not ok.any():
         return float("nan")
-    level = _levels(mag, len(SIZE_COLOURS))
+    level = plot.levels(mag, len(SIZE_COLOURS))
     direction = np.round(np.arctan2(v[:, 1], v[:, 0]) / (np.pi / 4)).astype(int) % 8
     glyph = np.where(level >= BIG_FROM, np.array(list(BIG_ARROWS))[direction], np.array(list(ARROWS))[direction])
     glyph[~(mag > 0)] = "·"
@@ -125,15 +125,6 @@ def _arrows(fig, f, vec: np.ndarray, width: int, height: int, colour: bool) -> f
     fig.scatter(px, py, marker=list(glyph[ok]),
                 color=[_paint(SIZE_COLOURS[k], colour) for k in level[ok]])
     return float(np.nanmax(mag))
-
-
-def _levels(values: np.ndarray, k: int) -> np.ndarray:
-    """0..k-1 by quantile, so colour shows relative size across the panel."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return np.zeros(values.shape, dtype=int)
-    cuts = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
-    return np.searchsorted(cuts, np.nan_to_num(values), side="right").clip(0, k - 1)
 
 
 def _density_cells(fig, f, colour: bool) -> None:

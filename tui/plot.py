@@ -7,6 +7,7 @@ from __future__ import annotations
 import textwrap
 from functools import lru_cache
 
+import numpy as np
 from plotext._figure import _figure_class
 from plotext._utility import colors_to_ansi
 from rich.style import Style
@@ -94,3 +95,12 @@ def note(width: int, height: int, *lines: str) -> Text:
     lines = [part for line in lines for part in textwrap.wrap(line, max(width, 8)) or [""]]
     pad = max(0, (height - len(lines)) // 2)
     return Text("\n" * pad + "\n".join(line.center(width) for line in lines), no_wrap=True, end="")
+
+
+def levels(values: np.ndarray, k: int) -> np.ndarray:
+    """0..k-1 by quantile, so colour shows relative size across a panel."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(values.shape, dtype=int)
+    cuts = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
+    return np.searchsorted(cuts, np.nan_to_num(values), side="right").clip(0, k - 1)
