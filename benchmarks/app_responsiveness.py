@@ -26,11 +26,11 @@ if __package__ in (None, ""):
 
 from textual import events
 
-from core.config import Config
-from core.trainer import Trainer
-from tui.app import SMApp
-from tui.setup_flags import add_setup_options, config_from_args
-from tui.trainer_loop import _Loop
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
+from smtui.tui.app import SMApp
+from smtui.tui.cli.flags import add_setup_options, config_from_args
+from smtui.tui.runner.trainer_loop import _Loop
 
 SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)
@@ -52,7 +52,7 @@ def headless(config: Config, steps: int) -> dict:
     flags = ["--distribution", config.distribution, "--objective", config.objective, "--sigma", str(config.sigma),
              "--lr", str(config.lr), "--optimizer", config.optimizer, "--batch", str(config.batch),
              "--hidden", str(config.hidden), "--n-train", str(config.n_train), "--seed", str(config.seed)]
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--steps", str(steps), "--json", "-", *flags],
+    out = subprocess.run([sys.executable, "-m", "smtui", "run", "--steps", str(steps), "--json", "-", *flags],
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     return {"train_steps_per_second": result["train_steps_per_second"],

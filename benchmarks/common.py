@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from core.config import Config
-from core.objectives import OBJECTIVES
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.trainer import Trainer
 
 SIZES = ((2, 64, 256), (2, 256, 1024), (64, 256, 256))  # (d, hidden, batch)
 HIGH_DIM_POINTS = 512

@@ -21,10 +21,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
-from core.compare import Comparison
-from core.compare_batches import DEFAULT_OBJECTIVES
-from core.config import Config
-from core.trainer import Trainer
+from smtui.core.compare import Comparison
+from smtui.core.compare_batches import DEFAULT_OBJECTIVES
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
 
 
 def _median_step(train, steps: int, rounds: int) -> float:

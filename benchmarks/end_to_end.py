@@ -18,12 +18,12 @@ if __package__ in (None, ""):
 
 from benchmarks.common import make_trainer, table
 from benchmarks.reference import loop_for
-from core.objectives import OBJECTIVES
-from core.trainer import Trainer
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.trainer import Trainer
 
 
 def run_like_smtui(trainer: Trainer, steps: int) -> None:
-    """tui/run.py's headless loop: chunks of at most min(eval_every, 100) steps."""
+    """tui/cli/run.py's headless loop: chunks of at most min(eval_every, 100) steps."""
     chunk = max(1, min(trainer.config.eval_every, 100))
     while trainer.step < steps and trainer.status == "ok":
         trainer.train(min(chunk, steps - trainer.step))

@@ -23,11 +23,12 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import table
-from core.config import Config
-from core.trainer import MAX_MARKS, Trainer
-from tui import frames, render
-from tui.protocol import Report, grid_shape, pack, unpack
-from tui.status import status_text
+from smtui.core.config import Config
+from smtui.core.trainer import MAX_MARKS, Trainer
+from smtui.tui.render import frames
+from smtui.tui.render import report as render
+from smtui.tui.runner.protocol import Report, grid_shape, pack, unpack
+from smtui.tui.screens.status import status_text
 
 BUDGET_MS = 30.0  # issue 4: every frame at 120x40
 BUDGET_SIZE = "120x40"
@@ -36,7 +37,7 @@ PANELS = (*frames.PLOTS, "setup", "status")
 
 async def _panel_sizes(width: int, height: int) -> dict[str, tuple[int, int]]:
     """The content size of every panel as the app lays it out in a terminal this big."""
-    from tui.app import SMApp  # imported here: Textual is only needed for the layout
+    from smtui.tui.app import SMApp  # imported here: Textual is only needed for the layout
 
     app = SMApp(Config(), bridge_mode="thread")
     async with app.run_test(size=(width, height)) as pilot:

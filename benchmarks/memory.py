@@ -15,7 +15,7 @@ if __package__ in (None, ""):
 
 from benchmarks.common import make_trainer, table
 from benchmarks.end_to_end import run_like_smtui
-from core.objectives import OBJECTIVES
+from smtui.core.objectives import OBJECTIVES
 
 
 def rss_mb() -> float:

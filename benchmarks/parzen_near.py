@@ -21,9 +21,9 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import interleaved, table
-from core import distributions
-from core.neighbours import TOLERANCE, build_index, parzen_score_near
-from core.parzen import parzen_score
+from smtui.core import distributions
+from smtui.core.neighbours import TOLERANCE, build_index, parzen_score_near
+from smtui.core.parzen import parzen_score
 
 
 def main(argv=None) -> int:

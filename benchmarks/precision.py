@@ -25,10 +25,10 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import table
-from core import evaluation
-from core.config import Config
-from core.evaluation import build_eval_set, evaluate
-from core.trainer import Trainer
+from smtui.core import evaluation
+from smtui.core.config import Config
+from smtui.core.evaluation import build_eval_set, evaluate
+from smtui.core.trainer import Trainer
 
 
 def _score(p, x, sigma):

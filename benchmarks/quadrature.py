@@ -19,10 +19,10 @@ if __package__ in (None, ""):
 import numpy as np
 
 from benchmarks.common import table
-from core import evaluation
-from core.config import Config
-from core.model import init_params
-from core.trainer import Trainer
+from smtui.core import evaluation
+from smtui.core.config import Config
+from smtui.core.model import init_params
+from smtui.core.trainer import Trainer
 
 KEYS = ("esm_sigma", "ism_sigma", "dsm", "c2")
 REFERENCE_K = 40

@@ -1,6 +1,6 @@
 """The numpy loops the engine's training step is measured against, written on their own.
 
-* ``MinimalLoop``: the loop a numpy user would write from MATH.md, with nothing borrowed
+* ``MinimalLoop``: the loop a numpy user would write from docs/math.md, with nothing borrowed
   from core/: the batch by ``rng.integers`` and fancy indexing, ``xt = x + sigma *
   randn``, the plain sigmoid ``1 / (1 + exp(-a))``, the closed-form gradient, Adam on a
   dict of arrays, a finiteness check on the loss. It draws the same batches as the
@@ -85,7 +85,7 @@ def parzen_score(xt, centres, sigma):
 
 
 def loss_and_grads(name, p, batch, sigma, lam):
-    """The loss of objective ``name`` (MATH.md's scaling) and its gradient, by hand."""
+    """The loss of objective ``name`` (docs/math.md's scaling) and its gradient, by hand."""
     W, b, c = p["W"], p["b"], p["c"]
     s2 = sigma**2
     x = batch["x"]

@@ -20,8 +20,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
-from core.config import Config
-from core.distributions import NAMES
+from smtui.core.config import Config
+from smtui.core.distributions import NAMES
 
 
 def rss_mb(pid: int | None) -> float:
@@ -41,7 +41,7 @@ def checkpoints(steps: int, every: int) -> list[int]:
 
 
 async def soak(config: Config, steps: int, every: int, size: tuple[int, int], timeout: float) -> tuple[list, dict]:
-    from tui.app import SMApp
+    from smtui.tui.app import SMApp
 
     app = SMApp(config)
     rows, t0 = [], time.perf_counter()

@@ -1,4 +1,4 @@
-"""Training step time of the engine (core.trainer.Trainer.train) against three numpy
+"""Training step time of the engine (smtui.core.trainer.Trainer.train) against three numpy
 loops written on their own (benchmarks/reference.py): the minimal loop a numpy user
 would write, the fastest numpy loop found, and the floor of unavoidable work; for every
 objective, three sizes and both float types. A step is: draw the batch, value and
@@ -22,7 +22,7 @@ if __package__ in (None, ""):
 
 from benchmarks.common import SIZES, interleaved, make_trainer, parse_size, table
 from benchmarks.reference import LOOPS, loop_for
-from core.objectives import OBJECTIVES
+from smtui.core.objectives import OBJECTIVES
 
 DTYPES = ("float64", "float32")
 DEFAULT = ("dsm", (2, 64, 256), "float64")

@@ -19,8 +19,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
-from core.config import Config
-from core.sweep import default_jobs, parse_sigmas, run_sweep, sweep_configs
+from smtui.core.config import Config
+from smtui.core.sweep import default_jobs, parse_sigmas, run_sweep, sweep_configs
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,7 @@
 
 ``Comparison`` owns the shared data, evaluation set and batch stream, and one run per
 objective (flat parameters, optimiser state, learning rate). Each step draws (x, x~)
-once and steps every run on its view of it (``core.compare_batches``), or, in exact
+once and steps every run on its view of it (``smtui.core.compare_batches``), or, in exact
 mode, on the expectation itself. Every ``eval_every`` steps each run's objective is
 evaluated on the fixed evaluation set and shifted onto one scale, and the runs are
 compared: parameter gaps per pair, and from a few probe batches (a stream of their own,
@@ -18,8 +18,8 @@ from itertools import combinations
 import numpy as np
 from autograd import value_and_grad
 
-from core import distributions
-from core.compare_batches import (
+from smtui.core import distributions
+from smtui.core.compare_batches import (
     check_objectives,
     exact_batch,
     loss_scale,
@@ -29,16 +29,16 @@ from core.compare_batches import (
     shift,
     views,
 )
-from core.compare_exact import value_and_grad as exact_value_and_grad
-from core.config import Config
-from core.data import load_points
-from core.evaluation import EvalSet, build_eval_set, evaluate
-from core.field import bounds_for, data_score, make_grid, model_log_density, model_score
-from core.fused import pack, unpack, with_ones
-from core.model import init_params
-from core.objectives import OBJECTIVES
-from core.optim import OPTIMIZERS
-from core.runtime import tune_process
+from smtui.core.compare_exact import value_and_grad as exact_value_and_grad
+from smtui.core.config import Config
+from smtui.core.data import load_points
+from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
+from smtui.core.field import bounds_for, data_score, make_grid, model_log_density, model_score
+from smtui.core.fused import pack, unpack, with_ones
+from smtui.core.model import init_params
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.optim import OPTIMIZERS
+from smtui.core.runtime import tune_process
 
 GRAD_PROBES = 16  # probe batches per evaluation for gradient variances and cosines
 DRAW_POINTS = 300

@@ -7,8 +7,8 @@
 * ``exact_batch`` is the expectation itself as one weighted batch: the evaluation set's
   quadrature pairs (x_t, x_t + sigma z_k) with their weights for the q_sigma objectives,
   the whole training set for the clean ones; ``weighted_loss`` is each objective's
-  definition (MATH.md) as a weighted mean over it.
-* ``shift`` puts each objective on its group's scale by its exact constant (MATH.md,
+  definition (docs/math.md) as a weighted mean over it.
+* ``shift`` puts each objective on its group's scale by its exact constant (docs/math.md,
   "one scale for all objectives"): ESM_qsigma; DSM + C2 - C3; ISM_qsigma + C2;
   DAE / (2 sigma^4) + C2 - C3. The clean objectives share ESM_q (ESM_q; ISM_q + C1) when
   q is analytic; the two groups have no common scale and are never mixed.
@@ -19,13 +19,13 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
-from core.errors import UserError
-from core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
-from core.fused import unpack, with_ones
-from core.model import jacobian_diagonal, reconstruction, score
-from core.objectives import OBJECTIVES
-from core.parzen import parzen_score
-from core.text import quoted
+from smtui.core.errors import UserError
+from smtui.core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
+from smtui.core.fused import unpack, with_ones
+from smtui.core.model import jacobian_diagonal, reconstruction, score
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.parzen import parzen_score
+from smtui.core.text import quoted
 
 SIGMA_GROUP = ("esm-sigma", "ism-sigma", "dsm", "dae")  # fit q_sigma: the ESM_qsigma scale
 CLEAN_GROUP = ("esm", "ism", "ism-reg")  # fit q itself: the ESM_q scale
@@ -133,7 +133,7 @@ def exact_batch(names, ev: EvalSet, data: np.ndarray, data_score=None) -> tuple[
 
 
 def weighted_loss(name: str, theta, batch: dict, sigma: float, lam: float):
-    """The objective's definition (MATH.md) as the weighted mean sum_i w_i loss_i over a
+    """The objective's definition (docs/math.md) as the weighted mean sum_i w_i loss_i over a
     batch, on the flat theta; autograd-differentiable."""
     p = unpack(theta, batch["x"].shape[1])
     w = batch["weight"]
@@ -164,7 +164,7 @@ def loss_scale(name: str, sigma: float) -> float:
 
 def shift(name: str, figs: dict, sigma: float, reg: float | None = None) -> float | None:
     """The objective's value at the evaluated parameters, on its group's scale. ``figs``
-    are ``core.evaluation.evaluate``'s figures; ``reg`` is E sum_i (d psi_i/dx_i)^2 times
+    are ``smtui.core.evaluation.evaluate``'s figures; ``reg`` is E sum_i (d psi_i/dx_i)^2 times
     lambda on the same points (ism-reg only; its regulariser has no constant and stays)."""
     gap = figs["esm_minus_dsm_theory"]  # C2 - C3
     if name == "esm-sigma":

@@ -2,16 +2,16 @@
 evaluation set's quadrature pairs, ~10^5 rows), value and gradient in closed form, in
 chunks of rows so memory stays bounded.
 
-``core.compare_batches.weighted_loss`` is the definition (autograd through the model);
+``smtui.core.compare_batches.weighted_loss`` is the definition (autograd through the model);
 tests/test_compare.py checks every value and gradient here against it. theta is the flat
-vector of ``core.fused.pack``.
+vector of ``smtui.core.fused.pack``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.fused import pack, unpack
+from smtui.core.fused import pack, unpack
 
 CHUNK_ROWS = 8192
 

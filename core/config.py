@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from core.distributions import ANALYTIC, NAMES
-from core.errors import UserError
-from core.objectives import OBJECTIVES
-from core.optim import OPTIMIZERS
-from core.text import quoted
+from smtui.core.distributions import ANALYTIC, NAMES
+from smtui.core.errors import UserError
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.optim import OPTIMIZERS
+from smtui.core.text import quoted
 
 DTYPES = ("float64", "float32")
 SIGMA_MIN, SIGMA_MAX = 1e-8, 1e8

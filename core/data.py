@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.reading import MiB, check_regular, name, read_npy, read_text
-from core.text import quoted
+from smtui.core.errors import UserError
+from smtui.core.reading import MiB, check_regular, name, read_npy, read_text
+from smtui.core.text import quoted
 
 MAX_COORDINATE = 1e15
 MAX_DATA_BYTES = 64 * MiB  # a data file's size, text or .npy (README: "Your own data")

@@ -10,8 +10,8 @@ import numpy as onp
 from autograd import elementwise_grad
 from autograd.tracer import getval
 
-from core.errors import UserError
-from core.text import quoted
+from smtui.core.errors import UserError
+from smtui.core.text import quoted
 
 
 def _logsumexp(a, axis):

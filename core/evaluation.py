@@ -1,4 +1,4 @@
-"""Every figure smtui reports, estimated honestly (MATH.md, "Estimating them honestly").
+"""Every figure smtui reports, estimated honestly (docs/math.md, "Estimating them honestly").
 
 All figures are evaluated on one FIXED evaluation set, rebuilt only when the data or
 sigma change (common random numbers), never on a training batch:
@@ -15,7 +15,7 @@ A separate fixed set of (x, xt) pairs gives the "pairs" estimate training sees, 
 its standard error.
 
 The theory value of ESM - DSM is C2 - C3 = -(1/(2 sigma^4)) E[tr Var(x | xt)], the spread of
-the Parzen posterior (MATH.md): never a difference of two numbers of size d/(2 sigma^2).
+the Parzen posterior (docs/math.md): never a difference of two numbers of size d/(2 sigma^2).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.polynomial.hermite import hermgauss
 
-from core.distributions import GaussianMixture
-from core.model import score_and_divergence
-from core.parzen import PosteriorStats, posterior_stats
+from smtui.core.distributions import GaussianMixture
+from smtui.core.model import score_and_divergence
+from smtui.core.parzen import PosteriorStats, posterior_stats
 
 QUADRATURE_MAX_DIM = 2
 # 16 nodes per dim with products below 1e-6 of the largest dropped: 132 nodes per centre
@@ -100,7 +100,7 @@ class EvalSet:
     post: PosteriorStats  # Parzen score, posterior moments at xt
     c2: float
     c2_se: float | None
-    c2_minus_c3: float  # -(1/(2 sigma^4)) E[tr Var(x | xt)]: no cancellation (MATH.md)
+    c2_minus_c3: float  # -(1/(2 sigma^4)) E[tr Var(x | xt)]: no cancellation (docs/math.md)
     c2_minus_c3_se: float | None
     strata: np.ndarray | None  # Monte Carlo: the clean point behind each xt (stratified draws)
     pair_x: np.ndarray  # (P, d) clean points

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment_layout import FORMAT, VERSION, experiment_targets, experiment_toml, state_files
-from core.experiment_load import load_config, load_experiment
-from core.experiment_save import ExperimentExists, save_experiment
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment_layout import FORMAT, VERSION, experiment_targets, experiment_toml, state_files
+from smtui.core.experiment_load import load_config, load_experiment
+from smtui.core.experiment_save import ExperimentExists, save_experiment
 
 __all__ = ["FORMAT", "VERSION", "ExperimentExists", "experiment_targets", "experiment_toml", "load_config",
            "load_experiment", "save_experiment", "state_files", "suggest_experiment_path"]

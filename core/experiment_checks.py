@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.reading import name
-from core.text import quoted
+from smtui.core.errors import UserError
+from smtui.core.reading import name
+from smtui.core.text import quoted
 
 MAX_STEP = 2**62  # steps a run can have reached (an int64 with room to train on)
 MAX_TEXT = 16_384  # characters of a saved message or mark label (a mark may name a 4,096-byte path)

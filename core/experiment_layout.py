@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.reading import name as shown_path
+from smtui.core.errors import UserError
+from smtui.core.reading import name as shown_path
 
 FORMAT = "smtui-experiment"
 VERSION = 2

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment_checks import (
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment_checks import (
     check_arrays,
     check_losses,
     check_optimiser,
@@ -27,7 +27,7 @@ from core.experiment_checks import (
     parse_history,
     whole,
 )
-from core.experiment_layout import (
+from smtui.core.experiment_layout import (
     FORMAT,
     READABLE_VERSIONS,
     SAVE_ID,
@@ -39,9 +39,9 @@ from core.experiment_layout import (
     sha256,
     state_files,
 )
-from core.reading import MiB, name, read_bytes, read_npz, read_text
-from core.text import quoted, shown
-from core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer
+from smtui.core.reading import MiB, name, read_bytes, read_npz, read_text
+from smtui.core.text import quoted, shown
+from smtui.core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer
 
 TOP_KEYS = ("format", "version", "setup", "run")
 RUN_KEYS = {1: ("step", "status", "message", "save_id", "marks"),

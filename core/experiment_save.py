@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment_layout import (
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment_layout import (
     FORMAT,
     VERSION,
     commit,
@@ -29,9 +29,9 @@ from core.experiment_layout import (
     sync_folder,
     write_new,
 )
-from core.io import check_output, rows_to_csv, same_file
-from core.reading import name as shown_path
-from core.trainer import Trainer
+from smtui.core.io import check_output, rows_to_csv, same_file
+from smtui.core.reading import name as shown_path
+from smtui.core.trainer import Trainer
 
 HEADER = (
     "# An smtui experiment (Vincent 2011, score matching and denoising autoencoders).\n"

@@ -13,9 +13,9 @@ from itertools import combinations
 
 import numpy as np
 
-from core.distributions import GaussianMixture
-from core.model import energy, score
-from core.parzen import parzen_score
+from smtui.core.distributions import GaussianMixture
+from smtui.core.model import energy, score
+from smtui.core.parzen import parzen_score
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The trainer differentiates ``theta = [W^T.ravel(), b, c]`` (one array, so autograd boxes
 one value instead of a dict) through a single primitive per loss. W is stored transposed
 so that ``[W^T; b]``, a (d + 1, h) block at the front of theta, multiplies ``[x, 1]``
-(the batch with a column of ones, drawn that way by core.objectives.draw_batch): the
+(the batch with a column of ones, drawn that way by smtui.core.objectives.draw_batch): the
 bias is folded into the product. Each primitive returns its scalar loss carrying the
 activations its vector-Jacobian product needs (``_Loss``), so the sigmoid is computed
 once per step and shared between the forward and the backward pass.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.reading import name
+from smtui.core.errors import UserError
+from smtui.core.reading import name
 
 
 def check_output(path: str | Path, what: str, regular_only: bool = False) -> Path:

@@ -1,5 +1,5 @@
 """The Parzen score from each query's neighbours only: ESM-sigma's target on large
-training sets (d <= 3), equal to the exact one (core.parzen.parzen_score) within a
+training sets (d <= 3), equal to the exact one (smtui.core.parzen.parzen_score) within a
 stated bound.
 
 The posterior weight of a centre at distance r from the query, relative to the nearest
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.parzen import parzen_score
+from smtui.core.parzen import parzen_score
 
 TOLERANCE = 1e-10  # times 1/sigma: the largest change to any target coordinate allowed
 NEAR_MISS = 5.0  # R leaves room for the nearest centre up to this many sigma away
@@ -142,7 +142,7 @@ def _block(q, index: CellIndex, start, stop):
     top_ = np.where(np.isfinite(top), top, 0.0)[:, None]  # a row without candidates stays -inf
     for logits, diffs in blocks:
         logits -= top_
-        np.maximum(logits, -700.0, out=logits)  # as core.parzen: dodge exp's slow underflow path
+        np.maximum(logits, -700.0, out=logits)  # as smtui.core.parzen: dodge exp's slow underflow path
         # padding (-inf, floored) weighs e^-700 < 1e-304 of the row's largest weight, 1:
         # below one rounding of z >= 1, so the centre it points to changes nothing
         w = np.exp(logits, out=logits)
@@ -163,7 +163,7 @@ def _block(q, index: CellIndex, start, stop):
 
 def parzen_score_near(xt: np.ndarray, index: CellIndex) -> np.ndarray:
     """grad log q_sigma(xt), shape (M, d), float64: within TOLERANCE / sigma of
-    core.parzen.parzen_score(xt, centres, sigma) in every coordinate (see the module).
+    smtui.core.parzen.parzen_score(xt, centres, sigma) in every coordinate (see the module).
     Where the candidates would be a twelfth of all pairs or more, the exact computation
     (contiguous products, no gathers) is cheaper and is what runs."""
     q = np.asarray(xt, dtype=float)

@@ -1,5 +1,5 @@
 """The seven trainable objectives, each a scalar function of (params, batch) to minimise,
-with the paper's scaling (MATH.md). Batches are dicts of plain arrays drawn by
+with the paper's scaling (docs/math.md). Batches are dicts of plain arrays drawn by
 ``draw_batch``; every objective is differentiated by autograd."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import autograd.numpy as np
 import numpy as onp
 
-from core import fused
-from core.model import jacobian_diagonal, reconstruction, score
-from core.neighbours import parzen_score_near
-from core.parzen import parzen_score
+from smtui.core import fused
+from smtui.core.model import jacobian_diagonal, reconstruction, score
+from smtui.core.neighbours import parzen_score_near
+from smtui.core.parzen import parzen_score
 
 
 def _half_sq(v):
@@ -99,7 +99,7 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
     The arrays the definitions read ("x", "xt") come with "x1" / "xt1", the same points
     with a column of ones (views share memory), which the fused primitives take.
     ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches;
-    ``near`` a core.neighbours index of data for ESM-sigma's target (same target within
+    ``near`` a smtui.core.neighbours index of data for ESM-sigma's target (same target within
     its stated bound, from each point's neighbours only: for large training sets)."""
     table = fused.with_ones(data) if table is None else table
     d = data.shape[1]

@@ -58,7 +58,7 @@ def _weights(q, origin, table):
 class PosteriorStats:
     """Per query point: the Parzen score g, the posterior mean E[x | xt], E[||x||^2 | xt],
     E[1/2 ||(x - xt)/sigma^2||^2 | xt] (the rao-blackwellised DSM target term),
-    tr Var(x | xt) (the posterior's spread: C2 - C3 without cancellation, MATH.md),
+    tr Var(x | xt) (the posterior's spread: C2 - C3 without cancellation, docs/math.md),
     and log q_sigma(xt)."""
 
     score: np.ndarray  # (M, d)

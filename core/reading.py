@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import UserError
-from core.text import quoted, shown
+from smtui.core.errors import UserError
+from smtui.core.text import quoted, shown
 
 MiB = 2**20
 KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),

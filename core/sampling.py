@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from core.model import sigmoid, softplus
+from smtui.core.model import sigmoid, softplus
 
 TARGET_ACCEPTANCE = 0.574  # optimal for MALA (Roberts and Rosenthal 1998)
 JUMP_EVERY = 4

@@ -23,12 +23,12 @@ from dataclasses import asdict, replace
 import numpy as np
 from autograd import value_and_grad
 
-from core.config import SIGMA_MAX, SIGMA_MIN, Config
-from core.errors import UserError
-from core.fused import pack
-from core.objectives import OBJECTIVES, draw_batch
-from core.text import quoted
-from core.trainer import Trainer
+from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
+from smtui.core.errors import UserError
+from smtui.core.fused import pack
+from smtui.core.objectives import OBJECTIVES, draw_batch
+from smtui.core.text import quoted
+from smtui.core.trainer import Trainer
 
 MAX_SIGMAS = 64
 MAX_SEEDS = 64

@@ -14,20 +14,20 @@ from types import MappingProxyType
 import numpy as np
 from autograd.core import make_vjp
 
-from core import distributions
-from core.config import Config
-from core.data import load_points
-from core.errors import UserError
-from core.evaluation import EvalSet, build_eval_set, evaluate
-from core.field import bounds_for, data_score, lift, make_grid, model_log_density, model_score, plane, project
-from core.fused import pack, unpack, with_ones
-from core.history import DecimatingHistory, DecimatingRows
-from core.model import init_params
-from core.neighbours import build_index
-from core.objectives import OBJECTIVES, draw_batch
-from core.optim import OPTIMIZERS, UPDATES_INTO
-from core.runtime import tune_process
-from core.sampling import mala
+from smtui.core import distributions
+from smtui.core.config import Config
+from smtui.core.data import load_points
+from smtui.core.errors import UserError
+from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
+from smtui.core.field import bounds_for, data_score, lift, make_grid, model_log_density, model_score, plane, project
+from smtui.core.fused import pack, unpack, with_ones
+from smtui.core.history import DecimatingHistory, DecimatingRows
+from smtui.core.model import init_params
+from smtui.core.neighbours import build_index
+from smtui.core.objectives import OBJECTIVES, draw_batch
+from smtui.core.optim import OPTIMIZERS, UPDATES_INTO
+from smtui.core.runtime import tune_process
+from smtui.core.sampling import mala
 
 DRAW_POINTS = 400  # training points sent for drawing
 MAX_EVALUATIONS = 4096  # evaluation rows kept (decimated evenly beyond that)
@@ -324,7 +324,7 @@ class Trainer:
 
     def field(self, shape: tuple[int, ...], plane_index: int = 0) -> FieldSnapshot:
         """Model and data fields on a grid of ``shape`` ((nx,) for 1-D, (nx, ny) for 2-D and
-        for d > 2, where the grid lies on the plane ``core.field.plane(data, plane_index)``)."""
+        for d > 2, where the grid lies on the plane ``smtui.core.field.plane(data, plane_index)``)."""
         s = self.config.sigma
         flat = self.dim > 2
         key = (shape, s, plane_index if flat else 0)

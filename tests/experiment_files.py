@@ -7,7 +7,7 @@ import tomllib
 
 import numpy as np
 
-from core.experiment import state_files
+from smtui.core.experiment import state_files
 
 
 def named_files(toml):

@@ -11,13 +11,13 @@ import time
 from textual.command import CommandList
 from textual.widgets import Input
 
-from core.config import Config
-from core.trainer import Trainer
-from tui import render
-from tui.app import MIN_SIZE, SMApp
-from tui.commands import SETTINGS, palette
-from tui.keys import KEYS
-from tui.screens import HelpScreen, ValuePrompt
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
+from smtui.tui.app import MIN_SIZE, SMApp
+from smtui.tui.render import report as render
+from smtui.tui.screens.commands import SETTINGS, palette
+from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.modals import HelpScreen, ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
 

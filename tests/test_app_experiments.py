@@ -9,12 +9,12 @@ import csv
 import numpy as np
 from test_app import FAST, answer_prompt, notes, settled, status, wait_for
 
-from core.experiment import load_experiment, save_experiment
-from core.trainer import Trainer
+from smtui.core.experiment import load_experiment, save_experiment
+from smtui.core.trainer import Trainer
+from smtui.tui.app import SMApp
+from smtui.tui.screens.commands import ask_history, ask_load, ask_screenshot
+from smtui.tui.screens.modals import Confirm
 from tests.experiment_files import named_files
-from tui.app import SMApp
-from tui.commands import ask_history, ask_load, ask_screenshot
-from tui.screens import Confirm
 
 
 def reference(steps: int) -> Trainer:

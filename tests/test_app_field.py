@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from test_app import FAST, notes, settled, wait_for
 
-from core.config import Config
-from core.trainer import Trainer
-from tui import fieldview
-from tui.app import SMApp
-from tui.protocol import grid_shape
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
+from smtui.tui.app import SMApp
+from smtui.tui.render import field as fieldview
+from smtui.tui.runner.protocol import grid_shape
 
 
 def grid_fits(app) -> bool:

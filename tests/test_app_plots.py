@@ -13,8 +13,10 @@ from rich.color import ColorSystem, ColorType
 from rich.style import Style
 from test_app_render import report_for
 
-from core.config import Config
-from tui import axes, fieldview, render
+from smtui.core.config import Config
+from smtui.tui.render import axes
+from smtui.tui.render import field as fieldview
+from smtui.tui.render import report as render
 
 BRAILLE = re.compile("[\u2801-\u28ff]")
 

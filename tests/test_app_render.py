@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.trainer import Trainer
-from tui import frames, plot, render
-from tui.protocol import Report, grid_shape, pack, unpack
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
+from smtui.tui.render import frames, plot
+from smtui.tui.render import report as render
+from smtui.tui.runner.protocol import Report, grid_shape, pack, unpack
 
 
 def report_for(config: Config, steps=20, samples=True, size=(70, 22)) -> Report:
@@ -60,7 +61,7 @@ def test_reports_survive_pickling_read_only():
 
 
 def test_the_trainer_side_never_imports_the_ui():
-    code = ("import sys, tui.bridge, tui.trainer_loop; "
+    code = ("import sys, smtui.tui.runner.bridge, smtui.tui.runner.trainer_loop; "
             "print(sorted(m for m in ('textual', 'rich', 'plotext') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -152,7 +153,7 @@ def test_the_pairs_row_is_undecided_when_a_few_pairs_carry_its_spread():
     """At sigma = 1e-3 nearly all of the pairs estimator's spread sits in under 1% of the
     pairs, so its sample standard error is not to be trusted: ? instead of a ✗ that reads as
     'the identity fails'. At the default sigma the tail share is that of ordinary noise."""
-    from core.evaluation import TAIL_LIMIT, tail_share
+    from smtui.core.evaluation import TAIL_LIMIT, tail_share
 
     rng = np.random.default_rng(0)
     assert tail_share(rng.standard_normal(100_000)) == pytest.approx(0.09, abs=0.02)

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 from test_app import FAST, notes, settled, status, until_config, wait_for
 from textual import events
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment import load_experiment
-from core.trainer import Trainer
-from tui.app import SMApp
-from tui.commands import SETTINGS, parse_setting
-from tui.keys import KEYS
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment import load_experiment
+from smtui.core.trainer import Trainer
+from smtui.tui.app import SMApp
+from smtui.tui.screens.commands import SETTINGS, parse_setting
+from smtui.tui.screens.keys import KEYS
 
 
 async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_training_goes_on(tmp_path):

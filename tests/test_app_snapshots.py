@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.config import Config
-from tui.app import SMApp
+from smtui.core.config import Config
+from smtui.tui.app import SMApp
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_app import settled  # noqa: E402

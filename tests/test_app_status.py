@@ -13,13 +13,13 @@ import pytest
 from test_app import FAST, notes, settled, status, until_config, wait_for
 from textual import events
 
-from core.config import Config
-from tui.app import SMApp
-from tui.keys import KEYS, footer_text
-from tui.protocol import Command
-from tui.screens import QuitPrompt
-from tui.status import STALL_AFTER
-from tui.trainer_loop import RATE_WINDOW, _Loop, _working
+from smtui.core.config import Config
+from smtui.tui.app import SMApp
+from smtui.tui.runner.protocol import Command
+from smtui.tui.runner.trainer_loop import RATE_WINDOW, _Loop, _working
+from smtui.tui.screens.keys import KEYS, footer_text
+from smtui.tui.screens.modals import QuitPrompt
+from smtui.tui.screens.status import STALL_AFTER
 
 
 def keybar(app) -> str:
@@ -266,7 +266,7 @@ async def test_every_report_the_app_draws_has_a_field_while_training():
 
 
 async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
-    from core.trainer import Trainer
+    from smtui.core.trainer import Trainer
 
     calls = []
     real = Trainer.langevin_samples
@@ -287,7 +287,7 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
 
 
 def test_a_trainer_still_starting_is_not_called_stalled(monkeypatch):
-    from tui import bridge as bridge_module
+    from smtui.tui.runner import bridge as bridge_module
 
     real = bridge_module.serve
 

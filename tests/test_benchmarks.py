@@ -49,7 +49,7 @@ def test_reference_loops_train_like_the_engine(d):
 
     from benchmarks.common import make_trainer
     from benchmarks.reference import loop_for
-    from core.objectives import OBJECTIVES
+    from smtui.core.objectives import OBJECTIVES
 
     for name in OBJECTIVES:
         trainer = make_trainer(name, d, 12, 24)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tui.cli import main
+from smtui.tui.cli.main import main
 
 FAST = ["--n-train", "48", "--eval-every", "5"]
 
@@ -46,8 +46,8 @@ def test_sample_only_data_reports_null_for_analytic_figures(capsys):
 
 
 def test_steps_zero_evaluates_the_initial_parameters(capsys, tmp_path):
-    from core.config import Config
-    from core.trainer import Trainer
+    from smtui.core.config import Config
+    from smtui.core.trainer import Trainer
 
     code, out, _ = run(capsys, "--steps", "0", "--json", "-", "--seed", "3")
     expected = Trainer(Config(n_train=48, eval_every=5, seed=3)).evaluate()
@@ -163,6 +163,6 @@ def test_list_names_every_distribution_and_objective(capsys):
 
 def test_real_entry_point_bad_input_has_no_traceback():
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    r = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--sigma", "-2"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "smtui", "run", "--sigma", "-2"], capture_output=True, text=True,
                        env=env, stdin=subprocess.DEVNULL, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr

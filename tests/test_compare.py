@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from autograd import grad, value_and_grad
 
-from core.compare import Comparison, gradient_variance, mean_cosine, relative_gap
-from core.compare_batches import check_objectives, scale_name, weighted_loss
-from core.compare_exact import value_and_grad as exact_value_and_grad
-from core.config import Config
-from core.errors import UserError
-from core.fused import pack, unpack
-from core.objectives import OBJECTIVES, draw_batch
-from core.trainer import Trainer
+from smtui.core.compare import Comparison, gradient_variance, mean_cosine, relative_gap
+from smtui.core.compare_batches import check_objectives, scale_name, weighted_loss
+from smtui.core.compare_exact import value_and_grad as exact_value_and_grad
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.fused import pack, unpack
+from smtui.core.objectives import OBJECTIVES, draw_batch
+from smtui.core.trainer import Trainer
 
 SMALL = {"n_train": 96, "hidden": 16, "batch": 64}
 

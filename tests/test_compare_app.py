@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.compare import Comparison
-from core.config import Config
-from tui import compare_render as cr
-from tui.app import SMApp
-from tui.compare_screen import CompareScreen, open_compare
+from smtui.core.compare import Comparison
+from smtui.core.config import Config
+from smtui.tui.app import SMApp
+from smtui.tui.render import compare as cr
+from smtui.tui.screens.compare import CompareScreen, open_compare
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_app import notes, settled, wait_for  # noqa: E402
@@ -102,7 +102,7 @@ async def test_the_palette_and_refusals():
         open_compare(app, ["esm", "dsm"])
         await pilot.pause(0.1)
         assert any("no common scale" in n for n in notes(app)) and not isinstance(app.screen, CompareScreen)
-        from tui.commands import palette
+        from smtui.tui.screens.commands import palette
         titles = [c.title for c in palette(app)]
         assert "Compare chosen objectives…" in titles and any(t.startswith("Compare objectives") for t in titles)
         open_compare(app, ["dsm", "ism-sigma"])

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tui.cli import main
+from smtui.tui.cli.main import main
 
 FAST = ["--n-train", "64", "--hidden", "8", "--batch", "32", "--eval-every", "5"]
 
@@ -131,7 +131,7 @@ def test_a_diverged_run_exits_3_and_still_reports(capsys):
 
 
 def test_the_command_runs_as_a_subprocess_without_a_terminal():
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "compare", *FAST, "--steps", "5", "--json", "-"],
+    proc = subprocess.run([sys.executable, "-m", "smtui", "compare", *FAST, "--steps", "5", "--json", "-"],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["objectives"] == ["esm-sigma", "dsm", "ism-sigma", "dae"]

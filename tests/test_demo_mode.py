@@ -8,12 +8,12 @@ import os
 
 from test_app import FAST, notes, settled, wait_for
 
-from tui.actions import NO_FILES
-from tui.app import SMApp
-from tui.cli import build_parser
-from tui.commands import palette
-from tui.screens import QuitPrompt, ValuePrompt
-from tui.serve import build_serve_parser, session_argv
+from smtui.tui.app import SMApp
+from smtui.tui.cli.main import build_parser
+from smtui.tui.screens.actions import NO_FILES
+from smtui.tui.screens.commands import palette
+from smtui.tui.screens.modals import QuitPrompt, ValuePrompt
+from smtui.tui.serve.command import build_serve_parser, session_argv
 
 FILE_ENTRIES = ("Load an experiment", "Export a screenshot", "Export the metric history", "Set data file",
                 "Save the experiment")

@@ -4,8 +4,8 @@ convolution, shapes and determinism of the training set."""
 import numpy as np
 import pytest
 
-from core import distributions as D
-from core.errors import UserError
+from smtui.core import distributions as D
+from smtui.core.errors import UserError
 
 
 @pytest.mark.parametrize("name", list(D.ANALYTIC))

@@ -1,4 +1,4 @@
-"""The identities of MATH.md, each checked against an independent route.
+"""The identities of docs/math.md, each checked against an independent route.
 
 Routes: the engine's evaluation (Gauss-Hermite quadrature with rao-blackwellised DSM),
 an independent joint (x, xt) quadrature written here, large Monte Carlo, and autograd
@@ -10,10 +10,10 @@ import pytest
 from autograd import grad
 from numpy.polynomial.hermite import hermgauss
 
-from core import distributions
-from core.evaluation import build_eval_set, evaluate
-from core.model import divergence, init_params, score
-from core.parzen import parzen_score
+from smtui.core import distributions
+from smtui.core.evaluation import build_eval_set, evaluate
+from smtui.core.model import divergence, init_params, score
+from smtui.core.parzen import parzen_score
 from tests.conftest import random_params
 
 N = 48  # training points: small keeps quadrature fast, the identities don't care

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from numpy.polynomial.hermite import hermgauss
 
-from core.evaluation import build_eval_set, evaluate, gauss_hermite_nodes
-from tui.cli import main
+from smtui.core.evaluation import build_eval_set, evaluate, gauss_hermite_nodes
+from smtui.tui.cli.main import main
 
 
 def ring_points(n=200, seed=4):
@@ -92,9 +92,9 @@ def test_ticks_at_step_0_for_small_sigma_and_refuse_a_shifted_theory():
     """sigma = 0.01 at the initial parameters: DSM ~ 1e8, and ISM - DSM came out -9976.5
     against -10000 (red under a 1e-3 relative rule). Every identity ticks now; and a theory
     moved by more than what the terms can resolve does not (no vacuous floor)."""
-    from core.config import Config
-    from core.trainer import Trainer
-    from tui.render import agrees, identity_rows
+    from smtui.core.config import Config
+    from smtui.core.trainer import Trainer
+    from smtui.tui.render.report import agrees, identity_rows
 
     t = Trainer(Config(sigma=0.01, n_train=128))
     rows = identity_rows(t.snapshot(figures=True))
@@ -112,8 +112,8 @@ def test_exact_esm_minus_dsm_ticks_to_rounding_across_sigma():
     """The rao-blackwellised ESM - DSM equals the posterior-spread theory point by point, so
     on the quadrature it must tick with rounding alone, from sigma = 1e-3 to 1e3 (red at 1e-3
     before); where the model is too sharp for it, within both Monte Carlo sets' errors."""
+    from smtui.tui.render.report import agrees
     from tests.conftest import random_params
-    from tui.render import agrees
 
     data = ring_points(120, seed=9)
     p = random_params(np.random.default_rng(0), 2, 16)
@@ -135,7 +135,7 @@ def test_exact_esm_minus_dsm_ticks_to_rounding_across_sigma():
 def many_sets_5d():
     """60 evaluation sets (seeds 0..59) of one 5-D data set at one theta, smaller Monte Carlo
     sizes than the app's so this stays quick (the formulas do not depend on the sizes)."""
-    from core import evaluation
+    from smtui.core import evaluation
     from tests.conftest import random_params
 
     rng = np.random.default_rng(2)
@@ -170,7 +170,7 @@ def test_reported_standard_errors_match_the_spread_over_evaluation_sets(many_set
 def test_d_above_2_ticks_combine_both_standard_errors(many_sets_5d):
     """ESM - DSM (one Monte Carlo set) against C2 - C3 (another): with both standard errors
     combined, at most 2 of 60 sets tick red (3 SE: ~0.2 expected; 7 of 60 with one SE)."""
-    from tui.render import agrees
+    from smtui.tui.render.report import agrees
 
     red = sum(not agrees(f["esm_minus_dsm"], f["esm_minus_dsm_theory"],
                          np.hypot(f["esm_minus_dsm_se"], f["esm_minus_dsm_theory_se"]), f["esm_minus_dsm_tol"])
@@ -187,10 +187,10 @@ def test_models_too_sharp_for_the_quadrature_are_evaluated_by_monte_carlo():
     evaluated on a Monte Carlo set with standard errors: ISM - DSM within 4 of them of the
     exact -d/(2 sigma^2), every tick decided and green. A smooth model at the same sigma stays
     on the quadrature, its identity within 1e-4 of the scale."""
-    from core.config import Config
-    from core.trainer import Trainer
+    from smtui.core.config import Config
+    from smtui.core.trainer import Trainer
+    from smtui.tui.render.report import identity_rows
     from tests.conftest import random_params
-    from tui.render import identity_rows
 
     t = Trainer(Config(sigma=10.0, n_train=64, hidden=16))
     sharp = random_params(np.random.default_rng(4), 2, 16)
@@ -208,7 +208,7 @@ def test_models_too_sharp_for_the_quadrature_are_evaluated_by_monte_carlo():
 def test_monte_carlo_means_weight_every_clean_point_equally_when_n_does_not_divide_the_draws():
     """600 points into 8,192 draws: some points get 14 draws, most 13. A plain mean weights
     those more; the stratified mean (each point's own mean, averaged) must not."""
-    from core.evaluation import _noisy, stratified_se, stratum_weights
+    from smtui.core.evaluation import _noisy, stratified_se, stratum_weights
 
     rng = np.random.default_rng(5)
     points = rng.normal(size=(600, 5))

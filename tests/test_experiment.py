@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment import ExperimentExists, load_config, load_experiment, save_experiment
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment import ExperimentExists, load_config, load_experiment, save_experiment
+from smtui.core.trainer import Trainer
 from tests.experiment_files import named_files, rewrite_history, rewrite_npz
 
 SMALL = dict(n_train=64, batch=32, hidden=8, eval_every=7)
@@ -206,7 +206,7 @@ CLI_SMALL = ["--n-train", "64", "--hidden", "8", "--batch", "32", "--eval-every"
 
 
 def _main(capsys, *argv):
-    from tui.cli import main
+    from smtui.tui.cli.main import main
 
     try:
         code = main(list(argv))
@@ -266,10 +266,10 @@ def test_app_mode_gets_the_experiment_path_and_its_config(tmp_path, capsys, monk
     e = tmp_path / "e.toml"
     save_experiment(_trained(4), e)
     seen = {}
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("smtui.tui.app")
     fake.run_app = lambda config, experiment=None, files=True: seen.update(config=config, experiment=experiment,
                                                                         files=files) or 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    monkeypatch.setitem(sys.modules, "smtui.tui.app", fake)
     assert _main(capsys, "--load", str(e), "--sigma", "0.5")[0] == 0
     assert seen["experiment"] == str(e) and seen["config"].sigma == 0.5  # the trainer process loads it
     assert _main(capsys, "--config", str(e), "--hidden", "3")[0] == 0
@@ -281,7 +281,7 @@ def test_app_mode_gets_the_experiment_path_and_its_config(tmp_path, capsys, monk
 
 
 def test_suggested_names_say_what_and_never_collide(tmp_path):
-    from core.experiment import suggest_experiment_path
+    from smtui.core.experiment import suggest_experiment_path
 
     cfg = Config(**SMALL)
     first = suggest_experiment_path(cfg, tmp_path)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from experiment_files import named_files, retie
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment import load_experiment, save_experiment
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment import load_experiment, save_experiment
+from smtui.core.trainer import Trainer
 
 SMALL = dict(n_train=40, hidden=4, batch=8, eval_every=2)
 

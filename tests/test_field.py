@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_app_render import report_for
 
-from core.config import Config
-from core.field import lift, plane, plane_count, project
-from core.trainer import Trainer
-from tui import render
+from smtui.core.config import Config
+from smtui.core.field import lift, plane, plane_count, project
+from smtui.core.trainer import Trainer
+from smtui.tui.render import report as render
 
 
 def correlated(rng, n=300, d=5):

@@ -1,4 +1,4 @@
-"""The energy model: autograd definitions against the closed forms of MATH.md, the fast
+"""The energy model: autograd definitions against the closed forms of docs/math.md, the fast
 primitives against autograd's own derivatives, and numerical stability."""
 
 import autograd.numpy as anp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from autograd import grad, jacobian
 
-from core.model import (
+from smtui.core.model import (
     divergence,
     energy,
     init_params,

@@ -4,11 +4,11 @@ score (core/parzen.py): within the stated bound TOLERANCE / sigma everywhere."""
 import numpy as np
 import pytest
 
-from core import distributions
-from core.config import Config
-from core.neighbours import TOLERANCE, build_index, parzen_score_near, radius_for
-from core.objectives import draw_batch
-from core.parzen import parzen_score
+from smtui.core import distributions
+from smtui.core.config import Config
+from smtui.core.neighbours import TOLERANCE, build_index, parzen_score_near, radius_for
+from smtui.core.objectives import draw_batch
+from smtui.core.parzen import parzen_score
 
 
 @pytest.mark.parametrize("d,sigma", [(1, 0.002), (2, 0.02), (2, 0.005), (3, 0.05)])
@@ -66,7 +66,7 @@ def test_trainer_uses_it_for_large_training_sets_with_the_same_batches():
     b = draw_batch("esm-sigma", data, 128, sigma, np.random.default_rng(5))
     np.testing.assert_array_equal(a["x"], b["x"])
     assert np.abs(a["target"] - b["target"]).max() <= TOLERANCE / sigma
-    from core.trainer import NEAR_MIN_N, Trainer
+    from smtui.core.trainer import NEAR_MIN_N, Trainer
 
     cfg = Config(objective="esm-sigma", distribution="checkerboard", n_train=NEAR_MIN_N, sigma=sigma, batch=64,
                  hidden=8, eval_every=10**9)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from autograd import grad
 
-from core import distributions
-from core.objectives import OBJECTIVES, dae_loss, draw_batch, dsm_loss
+from smtui.core import distributions
+from smtui.core.objectives import OBJECTIVES, dae_loss, draw_batch, dsm_loss
 from tests.conftest import random_params
 
 SIGMA = 0.4

@@ -4,7 +4,7 @@ finiteness check rests on (a non-finite gradient always gives a non-finite updat
 import numpy as np
 import pytest
 
-from core.optim import ADAM_B1, ADAM_B2, ADAM_EPS, OPTIMIZERS
+from smtui.core.optim import ADAM_B1, ADAM_B2, ADAM_EPS, OPTIMIZERS
 
 
 def textbook_adam(p, g, m, v, t, lr):
@@ -48,7 +48,7 @@ def test_a_non_finite_gradient_makes_the_update_non_finite(name, bad):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_in_place_updates_equal_the_pure_ones_bit_for_bit_and_leave_inputs_alone(name, dtype):
-    from core.optim import UPDATES_INTO
+    from smtui.core.optim import UPDATES_INTO
 
     init, update = OPTIMIZERS[name]
     rng = np.random.default_rng(5)

@@ -4,7 +4,7 @@ direct sums, and stability far from the origin."""
 import numpy as np
 import pytest
 
-from core.parzen import parzen_log_density, parzen_score, posterior_stats
+from smtui.core.parzen import parzen_log_density, parzen_score, posterior_stats
 
 
 def direct_log_density(xt, centres, sigma):

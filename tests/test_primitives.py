@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from autograd import value_and_grad
 
-from core import distributions
-from core.fused import pack, unpack
-from core.model import init_params
-from core.objectives import OBJECTIVES, draw_batch
+from smtui.core import distributions
+from smtui.core.fused import pack, unpack
+from smtui.core.model import init_params
+from smtui.core.objectives import OBJECTIVES, draw_batch
 
 ANALYTIC_BY_DIM = {1: "bimodal", 2: "gaussian"}  # no analytic q at d = 5, so no ESM case there
 
@@ -58,7 +58,7 @@ def test_pack_unpack_round_trip_and_views():
 @pytest.mark.parametrize("d", [1, 2, 5])
 def test_evaluation_score_and_divergence_match_the_autograd_definitions(d, monkeypatch):
     """The no-autograd evaluation path (one sigmoid pass, chunked) against the definitions."""
-    from core import model
+    from smtui.core import model
 
     monkeypatch.setattr(model, "_EVAL_CHUNK_ELEMENTS", 7 * 64)  # several chunks, the last partial
     rng = np.random.default_rng(11)

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.data import MAX_DATA_BYTES, load_points
-from core.errors import UserError
-from core.experiment import load_config, load_experiment, save_experiment
-from core.reading import read_npz, read_text
-from core.text import QUOTE_LIMIT, quoted, visible
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.data import MAX_DATA_BYTES, load_points
+from smtui.core.errors import UserError
+from smtui.core.experiment import load_config, load_experiment, save_experiment
+from smtui.core.reading import read_npz, read_text
+from smtui.core.text import QUOTE_LIMIT, quoted, visible
+from smtui.core.trainer import Trainer
 from tests.experiment_files import named_files, retie
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +30,9 @@ SMALL = ["--n-train", "20", "--hidden", "4", "--batch", "8"]
 
 
 def smtui(*args, cwd=None, timeout=60):
-    """`python -m tui.cli ARGS` in a subprocess that must end within ``timeout`` seconds."""
+    """`python -m smtui.tui.cli.main ARGS` in a subprocess that must end within ``timeout`` seconds."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "smtui", *args], cwd=cwd, env=env, capture_output=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)
 
 
@@ -81,7 +81,7 @@ async def test_the_apps_trainer_says_why_it_cannot_start_instead_of_waiting(tmp_
     by itself into the same refusal."""
     from test_app import FAST, notes, status, wait_for
 
-    from tui.app import SMApp
+    from smtui.tui.app import SMApp
 
     os.mkfifo(tmp_path / "f.csv")
     app = SMApp(FAST.with_changes(data_path=str(tmp_path / "f.csv")), bridge_mode="thread")
@@ -114,7 +114,7 @@ def test_toml_data_path_fifo_and_fifo_experiment_files_are_refused(tmp_path):
 def test_a_fifo_swapped_in_after_the_check_is_not_waited_on(tmp_path, monkeypatch):
     """open_regular checks the open descriptor too: a race cannot make it block."""
     os.mkfifo(tmp_path / "f.csv")
-    import core.reading as reading
+    import smtui.core.reading as reading
 
     monkeypatch.setattr(reading, "check_regular", lambda path, what: Path(path))
     with pytest.raises(UserError, match="FIFO"):
@@ -218,7 +218,7 @@ def test_empty_path_and_symlink_loop_are_named_as_such(tmp_path):
     os.symlink("loopa.toml", tmp_path / "loopb.toml")
     with pytest.raises(UserError, match="symlink loop"):
         load_config(tmp_path / "loopa.toml")
-    from core.io import check_output
+    from smtui.core.io import check_output
 
     for refuse in (lambda: load_points("a\0b.csv"), lambda: load_experiment("a\0b.toml"),
                    lambda: check_output("a\0b.csv", "CSV")):

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from tui.cli import main
+from smtui.tui.cli.main import main
 
 SMALL = ["--steps", "5", "--n-train", "64", "--hidden", "8", "--batch", "32", "--eval-every", "100"]
 

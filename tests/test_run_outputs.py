@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.experiment import load_experiment
-from core.trainer import Trainer
+from smtui.core.experiment import load_experiment
+from smtui.core.trainer import Trainer
+from smtui.tui.cli.main import main
 from tests.experiment_files import named_files
-from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--n-train", "48", "--hidden", "8", "--batch", "32", "--eval-every", "5"]
@@ -289,7 +289,7 @@ def test_steps_are_bounded(capsys, monkeypatch, steps):
 
 def _interrupt(tmp_path, *flags) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *FAST, "--steps", "1000000000", *flags],
+    proc = subprocess.Popen([sys.executable, "-m", "smtui", "run", *FAST, "--steps", "1000000000", *flags],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         time.sleep(5)  # imports and setup done: training
@@ -342,7 +342,7 @@ def test_the_table_shows_on_a_terminal_too(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # an 80x24 terminal
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *FAST, "--steps", "5"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "smtui", "run", *FAST, "--steps", "5"], env=env, cwd=tmp_path,
                             stdout=follower, stderr=subprocess.PIPE)
     os.close(follower)
     chunks = []
@@ -369,10 +369,10 @@ def test_the_json_of_a_data_run_names_no_distribution(capsys, pts):
 
 
 def test_the_app_never_exports_or_saves_over_its_data_file(tmp_path, pts):
-    from core.config import Config
-    from core.errors import UserError
-    from core.experiment import save_experiment
-    from tui.trainer_loop import export_csv
+    from smtui.core.config import Config
+    from smtui.core.errors import UserError
+    from smtui.core.experiment import save_experiment
+    from smtui.tui.runner.trainer_loop import export_csv
 
     before = pts.read_bytes()
     t = Trainer(Config(data_path=str(pts), n_train=40, hidden=4, batch=8))

@@ -1,6 +1,6 @@
 """Process settings: applied where possible, and the user's environment wins."""
 
-from core import runtime
+from smtui.core import runtime
 
 
 def test_tune_process_reports_and_is_idempotent():

@@ -6,10 +6,10 @@ leaves a quarter of the chains in a mode holding ~1e-12 of the mass."""
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.field import bounds_for
-from core.sampling import mala
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.field import bounds_for
+from smtui.core.sampling import mala
+from smtui.core.trainer import Trainer
 
 # log p(x) sigma^2 = -x^2/2 + softplus(3x - 4.5) + softplus(-4x - 10): modes at 0 and 3 of
 # equal mass, and a local mode at -4 holding ~4e-12 behind a barrier of ~50 nats.

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment import ExperimentExists, load_experiment, save_experiment
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment import ExperimentExists, load_experiment, save_experiment
+from smtui.core.trainer import Trainer
 from tests.experiment_files import named_files
 
 SMALL = dict(n_train=64, batch=32, hidden=8, eval_every=2)
@@ -121,9 +121,9 @@ def test_leftovers_go_on_load_too(tmp_path):
 SIGKILL_SAVER = """
 import sys, time
 from pathlib import Path
-from core.config import Config
-from core.experiment import save_experiment
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.experiment import save_experiment
+from smtui.core.trainer import Trainer
 t = Trainer(Config(n_train=64, batch=32, hidden=8, eval_every=2))
 path = Path(sys.argv[1])
 print("ready", flush=True)
@@ -181,7 +181,7 @@ def test_two_saves_racing_for_a_new_name_exactly_one_wins(tmp_path):
 
 def test_two_cli_saves_racing_for_a_new_name(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "tui.cli", "run", "--steps", "0", "--n-train", "64", "--hidden", "8",
+    cmd = [sys.executable, "-m", "smtui", "run", "--steps", "0", "--n-train", "64", "--hidden", "8",
            "--batch", "32", "--save", str(tmp_path / "x.toml")]
     procs = [subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(2)]

@@ -16,9 +16,9 @@ import time
 import asyncssh
 import pytest
 
-from tui.cli import main
-from tui.serve import app_command, build_serve_parser, check_args
-from tui.serve_ssh import Demo, load_authorized_keys, load_host_key
+from smtui.tui.cli.main import main
+from smtui.tui.serve.command import app_command, build_serve_parser, check_args
+from smtui.tui.serve.ssh import Demo, load_authorized_keys, load_host_key
 
 SETUP = ["--n-train", "128", "--hidden", "16"]  # a light app: quicker to start on a busy CI machine
 ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])")

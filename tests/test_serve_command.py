@@ -20,7 +20,7 @@ from test_serve import APP_WAIT, SETUP, Screen, _state, group
 
 
 def start(*argv, cwd=None):
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", *argv, *SETUP], stdin=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "smtui", "serve", *argv, *SETUP], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                             cwd=cwd)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from test_app import FAST, notes, settled, status, wait_for
 
-from core.config import Config
-from core.errors import UserError
-from core.experiment import save_experiment
-from core.text import count
-from core.trainer import Trainer
-from tui.app import SMApp
-from tui.commands import SETTINGS, parse_setting
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.experiment import save_experiment
+from smtui.core.text import count
+from smtui.core.trainer import Trainer
+from smtui.tui.app import SMApp
+from smtui.tui.screens.commands import SETTINGS, parse_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 # A hand-edited message: set the terminal title, colour, a newline, a bidi override, markup.
@@ -37,7 +37,7 @@ def _evil_experiment(folder: Path, config: Config) -> Path:
 def test_cli_prints_a_saved_message_escaped(tmp_path):
     _evil_experiment(tmp_path, Config(n_train=24, hidden=4, batch=8))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--load", "e.toml", "--steps", "0", "--json", "-"],
+    r = subprocess.run([sys.executable, "-m", "smtui", "run", "--load", "e.toml", "--steps", "0", "--json", "-"],
                        cwd=tmp_path, env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     assert r.returncode == 3, r.stderr
     for stream in (r.stdout, r.stderr):
@@ -50,7 +50,7 @@ def test_cli_prints_a_saved_message_escaped(tmp_path):
 def test_a_control_character_in_a_flag_is_shown_escaped(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for argv in (["run", "\x1b]0;pwned\x07"], ["run", "--distribution", "\x1b[2J"], ["list", "\x1b[2J"]):
-        r = subprocess.run([sys.executable, "-m", "tui.cli", *argv], cwd=tmp_path, env=env, capture_output=True,
+        r = subprocess.run([sys.executable, "-m", "smtui", *argv], cwd=tmp_path, env=env, capture_output=True,
                            stdin=subprocess.DEVNULL, timeout=60)
         assert r.returncode == 2 and b"\x1b" not in r.stderr and b"\\x1b" in r.stderr, (argv, r.stderr)
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from autograd import grad
 
-from core import distributions
-from core.config import Config
-from core.errors import UserError
-from core.model import score
-from core.sweep import gradient_variance, parse_sigmas, run_sweep, summarise, sweep_configs
-from core.trainer import Trainer
-from tui.cli import main
+from smtui.core import distributions
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.model import score
+from smtui.core.sweep import gradient_variance, parse_sigmas, run_sweep, summarise, sweep_configs
+from smtui.core.trainer import Trainer
+from smtui.tui.cli.main import main
 
 SMALL = Config(n_train=48, hidden=8, batch=32)
 SMALL_FLAGS = ["--n-train", "48", "--hidden", "8", "--batch", "32"]
@@ -130,9 +130,9 @@ def test_bad_flags_are_one_line_and_exit_2(capsys, args, words):
 
 
 def test_outputs_checked_before_any_run(tmp_path, capsys, monkeypatch):
-    import core.sweep
+    import smtui.core.sweep
 
-    monkeypatch.setattr(core.sweep, "run_one", lambda *a: pytest.fail("trained before checking outputs"))
+    monkeypatch.setattr(smtui.core.sweep, "run_one", lambda *a: pytest.fail("trained before checking outputs"))
     data = tmp_path / "pts.npy"
     np.save(data, distributions.sample("moons", 40, 0))
     same = str(tmp_path / "x.out")
@@ -149,7 +149,7 @@ def test_outputs_checked_before_any_run(tmp_path, capsys, monkeypatch):
 async def test_sweep_screen_runs_off_the_ui_thread_and_shows_the_result():
     from textual.app import App
 
-    from tui.sweep_screen import SweepScreen
+    from smtui.tui.screens.sweep import SweepScreen
 
     configs = sweep_configs(SMALL, [0.3, 1.0], 1)
     screen = SweepScreen(configs, 15, analytic=True, jobs=1)
@@ -176,7 +176,7 @@ async def test_sweep_screen_runs_off_the_ui_thread_and_shows_the_result():
 def test_sweep_can_be_stopped():
     import threading
 
-    from core.sweep import SweepStopped
+    from smtui.core.sweep import SweepStopped
 
     stop = threading.Event()
     seen = []
@@ -193,8 +193,8 @@ def test_sweep_can_be_stopped():
 async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
     from textual.app import App
 
-    from tui.screens import ValuePrompt
-    from tui.sweep_screen import SweepScreen, ask_sweep
+    from smtui.tui.screens.modals import ValuePrompt
+    from smtui.tui.screens.sweep import SweepScreen, ask_sweep
 
     class Host(App):
         config = SMALL

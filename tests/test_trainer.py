@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.config import Config
-from core.errors import UserError
-from core.trainer import Trainer
+from smtui.core.config import Config
+from smtui.core.errors import UserError
+from smtui.core.trainer import Trainer
 
 
 def test_training_dsm_on_ring8_brings_the_model_score_to_the_true_score():
@@ -96,7 +96,7 @@ def test_snapshot_is_read_only_and_complete():
 
 def test_histories_stay_bounded_on_long_runs(monkeypatch):
     """Evaluations are decimated evenly (they span the whole run), marks keep the latest."""
-    import core.trainer as trainer_module
+    import smtui.core.trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "MAX_EVALUATIONS", 8)
     monkeypatch.setattr(trainer_module, "MAX_MARKS", 5)
@@ -113,7 +113,7 @@ def test_histories_stay_bounded_on_long_runs(monkeypatch):
 
 
 def test_decimating_history_spans_the_run_evenly():
-    from core.history import DecimatingHistory
+    from smtui.core.history import DecimatingHistory
 
     h = DecimatingHistory(("step", "loss"), capacity=16)
     for i in range(1000):

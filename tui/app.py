@@ -2,8 +2,8 @@
 
 Reports arrive from the trainer (another process) as messages; plots are built by a
 thread worker from a report and the panel sizes, and arrive as messages too. This
-module only routes: what to draw is ``tui.render``, how to train is ``tui.trainer_loop``
-(reached through ``tui.bridge``), what each key does is ``tui.actions``."""
+module only routes: what to draw is ``smtui.tui.render.report``, how to train is ``smtui.tui.runner.trainer_loop``
+(reached through ``smtui.tui.runner.bridge``), what each key does is ``smtui.tui.screens.actions``."""
 
 from __future__ import annotations
 
@@ -18,16 +18,17 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from core.config import Config
-from core.text import visible
-from tui import frames, render
-from tui.actions import KeyActions
-from tui.bridge import RATE_WINDOW, TrainerBridge
-from tui.commands import palette
-from tui.keys import bindings, footer_text
-from tui.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
-from tui.panel import PlotPanel
-from tui.status import STALL_AFTER, status_text
+from smtui.core.config import Config
+from smtui.core.text import visible
+from smtui.tui.render import frames
+from smtui.tui.render import report as render
+from smtui.tui.runner.bridge import RATE_WINDOW, TrainerBridge
+from smtui.tui.screens.actions import KeyActions
+from smtui.tui.screens.commands import palette
+from smtui.tui.screens.keys import bindings, footer_text
+from smtui.tui.screens.messages import NoticeArrived, PanelsBuilt, ReportArrived, TrainerStopped
+from smtui.tui.screens.panel import PlotPanel
+from smtui.tui.screens.status import STALL_AFTER, status_text
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
@@ -49,7 +50,7 @@ class SMApp(KeyActions, App):
         super().__init__()
         self.config = config
         self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
-        self._ladders: dict = {}  # field -> (base, k): where the +/- and [/] keys are (tui.actions)
+        self._ladders: dict = {}  # field -> (base, k): where the +/- and [/] keys are (smtui.tui.screens.actions)
         self.report = None
         self.view = 0
         self.plane = 0  # which plane through the data the field is drawn on (d > 2)
@@ -341,7 +342,7 @@ class SMApp(KeyActions, App):
         self._panel("field").border_title = f"score field · {render.VIEWS[self.view]}"
         self._panel("field").border_subtitle = "v: next view"
 
-    # --- commands (the keys' actions are in tui.actions) ---------------------------------------
+    # --- commands (the keys' actions are in smtui.tui.screens.actions) ---------------------------------------
 
     def command(self, kind: str, **args) -> None:
         """Send a command to the trainer; a new command clears the last error shown."""

@@ -1,0 +1,122 @@
+"""`smtui sweep`: one headless run per (sigma, seed) in worker processes (core/sweep.py),
+a progress bar while they run, then a table and plots of what sigma buys and costs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from smtui.core.errors import UserError
+from smtui.core.io import atomic_write_text, check_writable, rows_to_csv, to_json
+from smtui.core.reading import name as shown_path
+from smtui.core.sweep import MAX_SEEDS, default_jobs, parse_sigmas, run_sweep, summarise, sweep_configs
+from smtui.tui.cli.flags import EXIT_DIVERGED, EXIT_OK, Parser, add_setup_options, config_from_args
+
+MAX_STEPS = 10_000_000
+MAX_JOBS = 256
+
+
+def build_sweep_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="smtui sweep", conflict_handler="resolve",
+               description="Train once per (sigma, seed) in parallel and show what sigma buys (ESM_q, the bias "
+               "of learning q_sigma's score) and costs (the gradient variance).")
+    add_setup_options(p)
+    o = p.add_argument_group("sweep")
+    o.add_argument("--sigma", required=True, metavar="LIST|RANGE",
+                   help="sigmas: a list 0.05,0.1,0.3 or START:STOP:COUNT evenly in log sigma, e.g. 0.03:3:8")
+    o.add_argument("--seeds", type=int, default=3, metavar="K",
+                   help=f"runs per sigma, seeds S..S+K-1 (data, start and batches differ), 1 to {MAX_SEEDS} "
+                   "(default 3)")
+    o.add_argument("--steps", type=int, default=2000, metavar="N", help="training steps per run (default 2000)")
+    o.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help=f"worker processes (default: the number of cores, {default_jobs()} here)")
+    o.add_argument("--json", metavar="PATH|-", help="write every run and the per-sigma summary as JSON (- stdout)")
+    o.add_argument("--csv", metavar="PATH", help="write one row per run as CSV")
+    p.epilog = "Exit status: 0 ok, 2 bad input, 3 a run diverged (its figures are still reported)."
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """`smtui sweep ARGS`."""
+    args = build_sweep_parser().parse_args(argv)
+    sigmas = parse_sigmas(args.sigma)
+    args.sigma = None  # the Config's own sigma is set per run
+    if not 0 <= args.steps <= MAX_STEPS:
+        raise UserError(f"--steps must be a whole number from 0 to {MAX_STEPS:,}, got {args.steps}")
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UserError(f"--jobs must be a whole number from 1 to {MAX_JOBS}, got {jobs}")
+    _check_outputs(args)
+    base = config_from_args(args)
+    configs = sweep_configs(base, sigmas, args.seeds)
+    wall0 = time.perf_counter()
+    results = _run(configs, args.steps, jobs)
+    summary = summarise(results)
+    result = {
+        "config": {k: v for k, v in base.to_dict().items() if k not in ("sigma", "seed", "eval_every")},
+        "sigmas": sigmas, "seeds": [base.seed + k for k in range(args.seeds)], "steps": args.steps,
+        "jobs": jobs, "wall_seconds": time.perf_counter() - wall0, "runs": results, "summary": summary,
+    }
+    if args.json == "-":
+        sys.stdout.write(to_json(result))
+    else:
+        if args.json:
+            atomic_write_text(args.json, to_json(result))
+        _show(summary, base.is_analytic)
+    if args.csv:
+        atomic_write_text(args.csv, rows_to_csv(results))
+    diverged = sum(r["status"] != "ok" for r in results)
+    if diverged:
+        print(f"smtui: diverged: {diverged} of {len(results)} runs (try a smaller --lr or larger sigmas)",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def _check_outputs(args) -> None:
+    """Every output path checked before the first step: writable, not a directory, not the
+    input data, and not the same file twice."""
+    seen = {}
+    data = Path(args.data).resolve() if args.data else None
+    for flag, path in (("--json", args.json), ("--csv", args.csv)):
+        if not path or (flag == "--json" and path == "-"):
+            continue
+        check_writable(path, flag)
+        real = Path(path).resolve()
+        if data is not None and real == data:
+            raise UserError(f"{flag} {shown_path(path)} is the --data input; choose another name")
+        if real in seen:
+            raise UserError(f"{flag} and {seen[real]} name the same file {shown_path(path)}")
+        seen[real] = flag
+
+
+def _run(configs, steps: int, jobs: int) -> list[dict]:
+    if not sys.stderr.isatty():
+        return run_sweep(configs, steps, jobs)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweep", total=len(configs), last="")
+        bar.update(task, last=f"{len(configs)} runs x {steps:,} steps")
+
+        def progress(done, total, r):
+            bar.update(task, completed=done, last=f"done sigma={r['sigma']:.3g} seed={r['seed']}")
+
+        return run_sweep(configs, steps, jobs, progress)
+
+
+def _show(summary: list[dict], analytic: bool) -> None:
+    from rich.console import Console
+
+    from smtui.tui.render.sweep import plots, summary_table
+
+    console = Console()
+    console.print(summary_table(summary, analytic))
+    width = max(40, min(console.width, 100))
+    for text in plots(summary, analytic, width, 14):
+        console.print(text)

@@ -1,0 +1,201 @@
+"""The score-field panel: arrows of the model score, the data score or their difference,
+the model density, Langevin samples; curves for 1-D data; for d > 2 the same on a plane
+through the data (the trainer computes the fields there; this only draws them).
+
+Arrow size is shown twice, so it reads with or without colour: five colours that stay
+distinct when a terminal has 256 or 16 colours (given as RGB: Textual remaps the 16
+named ANSI colours through its theme, which made red and magenta one colour), and thin
+arrows for the smaller three fifths, double arrows for the larger two. Training points are
+a dot in the terminal's own text colour; a one-line legend under the plot says so.
+NO_COLOR drops the colours (a terminal's monochrome rendering of them is too dim to
+read); the glyphs still tell size and kind."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+
+from smtui.tui.render import plot
+from smtui.tui.runner.protocol import Report
+
+VIEWS = ("model score", "data score", "difference", "model density", "Langevin samples")
+ARROWS = "→↗↑↖←↙↓↘"  # direction glyph by angle, counter-clockwise from +x
+BIG_ARROWS = "⇒⇗⇑⇖⇐⇙⇓⇘"  # the same directions, for the larger arrows
+BIG_FROM = 3  # levels from this one up are drawn with BIG_ARROWS
+SIZE_COLOURS = ((40, 100, 255), (0, 200, 220), (60, 200, 60), (230, 210, 0), (255, 50, 30))  # low -> high
+SAMPLE_COLOUR = (255, 50, 30)
+DENSITY_GLYPHS = " .:-=+*#%@"
+POINT = "•"
+ARROW_COLUMNS, ARROW_ROWS = 4, 2  # one arrow per this many plot cells across and down
+
+
+def field_panel(report: Report | None, view: int, width: int, height: int, colour: bool = True) -> Text:
+    snap = report.snapshot if report else None
+    if snap is None or snap.field is None:
+        return plot.note(width, height, "starting the trainer…")
+    if snap.dim == 1:
+        return _field_1d(report, view, width, height, colour)
+    return _field_2d(report, view, width, height, colour)
+
+
+def _paint(c, colour: bool):
+    return c if colour else "default"
+
+
+def _field_2d(report: Report, view: int, width: int, height: int, colour: bool) -> Text:
+    snap = report.snapshot
+    f = snap.field
+    xs, ys = f.axes
+    where = f"{f.plane} plane · " if f.plane else ""
+    points = f.project(snap.points)
+    legend = height >= 10
+    fig = plot.figure(width, height - 1 if legend else height)
+    fig.xlim(xs[0], xs[-1])
+    fig.ylim(ys[0], ys[-1])
+    plot.ticks(fig, width, height, x=(xs[0], xs[-1]), y=(ys[0], ys[-1]))
+    key = Text(no_wrap=True, end="")
+    if view == 3:
+        _density_cells(fig, f, colour)
+        plot.title(fig, width, f"{where}model density exp(-E) on the grid")
+        key.append(f"density low {DENSITY_GLYPHS[1:]} high")
+    elif view == 4:
+        fig.scatter(points[:, 0], points[:, 1], marker="·", color="default")
+        if snap.samples is None:
+            plot.title(fig, width, f"{where}no samples yet: press l to draw them")
+            key.append("· training points")
+        else:
+            s = f.project(snap.samples[np.all(np.isfinite(snap.samples), axis=1)])
+            fig.scatter(s[:, 0], s[:, 1], marker=POINT, color=_paint(SAMPLE_COLOUR, colour), style="bold")
+            plot.title(fig, width, f"{where}Langevin samples drawn at step {report.samples_step:,}")
+            key.append(POINT, style=Style(color=_rgb(SAMPLE_COLOUR) if colour else None, bold=True))
+            key.append(" samples · training points")
+    else:
+        fig.scatter(points[:, 0], points[:, 1], marker=POINT, color="default")
+        biggest = _arrows(fig, f, (f.model, f.data, f.model - f.data)[view], width, height, colour)
+        plot.title(fig, width, f"{where}{VIEWS[view]}" + (" (in-plane part)" if f.plane else ""))
+        _size_key(key, biggest, colour)
+    out = plot.text(fig).copy()  # (a copy: the legend goes under it)
+    if legend:
+        out.append("\n")
+        out.append_text(_fit(key, width))
+    return out
+
+
+def _rgb(c) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+def _size_key(key: Text, biggest: float, colour: bool) -> None:
+    """``size →→→⇒⇒ max 37.2 · • points``: the five size levels as drawn, low to high."""
+    key.append("size ")
+    for level, c in enumerate(SIZE_COLOURS):
+        glyph = (BIG_ARROWS if level >= BIG_FROM else ARROWS)[0]
+        key.append(glyph, style=Style(color=_rgb(c)) if colour else None)
+    key.append(f" low→high (max {biggest:.3g}) · ")
+    key.append(f"{POINT} training points")
+
+
+def _fit(t: Text, width: int) -> Text:
+    t.truncate(max(width, 1), overflow="ellipsis")
+    return t
+
+
+def _arrows(fig, f, vec: np.ndarray, width: int, height: int, colour: bool) -> float:
+    """One arrow per ARROW_COLUMNS x ARROW_ROWS cells of the panel as it is now (the grid's
+    resolution may lag a resize by a report: the spacing follows the panel, never the grid)."""
+    xs, ys = f.axes
+    nx, ny = len(xs), len(ys)
+    across = max(2, (max(width, plot.MIN_PLOT[0]) - 6) // ARROW_COLUMNS)
+    down = max(2, (max(height, plot.MIN_PLOT[1]) - 4) // ARROW_ROWS)
+    ix = np.unique(np.linspace(0, nx - 1, min(across, nx) + 2)[1:-1].round().astype(int))
+    iy = np.unique(np.linspace(0, ny - 1, min(down, ny)).round().astype(int))
+    idx = (iy[:, None] * nx + ix[None, :]).ravel()
+    v = vec[idx]
+    mag = np.hypot(v[:, 0], v[:, 1])
+    ok = np.isfinite(mag)
+    if not ok.any():
+        return float("nan")
+    level = plot.levels(mag, len(SIZE_COLOURS))
+    direction = np.round(np.arctan2(v[:, 1], v[:, 0]) / (np.pi / 4)).astype(int) % 8
+    glyph = np.where(level >= BIG_FROM, np.array(list(BIG_ARROWS))[direction], np.array(list(ARROWS))[direction])
+    glyph[~(mag > 0)] = "·"
+    px, py = np.meshgrid(xs[ix], ys[iy])
+    px, py = px.ravel()[ok], py.ravel()[ok]
+    fig.scatter(px, py, marker=list(glyph[ok]),
+                color=[_paint(SIZE_COLOURS[k], colour) for k in level[ok]])
+    return float(np.nanmax(mag))
+
+
+def _density_cells(fig, f, colour: bool) -> None:
+    # The grid is laid out for arrows, so two of its columns can land in one cell of the
+    # plot and leave the next cell empty (a blank stripe). Midpoints, interpolated in log
+    # density, fill every cell; a cell hit twice shows the later point, a close neighbour.
+    xs, ys, log_density = _refined(*f.axes, f.log_density)
+    p = np.exp(log_density - np.max(log_density))
+    level = np.clip((p * (len(DENSITY_GLYPHS) - 1)).round().astype(int), 0, len(DENSITY_GLYPHS) - 1)
+    keep = level > 0
+    px, py = np.meshgrid(xs, ys)
+    shade = [SIZE_COLOURS[min(k * len(SIZE_COLOURS) // len(DENSITY_GLYPHS), len(SIZE_COLOURS) - 1)]
+             for k in range(len(DENSITY_GLYPHS))]
+    fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[DENSITY_GLYPHS[k] for k in level[keep]],
+                color=[_paint(shade[k], colour) for k in level[keep]])
+
+
+def _refined(xs, ys, values):
+    """The grid's values (flat, in ``meshgrid(xs, ys)`` order) with a midpoint between
+    neighbours along each axis, linearly interpolated: (2n - 1) points per axis, flat too."""
+    fx = np.linspace(xs[0], xs[-1], 2 * len(xs) - 1) if len(xs) > 1 else np.asarray(xs, float)
+    fy = np.linspace(ys[0], ys[-1], 2 * len(ys) - 1) if len(ys) > 1 else np.asarray(ys, float)
+    rows = np.array([np.interp(fx, xs, row) for row in np.reshape(values, (len(ys), len(xs)))])
+    return fx, fy, np.array([np.interp(fy, ys, col) for col in rows.T]).T.ravel()
+
+
+def _field_1d(report: Report, view: int, width: int, height: int, colour: bool) -> Text:
+    snap = report.snapshot
+    f = snap.field
+    x = f.axes[0]
+    fig = plot.figure(width, height)
+    fig.xlim(x[0], x[-1])
+    model, data = f.model[:, 0], f.data[:, 0]
+    if view == 0:
+        fig.plot(x, model, color=_paint(SIZE_COLOURS[4], colour), marker="braille", label="model score ψ")
+        fig.horizontal_line(0.0, color="default")
+        curves = model
+        plot.title(fig, width, "model score ψ(x) (zero line: its stationary points)")
+    elif view == 1:
+        fig.plot(x, data, color=_paint(SIZE_COLOURS[1], colour), marker="braille", label="data score (σ-smoothed)")
+        fig.horizontal_line(0.0, color="default")
+        curves = data
+        plot.title(fig, width, "data score: the σ-smoothed score ψ is trained towards")
+    elif view == 2:
+        curves = model - data
+        fig.plot(x, curves, color=_paint(SIZE_COLOURS[3], colour), marker="braille", label="ψ − data score")
+        fig.horizontal_line(0.0, color="default")
+        plot.title(fig, width, "difference: model score ψ minus data score")
+    else:
+        dx = x[1] - x[0] if len(x) > 1 else 1.0
+        dens = np.exp(f.log_density) / dx
+        sampled = view == 4 and snap.samples is not None
+        ref = snap.samples[:, 0] if sampled else snap.points[:, 0]
+        hist, edges = np.histogram(ref[np.isfinite(ref)], bins=min(40, max(5, len(x) // 3)), range=(x[0], x[-1]),
+                                   density=True)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        what = "Langevin samples" if sampled else "training points"
+        fig.scatter(centres, hist, color=_paint(SIZE_COLOURS[1], colour), marker="▪", label=f"histogram of {what}")
+        fig.plot(x, dens, color=_paint(SIZE_COLOURS[4], colour), marker="braille", label="model density")
+        curves = np.concatenate([dens, hist])
+        if view == 4 and not sampled:
+            plot.title(fig, width, "no samples yet: press l · histogram of training points")
+        else:
+            plot.title(fig, width, f"model density vs histogram of {what}")
+    finite = curves[np.isfinite(curves)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if view <= 2:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        lo, hi = lo - 1.0, hi + 1.0
+    pad = 0.05 * (hi - lo)
+    fig.ylim(lo - pad if lo < 0 or view <= 2 else lo, hi + pad)
+    plot.ticks(fig, width, height, x=(x[0], x[-1]), y=(lo - pad if lo < 0 or view <= 2 else lo, hi + pad))
+    return plot.text(fig)

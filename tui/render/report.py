@@ -1,0 +1,241 @@
+"""Pure builders: a report (or snapshot) and a size in, rich ``Text`` out.
+
+Plots are drawn by plotext, one fresh figure per call (``smtui.tui.render.plot``), and its cells are
+read into ``Text``. Nothing here touches a widget, so these run in a worker thread
+(``smtui.tui.render.frames`` then cuts the text into rows) and are tested without an app. The score
+field's panel is ``smtui.tui.render.field``; the loss, the identities and the setup are here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.text import Text
+
+from smtui.core.config import Config
+from smtui.core.evaluation import TAIL_LIMIT
+from smtui.core.text import visible
+from smtui.core.trainer import Snapshot
+from smtui.tui.render import axes, plot
+from smtui.tui.render.field import VIEWS, field_panel
+from smtui.tui.render.plot import safely
+
+__all__ = ["VIEWS", "field_panel", "safely", "loss_panel", "loss_scale", "identities_table", "identity_plot",
+           "identity_rows", "agrees", "setup_text", "Text"]
+_figure, _note, _title = plot.figure, plot.note, plot.title
+
+
+# --- loss --------------------------------------------------------------------------------
+
+
+def loss_panel(snap: Snapshot | None, width: int, height: int, since: int = 0) -> Text:
+    """The training loss since step ``since`` (0: the whole history), every value drawn: on
+    a log10 axis while all are positive, else on a linear one (``loss_scale``).
+    A spike far beyond the rest (a divergence) is cut at the edge, not allowed to flatten
+    the curve (``smtui.tui.render.axes.robust_limits``)."""
+    if snap is None or len(snap.losses) == 0:
+        return _note(width, height, "loss: nothing yet — press space to train")
+    steps, loss = _since(snap, since)
+    if len(steps) == 0:
+        return _note(width, height, f"loss from step {since:,}: nothing since then yet",
+                     "(h shows the whole history)")
+    name, forward, _ = loss_scale(loss)
+    ok = np.isfinite(loss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = _binned(steps[ok], forward(loss[ok]), max(8, 2 * width))
+    # A linear axis is stretched by the first steps' transient as much as by a spike: its
+    # range follows the bulk more tightly than a log axis's.
+    lo, hi = axes.robust_limits(y) if name == "log10" else axes.robust_limits(y, (5, 95), 0.5)
+    fig = _figure(width, height)
+    fig.plot(x, np.clip(y, lo, hi), color="green", marker="braille")
+    xlo, xhi = float(steps[0]), float(max(steps[-1], steps[0] + 1))
+    fig.xlim(xlo, xhi)
+    fig.ylim(lo, hi)
+    plot.ticks(fig, width, height, x=(xlo, xhi), x_integer=True)
+    if name == "log10":
+        fig.yticks(*axes.log_ticks(lo, hi, axes.tick_count(max(height, plot.MIN_PLOT[1]) - 4, 3)))
+    else:
+        plot.ticks(fig, width, height, y=(lo, hi))
+    for step, _label in snap.marks:
+        if xlo <= step <= xhi:
+            fig.vline(step, color="magenta")
+    if height >= 9:  # in a short panel the plot needs every row
+        # A setup change (objective, sigma, re-init…) since the last step makes its loss another setup's.
+        stale = any(step >= steps[-1] for step, _ in snap.marks)
+        shown = "no step since the setup changed" if stale else f"latest {loss[-1]:.4g}"
+        start = f" · from step {since:,}" if since else ""
+        cut = ", spike cut" if np.nanmax(y) > hi or np.nanmin(y) < lo else ""
+        _title(fig, width, f"loss ({snap.config.objective}) {shown} · {name} y{cut}{start}")
+    return plot.text(fig)
+
+
+def _since(snap: Snapshot, since: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = snap.losses[:, 0] >= since
+    return snap.losses[keep, 0], snap.losses[keep, 1]
+
+
+def loss_scale(loss: np.ndarray):
+    """(name, forward, inverse): log10 while every finite loss is positive (the losses of
+    ESM, DSM and DAE are); linear once any is not (ISM's can be negative: a log of them,
+    or a symmetric log, would hide the crossing of zero or make a cliff of it). Either
+    way the range is robust to a spike (``smtui.tui.render.axes.robust_limits``)."""
+    finite = loss[np.isfinite(loss)]
+    if finite.size == 0 or (finite > 0).all():
+        return "log10", np.log10, lambda t: 10.0**t
+    return "linear", lambda y: y, lambda t: t
+
+
+def loss_subtitle(snap: Snapshot | None, since: int = 0, width: int = 80) -> str:
+    """The loss panel's border note: which scale, what the marks are, what h does (the
+    marks' note gives way first in a narrow panel)."""
+    name = loss_scale(_since(snap, since)[1])[0] if snap is not None and len(snap.losses) else "log10"
+    c = f"h: {'whole history' if since else 'from now'}"
+    full = f"{name} y · | setup changed · {c}"
+    return full if len(full) <= width - 6 else f"{name} y · {c}"
+
+
+def _binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means over at most ``bins`` equal runs of points: a readable curve of a noisy loss."""
+    if len(x) <= bins:
+        return x, y
+    groups = np.array_split(np.arange(len(x)), bins)
+    return np.array([x[g].mean() for g in groups]), np.array([y[g].mean() for g in groups])
+
+
+# --- identities -------------------------------------------------------------------------
+
+
+def agrees(measured, theory, se=None, tol=None) -> bool | None:
+    """Equal within what the arithmetic and the estimator can resolve: |measured - theory|
+    <= 3 se + tol, with ``se`` the standard error of the difference (Monte Carlo; combine
+    both sides' with math.hypot) and ``tol`` what rounding (and, for identities resting on
+    integration by parts, the quadrature) leaves in the terms subtracted; the engine gives
+    it with each figure (``*_tol``). Without one, a few hundred ulps of the two values."""
+    if measured is None or theory is None or not (math.isfinite(measured) and math.isfinite(theory)):
+        return None
+    if tol is None or not math.isfinite(tol):
+        tol = 256 * 2.0**-52 * max(abs(measured), abs(theory))
+    bound = tol + (3 * se if se is not None and math.isfinite(se) else 0.0)
+    return bool(abs(measured - theory) <= bound)
+
+
+def _hypot(*ses):
+    """The standard error of a difference of independent estimates (None when exact)."""
+    given = [v for v in ses if v is not None]
+    return math.hypot(*given) if given else None
+
+
+def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | None, float | None, bool | None]]:
+    """(name, measured, theory name, theory, standard error, agrees) for each identity shown."""
+    f = snap.figures
+    s2 = snap.config.sigma**2
+    dae_scaled = f["dae"] / (2 * s2 * s2) if f.get("dae") is not None else None
+    theory_se = f.get("esm_minus_dsm_theory_se")
+    rows = [
+        ("ESM-DSM", f["esm_minus_dsm"], "C2-C3", f["esm_minus_dsm_theory"],
+         _hypot(f.get("esm_minus_dsm_se"), theory_se), f.get("esm_minus_dsm_tol")),
+        ("pairs", f["esm_minus_dsm_pairs"], "C2-C3", f["esm_minus_dsm_theory"],
+         _hypot(f.get("esm_minus_dsm_pairs_se"), theory_se), f.get("esm_minus_dsm_pairs_tol")),
+        ("ISM-DSM", f["ism_minus_dsm"], "-d/2σ²", f["ism_minus_dsm_theory"], f.get("ism_minus_dsm_se"),
+         f.get("ism_minus_dsm_tol")),
+        ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
+    ]
+    out = [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
+    if (f.get("esm_minus_dsm_pairs_tail") or 0.0) > TAIL_LIMIT:
+        # A few rare pairs carry the spread (small sigma): the sample's standard error is
+        # not to be trusted, so neither a tick nor a cross can be. The exact row decides.
+        out[1] = (*out[1][:5], None)
+    return out
+
+
+def _num(v, width: int = 10) -> str:
+    """``v`` in at most ``width`` cells: six significant figures, fewer when the exponent
+    needs the room (-3.98595e-284 becomes -3.99e-284), never cut inside the number."""
+    if v is None or not math.isfinite(v):
+        return "—".rjust(width)
+    for digits in range(6, 0, -1):
+        text = f"{v:.{digits}g}"
+        if len(text) <= width:
+            return text.rjust(width)
+    return text
+
+
+def identities_table(snap: Snapshot | None) -> Text:
+    """One line per identity: name, measured, the theory's name (or ± SE), theory, ✓."""
+    if snap is None or snap.figures is None:
+        return Text("evaluating… (identities appear when the figures are ready)", end="")
+    t = Text(no_wrap=True, end="")
+    for name, m, tname, th, se, ok in identity_rows(snap):
+        t.append(f"{name:<8}", style="bold")
+        t.append(_num(m))
+        t.append(f" {'±' + format(se, '.2g') if se is not None else tname:<9}"[:10], style="dim")
+        t.append(_num(th))
+        t.append(" ")
+        if ok is None:
+            t.append("?", style="yellow")
+        else:
+            t.append("✓" if ok else "✗", style="bold green" if ok else "bold red")
+        t.append("\n")
+    how = "quadrature" if snap.figures.get("evaluation") == "quadrature" else "Monte Carlo"
+    t.append(f"at step {snap.figures_step:,} · {how}", style="dim")
+    return t
+
+
+def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
+    """ESM - DSM over steps: the exact estimate (a line, flat: the paper's result), the
+    pairs estimate training sees (dots, wobbling within its standard error) and the
+    theory value C2 - C3 (the axis label). Drawn since C2 - C3 last changed."""
+    if snap is None or len(snap.identity_history) == 0:
+        return _note(width, height, "ESM-DSM over steps appears here")
+    h = snap.identity_history
+    same = np.isclose(h[:, 2], h[-1, 2], rtol=1e-12, atol=0) | np.isnan(h[-1, 2])
+    start = len(same) - int(np.argmin(same[::-1])) if not same.all() else 0
+    h = h[start:]
+    steps, exact, theory, pairs, se = h[:, 0], h[:, 1], h[:, 2], h[:, 3], h[:, 4]
+    if len(steps) == 1:
+        steps, exact, pairs = np.array([steps[0], steps[0] + 1.0]), np.repeat(exact, 2), np.repeat(pairs, 2)
+    centre = float(theory[-1]) if math.isfinite(theory[-1]) else float(np.nanmean(exact))
+    spread = [np.nanmedian(3 * se) if np.isfinite(se).any() else 0.0,
+              np.nanmax(np.abs(pairs - centre)) if np.isfinite(pairs).any() else 0.0,
+              np.nanmax(np.abs(exact - centre)) if np.isfinite(exact).any() else 0.0]
+    spread = 1.1 * max(max(float(np.nan_to_num(v)) for v in spread), 1e-3 * max(1.0, abs(centre)))
+    fig = _figure(width, height)
+    fig.xlim(float(steps[0]), float(max(steps[-1], steps[0] + 1)))
+    plot.ticks(fig, width, height, x=(float(steps[0]), float(max(steps[-1], steps[0] + 1))), x_integer=True)
+    fig.ylim(centre - spread, centre + spread)
+    fig.yticks([centre], [f"{centre:.4g}"])
+    fig.plot_size(max(width, plot.MIN_PLOT[0]), max(height, 5))  # 5 rows (at 80x24) still hold the x labels
+    if np.isfinite(pairs).any():
+        fig.scatter(steps, pairs, marker="·", color="yellow")
+    fig.plot(steps, exact, color="green", marker="braille")
+    _title(fig, width, f"⠒ exact (flat) · pairs; C2-C3 ±{spread:.2g}")
+    return plot.text(fig)
+
+
+# --- setup and status ---------------------------------------------------------------------
+
+
+def setup_text(config: Config, dim: int | None, compact: bool = False) -> Text:
+    items = [
+        ("data", visible(config.source) + (f" ({dim}-D)" if dim else "")),
+        ("objective", config.objective),
+        ("sigma", f"{config.sigma:.4g}"),
+        ("optimiser", config.optimizer),
+        ("learning rate", f"{config.lr:.4g}"),
+        ("batch", str(config.batch)),
+        ("hidden", str(config.hidden)),
+        ("lambda", f"{config.lam:.4g}"),
+        ("seed", str(config.seed)),
+    ]
+    t = Text(no_wrap=True, end="")
+    if compact:
+        short = {"objective": "obj", "optimiser": "opt", "learning rate": "lr", "lambda": "λ"}
+        pairs = [f"{short.get(k, k)} {v}" for k, v in items]
+        t.append(" · ".join(pairs[:2]) + "\n" + " · ".join(pairs[2:5]) + "\n" + " · ".join(pairs[5:]))
+        return t
+    for i, (k, v) in enumerate(items):
+        t.append(f"{k:<14}", style="dim")
+        t.append(v, style="bold")
+        if i < len(items) - 1:
+            t.append("\n")
+    return t

@@ -1,0 +1,234 @@
+"""The command palette's entries (every action, every choice, exact values, files) and the
+parsing of typed values into Config changes; a bad value is a one-line UserError.
+
+Files (save, load, exports) are asked for with a default name that overwrites nothing; a
+name that exists is overwritten only after a yes to "overwrite?"."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from textual.app import SystemCommand
+
+from smtui.core.config import HIDDEN_MAX, WORDS, Config
+from smtui.core.distributions import NAMES
+from smtui.core.errors import UserError
+from smtui.core.experiment import experiment_targets, load_config, suggest_experiment_path
+from smtui.core.io import atomic_write_text, check_writable
+from smtui.core.objectives import OBJECTIVES
+from smtui.core.optim import OPTIMIZERS
+from smtui.core.reading import check_regular
+from smtui.core.text import quoted
+from smtui.tui.render.report import VIEWS
+from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.modals import Confirm, ValuePrompt
+from smtui.tui.screens.sweep import ask_sweep
+
+LONGEST_NUMBER = 40  # characters; anything longer is a mistake, and quoting it whole would not fit a line
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value the palette can set exactly: its Config field and how to read it."""
+
+    title: str
+    field: str
+    kind: type
+    what: str
+
+
+SETTINGS = (
+    Setting("sigma", "sigma", float, "a number > 0 (the noise width and temperature)"),
+    Setting(WORDS["lr"], "lr", float, "a number > 0"),
+    Setting(WORDS["hidden"], "hidden", int, f"a whole number of hidden units, 1 to {HIDDEN_MAX:,}"),
+    Setting("seed", "seed", int, "a whole number >= 0 (new data, init and batches)"),
+    Setting(WORDS["lam"], "lam", float, "a number >= 0 (ISMreg's weight)"),
+    Setting(WORDS["batch"], "batch", int, "a whole number >= 1"),
+    Setting(WORDS["n_train"], "n_train", int, "a whole number of points to draw, >= 1"),
+    Setting("data file", "data_path", str, "a CSV / text / .npy file of points, shape (n, d)"),
+)
+
+
+def parse_value(setting: Setting, text: str):
+    """The typed text as a value for ``setting.field``, or a UserError saying what is allowed."""
+    text = text.strip()
+    if not text:
+        raise UserError(f"{setting.title}: nothing typed; expected {setting.what}")
+    if setting.kind is str:
+        path = os.path.expanduser(text)
+        check_regular(path, setting.title)  # a FIFO, a device or a loop is named as such
+        return path
+    if len(text) > LONGEST_NUMBER:
+        raise UserError(f"{setting.title} must be {setting.what}, got {quoted(text, 30)} ({len(text)} characters)")
+    try:
+        return setting.kind(text)
+    except ValueError:
+        raise UserError(f"{setting.title} must be {setting.what}, got {quoted(text)}") from None
+
+
+def parse_setting(config: Config, setting: Setting, text: str) -> dict:
+    """The change the typed text asks for, checked against the whole setup: ``{field: value}``,
+    or a one-line UserError naming the bad value and what is allowed."""
+    value = parse_value(setting, text)
+    config.with_changes(**{setting.field: value})
+    return {setting.field: value}
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def free_path(stem: str, suffix: str, folder: str | Path = ".") -> Path:
+    """``folder/stem.suffix``, or ``stem-2.suffix``, ... : the first name not taken."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)
+    for i in range(1, 10_000):
+        p = Path(folder) / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
+        if not p.exists():
+            return p
+    raise UserError(f"no free file name like {stem + suffix!r} in {str(folder)!r}")
+
+
+def ask_file(app, question: str, default: Path, targets: Callable[[str], list[Path]],
+             then: Callable[[str, bool], None]) -> None:
+    """Ask for a file name (``default`` filled in); check it can be written; if any of
+    ``targets(name)`` exists, ask before overwriting. Then ``then(name, overwrite)``."""
+
+    def chosen(text: str | None) -> None:
+        if text is None:
+            return
+        name = os.path.expanduser(text.strip())
+        try:
+            if not name:
+                raise UserError("no file name typed; nothing written")
+            paths = targets(name)
+            for p in paths:
+                check_writable(p, "output")
+        except UserError as exc:
+            app.notify(str(exc), title="refused", severity="error")
+            return
+        taken = [p.name for p in paths if p.exists()]
+        if not taken:
+            then(name, False)
+            return
+
+        names = ", ".join(taken) if len(", ".join(taken)) <= 44 else f"{taken[0]} and {len(taken) - 1} more"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                then(name, True)
+            else:
+                app.notify(f"nothing written; {names} kept (give another name to write beside it)",
+                           severity="warning")
+
+        app.push_screen(Confirm(f"{names} exist{'s' if len(taken) == 1 else ''}. Overwrite?"), confirmed)
+
+    app.push_screen(ValuePrompt(question, str(default)), chosen)
+
+
+def ask_save(app) -> None:
+    """s: save the experiment (setup, parameters and optimiser state, metric history)."""
+    def toml(name: str) -> str:
+        return name if name.lower().endswith(".toml") else name + ".toml"
+
+    ask_file(app, "Save the experiment as (.toml; .npz and .csv go beside it)",
+             suggest_experiment_path(app.config), lambda name: experiment_targets(toml(name)),
+             lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite))
+
+
+def ask_load(app) -> None:
+    """Load a saved experiment: its setup is checked here, the rest where it trains."""
+
+    def chosen(text: str | None) -> None:
+        if text is None:
+            return
+        name = os.path.expanduser(text.strip())
+        try:
+            if not name:
+                raise UserError("no file name typed; nothing loaded")
+            load_config(name)
+        except UserError as exc:
+            app.notify(str(exc), title="refused", severity="error")
+            return
+        app.command("load", path=name)
+
+    app.push_screen(ValuePrompt("Load an experiment (.toml, saved with s or smtui run --save)", ""), chosen)
+
+
+def _stem(app) -> str:
+    step = app.report.snapshot.step if app.report else 0
+    return f"smtui-{Path(app.config.source).stem}-step{step}"
+
+
+def ask_screenshot(app) -> None:
+    """Export what the screen shows now as SVG (written atomically)."""
+
+    def write(name: str, overwrite: bool) -> None:
+        def now() -> None:
+            try:
+                atomic_write_text(name, app.export_screenshot(title=f"smtui · {Path(name).name}"))
+            except OSError as exc:
+                app.notify(f"cannot write {quoted(name, tail=True)}: {exc.strerror or exc}", title="refused",
+                           severity="error")
+                return
+            app.notify(f"screenshot written to {name}", title="done")
+
+        app.call_after_refresh(now)  # once the prompt is gone from the screen
+
+    ask_file(app, "Export a screenshot as (.svg)", free_path(_stem(app), ".svg"), lambda name: [Path(name)], write)
+
+
+def ask_history(app) -> None:
+    """Export the metric history (every evaluation so far) as CSV, written by the trainer."""
+    ask_file(app, "Export the metric history as (.csv)", free_path(_stem(app) + "-history", ".csv"),
+             lambda name: [Path(name)], lambda name, overwrite: app.command("export_csv", path=name,
+                                                                              overwrite=overwrite))
+
+
+def palette(app) -> Iterator[SystemCommand]:
+    """Every action the keys offer, every choice, and a prompt for each exact value."""
+    files = app.files  # False in a demo session: no entry that saves, loads or reads a file
+    for k in KEYS:
+        if k.action == "command_palette" or (k.action == "save" and not files):
+            continue
+        yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
+    for s in SETTINGS:
+        if s.field == "data_path" and not files:
+            continue
+        yield SystemCommand(f"Set {s.title}…", s.what, partial(app.ask_setting, s))
+    yield SystemCommand("Compare chosen objectives…", "2 to 4 objectives side by side from one start",
+                        partial(_compare, app))
+    if files:
+        yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
+                            partial(ask_load, app))
+        yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
+        yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
+                            partial(ask_history, app))
+    yield SystemCommand("Sweep sigma…", "one run per sigma and seed in worker processes: what sigma buys and costs",
+                        partial(ask_sweep, app))
+    yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",
+                        app.restart_trainer)
+    for name in NAMES:
+        yield SystemCommand(f"Distribution: {name}", "switch the data", partial(app.change, distribution=name,
+                                                                              data_path=None))
+    for name, o in OBJECTIVES.items():
+        yield SystemCommand(f"Objective: {name}", o.description, partial(app.change, objective=name))
+    for name in OPTIMIZERS:
+        yield SystemCommand(f"Optimiser: {name}", "resets the optimiser state", partial(app.change, optimizer=name))
+    for i, name in enumerate(VIEWS):
+        yield SystemCommand(f"View: {name}", "what the score field panel shows", partial(app.show_view, i))
+
+
+def _compare(app) -> None:
+    from smtui.tui.screens.compare import ask_objectives
+
+    ask_objectives(app)
+
+
+def _action(app, action: str) -> Callable:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run

@@ -1,0 +1,132 @@
+"""The modal screens: the help (every key, what the figures mean), a one-line prompt for
+exact values and file names, a yes/no question (overwrite a file?) and the question q
+asks when steps are unsaved."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from smtui.tui.screens.keys import KEYS
+
+FIGURES = (
+    "[b]What the figures mean[/b]  (P. Vincent, \"A Connection Between Score Matching and Denoising "
+    "Autoencoders\", 2011)\n\n"
+    "[b]Score field[/b]  The model score ψ(x) = (Wᵀ sigmoid(Wx + b) + c - x) / σ² drawn as arrows: the glyph is "
+    "the direction, the colour the size (blue small → red large, by quintile), over the training points (·). "
+    "Views (v): model score ψ; data score (the exact σ-smoothed score for analytic distributions, the Parzen "
+    "score otherwise); their difference; the model density exp(-E) normalised on the grid; samples drawn by "
+    "Metropolis-adjusted Langevin from the model's energy (l; exact, chains started across the data's "
+    "range). 1-D data shows curves: ψ against the data score, density against a "
+    "histogram.\n\n"
+    "[b]Loss[/b]  The training objective over steps, as log10 of its positive values (ISM losses can be "
+    "negative and are then not drawn). A vertical mark shows where the setup changed.\n\n"
+    "[b]Identities[/b]  Every figure on one fixed evaluation set (Gauss-Hermite quadrature for d ≤ 2), so "
+    "they hold to about 1e-4 (measured by σ in the README):\n"
+    "  ESM-DSM  measured ESM_qσ - DSM_qσ beside its theory value C2 - C3: the paper's main result.\n"
+    "  pairs    the same from one clean point per noisy one, as training sees it, ± its standard error.\n"
+    "  ISM-DSM  beside -d / (2σ²).\n"
+    "  DSM      beside DAE / (2σ⁴): algebra, equal on every batch.\n"
+    "✓ marks agreement within what the arithmetic and the estimator resolve: float64 rounding of the terms "
+    "subtracted (for ISM-DSM also the quadrature's 1e-4 of them), plus 3 standard errors for a Monte Carlo figure "
+    "(both sides' combined for d > 2). A model sharper than the quadrature resolves (σ max‖W_j‖ > 3: a sigmoid "
+    "steep across one Parzen bump) is evaluated by Monte Carlo instead, with standard errors.\n\n"
+    "[b]ESM-DSM over steps[/b]  The exact estimate stays flat while the losses fall: the two objectives "
+    "differ by a constant that does not depend on the parameters. The pairs estimate wobbles around it.\n\n"
+    "[b]Status line[/b]  step, training steps per second (wall clock, evaluations included, the mean over the "
+    "last 10 s of training, so it is steady), time spent training (saved with the experiment), and the state "
+    "with what to do next. While training, the figures are re-evaluated every second or two (evaluation is "
+    "kept to a twentieth of the trainer's time) and the score field about four times a second. A trainer "
+    "that says nothing for 2 s (its process stopped, or starved of CPU) is shown as stalled, and the time it "
+    "stood still is not counted. A narrow terminal "
+    "drops the least needed parts of the line, and of the key bar (every key is listed above).\n\n"
+    "[b]Command palette[/b] (ctrl+p)  every action, every distribution, objective, optimiser and view, and "
+    "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file. "
+    "Also: save or load an experiment (a .toml setup with the parameters in a .npz and the metric history in "
+    "a .csv beside it; `smtui --load FILE.toml` resumes one), export a screenshot (SVG) or the metric history "
+    "(CSV), sweep sigma (a run per sigma and seed in worker processes, then a table and plots of ESM_q and the "
+    "gradient variance against sigma: what sigma buys and costs), and restart the trainer if it stopped. "
+    "Nothing is overwritten without asking.\n"
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key and what the figures mean; escape (or ?, q) closes it."""
+
+    BINDINGS = [Binding("escape", "dismiss", "close"), Binding("question_mark", "dismiss", "close", show=False),
+                Binding("q", "dismiss", "close", show=False)]
+
+    def compose(self) -> ComposeResult:
+        text = Text("Keys\n", style="bold")
+        for k in KEYS:
+            text.append(f"{k.label:>8}  ", style="bold")
+            text.append(f"{k.help}\n")
+        text.append("\n")
+        text.append_text(Text.from_markup(FIGURES))
+        with VerticalScroll(id="help") as box:
+            box.border_title = "Help"
+            box.border_subtitle = "escape closes"
+            yield Static(text, id="help-text")
+
+
+class ValuePrompt(ModalScreen[str | None]):
+    """Ask for one exact value; enter submits it, escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, question: str, current: str) -> None:
+        super().__init__()
+        self.question, self.current = question, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.question)
+            yield Input(value=self.current, id="prompt-input", select_on_focus=True)
+            yield Label("enter sets it · escape cancels", classes="dim")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Confirm(ValuePrompt):
+    """A yes/no question (styled as the value prompt, whose CSS it shares by subclassing);
+    y or enter says yes, n or escape says no."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__(question, "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.question)
+            yield Label("y or enter: yes · n or escape: no", classes="dim")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class QuitPrompt(ValuePrompt):
+    """q with unsaved steps: y (or q again) quits, s saves first, n or escape stays."""
+
+    BINDINGS = [Binding("y,q", "answer('quit')", "quit"), Binding("s", "answer('save')", "save"),
+                Binding("n,escape", "answer(None)", "stay")]
+
+    def __init__(self, unsaved: int) -> None:
+        super().__init__(f"{unsaved:,} step{'s' if unsaved != 1 else ''} since the last save would be lost. "
+                         "Quit?", "")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.question)
+            yield Label("y or q: quit · s: save first · n or escape: stay", classes="dim")
+
+    def action_answer(self, choice: str | None) -> None:
+        self.dismiss(choice)

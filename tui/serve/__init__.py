@@ -1,0 +1,1 @@
+"""`smtui serve`: the app served to SSH clients and browser tabs, each viewer on its own bounded process."""

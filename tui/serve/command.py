@@ -1,0 +1,114 @@
+"""`smtui serve`: give a demo. `--ssh` serves the app to SSH clients (smtui.tui.serve.ssh), `--web`
+to browser tabs (smtui.tui.serve.web). This module parses and checks the flags; the servers start
+`python -m smtui [setup flags]` once per session and own nothing of the science."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from smtui.core.errors import UserError
+from smtui.tui.cli.flags import (
+    SETUP_FLAGS,
+    Parser,
+    add_experiment_options,
+    add_setup_options,
+    setup_from_args,
+)
+
+SSH_PORT, WEB_PORT = 2222, 8000
+MAX_SESSIONS, IDLE_TIMEOUT = 8, 900.0
+# Flags that only the SSH server understands, with argparse's names for them.
+SSH_ONLY = {"authorized_keys": "--authorized-keys", "open": "--open", "max_sessions": "--max-sessions",
+            "idle_timeout": "--idle-timeout", "host_key": "--host-key"}
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="smtui serve", description="Give a demo: every SSH connection or browser tab gets its own "
+               "copy of the app, starting from the setup the flags describe.")
+    mode = p.add_argument_group("server").add_mutually_exclusive_group(required=True)
+    mode.add_argument("--ssh", action="store_true", help="serve the app over SSH (asyncssh)")
+    mode.add_argument("--web", action="store_true", help="serve the app to web browsers (textual-serve)")
+    s = p.add_argument_group("both servers")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, metavar="N", help=f"port (default {SSH_PORT} for --ssh, {WEB_PORT} for --web)")
+    s.add_argument("--allow-files", action="store_true",
+                   help="let viewers save, load and export files as the serving user (off: every session "
+                   "runs `smtui --no-files`)")
+    g = p.add_argument_group("SSH only")
+    who = g.add_mutually_exclusive_group()
+    who.add_argument("--authorized-keys", metavar="FILE",
+                     help="public keys allowed to connect, one a line (default ~/.ssh/authorized_keys)")
+    who.add_argument("--open", action="store_true",
+                     help="let anyone who can reach the port in, without authentication (a public demo)")
+    g.add_argument("--max-sessions", type=int, metavar="N",
+                   help=f"sessions at once; the next client is told to try later (default {MAX_SESSIONS})")
+    g.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                   help=f"end a session after this long without a key press, 0 for never (default {IDLE_TIMEOUT:g})")
+    g.add_argument("--host-key", metavar="FILE", help="the server's ed25519 host key, made on first use "
+                   "(default: ssh_host_ed25519_key in smtui's config directory)")
+    add_setup_options(p)
+    add_experiment_options(p)
+    p.epilog = "Viewers connect with `ssh -p PORT HOST` or open http://HOST:PORT in a browser."
+    return p
+
+
+def session_argv(args: argparse.Namespace) -> list[str]:
+    """The setup flags again, as every session's `python -m smtui` gets them (paths made absolute)."""
+    argv = []
+    for dest in (*SETUP_FLAGS, "load", "config"):
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest in ("data", "load", "config"):
+            value = str(Path(value).resolve())
+        argv += ["--" + dest.rstrip("_").replace("_", "-"), str(value)]
+    return argv if getattr(args, "allow_files", False) else [*argv, "--no-files"]
+
+
+def app_command(args: argparse.Namespace) -> list[str]:
+    """The command line of one session's app: this Python, smtui's CLI, the setup flags."""
+    return [sys.executable, "-P", "-m", "smtui", *session_argv(args)]  # -P: the working directory is not on sys.path
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse what cannot work before listening: bad ports and limits, flags of the other server,
+    and a setup the app would refuse (so no viewer is the first to find out)."""
+    if args.web:
+        given = [flag for dest, flag in SSH_ONLY.items() if getattr(args, dest) not in (None, False)]
+        if given:
+            raise UserError(f"{given[0]} applies to --ssh only")
+    args.port = (SSH_PORT if args.ssh else WEB_PORT) if args.port is None else args.port
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be 0 to 65535, got {args.port}")
+    if not args.host.strip():
+        raise UserError("--host must name an address, e.g. 127.0.0.1")
+    if args.ssh:
+        args.max_sessions = MAX_SESSIONS if args.max_sessions is None else args.max_sessions
+        args.idle_timeout = IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
+        if args.max_sessions < 1:
+            raise UserError(f"--max-sessions must be at least 1, got {args.max_sessions}")
+        if not 0 <= args.idle_timeout < float("inf"):
+            raise UserError(f"--idle-timeout must be a number of seconds >= 0 (0: never), got {args.idle_timeout}")
+    setup_from_args(args)  # the app's own checks of the setup flags, data file and experiment
+
+
+def config_dir() -> Path:
+    """Where smtui keeps its own files: $XDG_CONFIG_HOME/smtui, else ~/.config/smtui."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "smtui"
+
+
+def main(argv: list[str]) -> int:
+    """`smtui serve ARGS`."""
+    args = build_serve_parser().parse_args(argv)
+    check_args(args)
+    if args.ssh:
+        from smtui.tui.serve.ssh import serve_ssh
+
+        return serve_ssh(args, app_command(args))
+    from smtui.tui.serve.web import serve_web
+
+    return serve_web(args, app_command(args))
