@@ -1,6 +1,8 @@
 """Experiments: round trip, exact resume, refusal of bad files, atomic saves."""
 
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,3 +292,27 @@ def test_suggested_names_say_what_and_never_collide(tmp_path):
     assert suggest_experiment_path(cfg, tmp_path).name == "ring8-dsm-sigma0.3-2.toml"
     (tmp_path / "ring8-dsm-sigma0.3-2.csv").write_text("")  # a stray companion also counts as taken
     assert suggest_experiment_path(cfg, tmp_path).name == "ring8-dsm-sigma0.3-3.toml"
+
+
+SAVED_BEFORE_FLAT_OPTIMISERS = Path(__file__).parent / "data" / "saved_0cdbb80"
+
+
+@pytest.mark.parametrize("case", ["adam_dsm", "momentum_esm", "sgd_ism", "adam_dae"])
+def test_experiments_saved_by_an_earlier_version_continue_bit_for_bit(tmp_path, case):
+    """Experiments saved by smtui at 0cdbb80 (optimiser state then kept per parameter; made by
+    the make.py beside them) load and take the same 25 steps that version took without stopping."""
+    for f in SAVED_BEFORE_FLAT_OPTIMISERS.glob(f"{case}.*"):
+        shutil.copy(f, tmp_path / f.name)
+    t = load_experiment(tmp_path / f"{case}.toml")
+    assert t.step == 20
+    t.train(25)
+    with np.load(SAVED_BEFORE_FLAT_OPTIMISERS / "continued.npz") as want:
+        for k, v in t.params.items():
+            np.testing.assert_array_equal(v, want[f"{case}.{k}"])
+            assert v.dtype == want[f"{case}.{k}"].dtype
+        opt = {f"{case}.opt.{k}.{kk}": vv for k, v in t.opt_state.items() if isinstance(v, dict)
+               for kk, vv in v.items()}
+        opt.update({f"{case}.opt.{k}": v for k, v in t.opt_state.items() if not isinstance(v, dict)})
+        assert set(opt) == {k for k in want.files if k.startswith(f"{case}.opt.")}
+        for k, v in opt.items():
+            np.testing.assert_array_equal(v, want[k])
