@@ -157,8 +157,8 @@ class Comparison:
         params = init_params(np.random.default_rng([cfg.seed, 0x1417]), self.dim, cfg.hidden,
                              dtype=np.dtype(cfg.dtype))
         theta = pack(params)
-        init = OPTIMIZERS[cfg.optimizer][0]
-        self.runs = {n: Run(n, self.lrs[n], theta.copy(), init({"theta": theta})) for n in self.names}
+        init = OPTIMIZERS[cfg.optimizer].init
+        self.runs = {n: Run(n, self.lrs[n], theta.copy(), init(theta)) for n in self.names}
         self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
         self.step = 0
         self.history: list[dict] = []  # one row per evaluation and run
@@ -186,7 +186,7 @@ class Comparison:
         steps unless ``evaluate`` is False (the app schedules its own evaluations)."""
         import time
 
-        cfg, update = self.config, OPTIMIZERS[self.config.optimizer][1]
+        cfg, update = self.config, OPTIMIZERS[self.config.optimizer].update
         done = 0
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
@@ -197,12 +197,12 @@ class Comparison:
                         continue
                     loss, g = grads[run.name](run.theta)
                     g = np.asarray(g, dtype=run.theta.dtype)
-                    new, opt = update({"theta": run.theta}, {"theta": g}, run.opt, run.lr)
-                    if not (np.isfinite(loss) and np.isfinite(new["theta"]).all()):
+                    new, opt = update(run.theta, g, run.opt, run.lr)
+                    if not (np.isfinite(loss) and np.isfinite(new).all()):
                         run.status = "diverged"
                         run.message = f"diverged at step {self.step + 1} (kept step {self.step}'s parameters)"
                         continue
-                    run.theta, run.opt, run.loss = new["theta"], opt, float(loss)
+                    run.theta, run.opt, run.loss = new, opt, float(loss)
                 self.train_seconds += time.perf_counter() - t0
                 self.step += 1
                 done += 1

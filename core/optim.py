@@ -1,13 +1,16 @@
-"""Optimisers as pure functions: init(params) -> state; update(params, grads, state, lr)
--> (params, state). Parameters and state are dicts of plain arrays.
+"""Optimisers, each written once, on flat parameter vectors (theta = smtui.core.fused.pack).
 
-Each also has an ``*_into`` form for the trainer's hot loop: the same update, bit for
-bit, on flat vectors (theta, and a state of flat vectors such as {"m", "v", "t"}),
-written into buffers the caller owns (``new_theta``, ``new_state``, ``scratch``; none
-of them an input) so a step allocates nothing and the inputs stay as they were (the
-trainer keeps them if the step turns out non-finite)."""
+An optimiser is ``init(theta) -> state`` (a dict of flat vectors like theta, and scalars
+such as Adam's count t) and ``update_into(theta, grad, state, lr, new_theta, new_state,
+scratch)``, which writes the step into buffers the caller owns (none of them an input), so
+a step allocates nothing and the inputs stay as they were: the trainer keeps them when the
+step turns out non-finite. ``Optimizer.update`` is the same step returning fresh arrays.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,67 +18,38 @@ MOMENTUM = 0.9
 ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
-def _zeros(params):
-    return {k: np.zeros_like(v) for k, v in params.items()}
-
-
-def sgd_init(params):
+def sgd_init(theta: np.ndarray) -> dict:
     return {}
 
 
-def sgd_update(params, grads, state, lr):
-    return {k: params[k] - lr * grads[k] for k in params}, state
-
-
-def momentum_init(params):
-    return {"v": _zeros(params)}
-
-
-def momentum_update(params, grads, state, lr):
-    v = {k: MOMENTUM * state["v"][k] + grads[k] for k in params}
-    return {k: params[k] - lr * v[k] for k in params}, {"v": v}
-
-
-def adam_init(params):
-    return {"m": _zeros(params), "v": _zeros(params), "t": np.zeros((), dtype=np.int64)}
-
-
-def adam_update(params, grads, state, lr):
-    t = int(state["t"]) + 1
-    # A Python float (not a numpy float64) so float32 parameters stay float32.
-    scale = float(lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t))
-    new, m, v = {}, {}, {}
-    for k in params:
-        # The textbook expressions, evaluated in the same order (bit-identical), with the
-        # temporaries reused: in-place only on arrays allocated here, inputs untouched.
-        g = grads[k]
-        m[k] = mk = (1 - ADAM_B1) * g
-        mk += ADAM_B1 * state["m"][k]
-        v[k] = vk = g * g
-        vk *= 1 - ADAM_B2
-        vk += ADAM_B2 * state["v"][k]
-        step = np.sqrt(vk)
-        step += ADAM_EPS
-        np.divide(scale * mk, step, out=step)
-        new[k] = params[k] - step
-    return new, {"m": m, "v": v, "t": np.asarray(t, dtype=np.int64)}
-
-
 def sgd_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
+    """theta - lr g."""
     np.multiply(grad, lr, out=scratch)
     np.subtract(theta, scratch, out=new_theta)
 
 
+def momentum_init(theta: np.ndarray) -> dict:
+    return {"v": np.zeros_like(theta)}
+
+
 def momentum_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
+    """v = MOMENTUM v + g; theta - lr v."""
     v = new_state["v"]
     np.multiply(state["v"], MOMENTUM, out=v)
-    v += grad  # MOMENTUM * v + g: the same sum as momentum_update's (IEEE addition commutes)
+    v += grad
     np.multiply(v, lr, out=scratch)
     np.subtract(theta, scratch, out=new_theta)
 
 
+def adam_init(theta: np.ndarray) -> dict:
+    return {"m": np.zeros_like(theta), "v": np.zeros_like(theta), "t": np.zeros((), dtype=np.int64)}
+
+
 def adam_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
+    """Kingma & Ba's Adam with the bias corrections folded into one scale:
+    m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, theta - lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)."""
     t = int(state["t"]) + 1
+    # A Python float (not a numpy float64) so float32 parameters stay float32.
     scale = float(lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t))
     m, v = new_state["m"], new_state["v"]
     np.multiply(grad, 1 - ADAM_B1, out=m)
@@ -85,7 +59,7 @@ def adam_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
     v *= 1 - ADAM_B2
     np.multiply(state["v"], ADAM_B2, out=scratch)
     v += scratch
-    np.sqrt(v, out=new_theta)  # new_theta holds the step until the last line
+    np.sqrt(v, out=new_theta)  # new_theta holds the step's denominator until the last line
     new_theta += ADAM_EPS
     np.multiply(m, scale, out=scratch)
     np.divide(scratch, new_theta, out=new_theta)
@@ -93,10 +67,21 @@ def adam_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
     new_state["t"] = np.asarray(t, dtype=np.int64)
 
 
-UPDATES_INTO = {"sgd": sgd_update_into, "momentum": momentum_update_into, "adam": adam_update_into}
+@dataclass(frozen=True)
+class Optimizer:
+    init: Callable  # theta -> state
+    update_into: Callable  # (theta, grad, state, lr, new_theta, new_state, scratch) -> None
+
+    def update(self, theta: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> tuple[np.ndarray, dict]:
+        """(new theta, new state) as fresh arrays; the inputs are left as they were."""
+        new_theta, scratch = np.empty_like(theta), np.empty_like(theta)
+        new_state = {k: np.empty_like(v) for k, v in state.items()}
+        self.update_into(theta, grad, state, lr, new_theta, new_state, scratch)
+        return new_theta, new_state
+
 
 OPTIMIZERS = {
-    "sgd": (sgd_init, sgd_update),
-    "momentum": (momentum_init, momentum_update),
-    "adam": (adam_init, adam_update),
+    "sgd": Optimizer(sgd_init, sgd_update_into),
+    "momentum": Optimizer(momentum_init, momentum_update_into),
+    "adam": Optimizer(adam_init, adam_update_into),
 }

@@ -25,7 +25,7 @@ from smtui.core.history import DecimatingHistory, DecimatingRows
 from smtui.core.model import init_params
 from smtui.core.neighbours import build_index
 from smtui.core.objectives import OBJECTIVES, draw_batch
-from smtui.core.optim import OPTIMIZERS, UPDATES_INTO
+from smtui.core.optim import OPTIMIZERS
 from smtui.core.runtime import tune_process
 from smtui.core.sampling import mala
 
@@ -132,7 +132,7 @@ class Trainer:
         cfg = self.config
         rng = np.random.default_rng([cfg.seed, 0x1417])
         self.params = init_params(rng, self.dim, cfg.hidden, dtype=np.dtype(cfg.dtype))
-        self.opt_state = OPTIMIZERS[cfg.optimizer][0](self.params)
+        self._opt = OPTIMIZERS[cfg.optimizer].init(self._theta)
         self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
         self.status, self.message = "ok", ""
         self._figures = None
@@ -143,7 +143,7 @@ class Trainer:
         # Training differentiates the flat theta through the objective's fused primitive
         # (core/fused.py); objective.loss, the definition, is what the tests check it against.
         self._fast = OBJECTIVES[cfg.objective].fast
-        self._update_into = UPDATES_INTO[cfg.optimizer]
+        self._update_into = OPTIMIZERS[cfg.optimizer].update_into
         self._spare = None  # buffers the next update writes into (see train)
 
     # Parameters and optimiser state live as flat vectors (one array for autograd and the
@@ -203,7 +203,7 @@ class Trainer:
             self._reset_params()
             notes.append("parameters re-initialised")
         elif new.optimizer != old.optimizer:
-            self.opt_state = OPTIMIZERS[new.optimizer][0](self.params)
+            self._opt = OPTIMIZERS[new.optimizer].init(self._theta)
             notes.append("optimiser state reset")
         self.status, self.message = "ok", ""
         self._figures = None
@@ -392,7 +392,8 @@ def _copied(arrays: dict) -> dict:
     return {k: np.array(v, order="C") for k, v in arrays.items()}
 
 
-_FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars)
+_FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars);
+# opt_state shows them per parameter, the layout experiments store them in
 
 
 THETA_NORM2_MAX = 1e100  # |theta| <= 1e50 keeps every figure finite for sigma >= 1e-8
