@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from smtui.core.distributions import ANALYTIC, NAMES
 from smtui.core.errors import UserError
-from smtui.core.objectives import OBJECTIVES
-from smtui.core.optim import OPTIMIZERS
+from smtui.core.names import ANALYTIC, DTYPES, NEEDS_ANALYTIC, OBJECTIVES, OPTIMIZERS
+from smtui.core.names import DISTRIBUTIONS as NAMES
 from smtui.core.text import quoted
 
-DTYPES = ("float64", "float32")
+# The names come from core/names.py, and nothing here needs numpy: the command line's help
+# reads the defaults from Config without loading the engine.
 SIGMA_MIN, SIGMA_MAX = 1e-8, 1e8
 # float32 below this sigma: the gradients grow like sigma^-4, so Adam's second moment (their
 # square) passes float32's 3.4e38 near sigma = 1e-5 on unit-scale data (measured: 3e29 at
@@ -69,7 +69,7 @@ class Config:
         if self.dtype == "float32" and self.sigma < FLOAT32_SIGMA_MIN:
             raise UserError(f"float32 needs sigma >= {FLOAT32_SIGMA_MIN:g}, got {self.sigma:g}: below it the squared "
                             "gradients (~sigma^-8) overflow float32 in Adam's state; use float64 for smaller sigma")
-        if OBJECTIVES[self.objective].needs_analytic and not self.is_analytic:
+        if self.objective in NEEDS_ANALYTIC and not self.is_analytic:
             source = "your data file" if self.data_path else f"{self.distribution!r}"
             raise UserError(
                 f"objective 'esm' needs an analytic score, which {source} does not have; "

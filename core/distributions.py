@@ -10,6 +10,7 @@ import numpy as onp
 from autograd import elementwise_grad
 from autograd.tracer import getval
 
+from smtui.core import names
 from smtui.core.errors import UserError
 from smtui.core.text import quoted
 
@@ -75,7 +76,7 @@ def _bimodal() -> GaussianMixture:
     return GaussianMixture(onp.full(2, 0.5), onp.array([[-2.0], [2.0]]), onp.full((2, 1, 1), 0.25))
 
 
-ANALYTIC = {"ring8": _ring8, "gaussian": _gaussian, "bimodal": _bimodal}
+_MIXTURES = {"ring8": _ring8, "gaussian": _gaussian, "bimodal": _bimodal}
 
 
 # --- sample-only shapes: each returns (n, 2) roughly within [-3, 3]^2 ---------------
@@ -127,7 +128,7 @@ def _pinwheel(n, rng):
     return 1.6 * onp.einsum("ni,nji->nj", feats, rot)
 
 
-SAMPLE_ONLY = {
+_SHAPES = {
     "moons": _moons,
     "circles": _circles,
     "swissroll": _swissroll,
@@ -136,7 +137,10 @@ SAMPLE_ONLY = {
     "pinwheel": _pinwheel,
 }
 
-NAMES = tuple(ANALYTIC) + tuple(SAMPLE_ONLY)
+# Names and their order from core/names.py (a name without its maker fails here, at import).
+ANALYTIC = {name: _MIXTURES[name] for name in names.ANALYTIC}
+SAMPLE_ONLY = {name: _SHAPES[name] for name in names.SAMPLE_ONLY}
+NAMES = names.DISTRIBUTIONS
 
 
 def analytic(name: str) -> GaussianMixture | None:

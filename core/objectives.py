@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import autograd.numpy as np
 import numpy as onp
 
-from smtui.core import fused
+from smtui.core import fused, names
 from smtui.core.model import jacobian_diagonal, reconstruction, score
 from smtui.core.neighbours import parzen_score_near
 from smtui.core.parzen import parzen_score
@@ -53,40 +53,42 @@ def dae_loss(params, batch, sigma):
 
 @dataclass(frozen=True)
 class Objective:
-    name: str
-    description: str
+    name: str  # one of core/names.py's, which also holds its line of description
     loss: Callable  # (params, batch, sigma, lam) -> scalar: the definition
-    needs_analytic: bool
     noisy: bool  # trains on xt = x + sigma * eps
     fast: Callable  # (theta, batch, sigma, lam) -> the same scalar on theta = fused.pack(params)
 
+    @property
+    def description(self) -> str:
+        return names.OBJECTIVES[self.name]
 
-OBJECTIVES = {
+    @property
+    def needs_analytic(self) -> bool:
+        """Trains against the analytic score of q, so only on an analytic distribution."""
+        return self.name in names.NEEDS_ANALYTIC
+
+
+_DEFINED = {
     o.name: o
     for o in (
-        Objective("esm", "explicit score matching against the analytic score of q",
-                  lambda p, b, s, lam: esm_loss(p, b, s), True, False,
+        Objective("esm", lambda p, b, s, lam: esm_loss(p, b, s), False,
                   lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
-        Objective("ism", "implicit score matching on the training set (Hyvarinen 2005)",
-                  lambda p, b, s, lam: ism_loss(p, b, s), False, False,
+        Objective("ism", lambda p, b, s, lam: ism_loss(p, b, s), False,
                   lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
-        Objective("ism-reg", "ISM plus lambda times the squared Jacobian diagonal (Kingma & LeCun)",
-                  lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False, False,
+        Objective("ism-reg", lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False,
                   lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s, lam)),
-        Objective("esm-sigma", "explicit score matching against the Parzen score of q_sigma",
-                  lambda p, b, s, lam: esm_loss(p, b, s), False, True,
+        Objective("esm-sigma", lambda p, b, s, lam: esm_loss(p, b, s), True,
                   lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
-        Objective("ism-sigma", "implicit score matching on Parzen samples xt ~ q_sigma",
-                  lambda p, b, s, lam: ism_loss(p, b, s), False, True,
+        Objective("ism-sigma", lambda p, b, s, lam: ism_loss(p, b, s), True,
                   lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
-        Objective("dsm", "denoising score matching, target (x - xt) / sigma^2 (the paper's)",
-                  lambda p, b, s, lam: dsm_loss(p, b, s), False, True,
+        Objective("dsm", lambda p, b, s, lam: dsm_loss(p, b, s), True,
                   lambda t, b, s, lam: fused.denoising_loss(t, b["xt1"], b["x"], s)),
-        Objective("dae", "denoising autoencoder, tied weights, linear decoder",
-                  lambda p, b, s, lam: dae_loss(p, b, s), False, True,
+        Objective("dae", lambda p, b, s, lam: dae_loss(p, b, s), True,
                   lambda t, b, s, lam: fused.reconstruction_loss(t, b["xt1"], b["x"])),
     )
 }
+# Names and their order from core/names.py (a name without its definition fails here, at import).
+OBJECTIVES = {name: _DEFINED[name] for name in names.OBJECTIVES}
 
 
 def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
