@@ -21,6 +21,7 @@ RUNS = {
     "precision": ["--sigma", "0.3", "--mc", "2000", "--steps", "5", "--n-train", "32"],
     "sweep": ["--sigma", "0.1,1", "--seeds", "1", "--steps", "20", "--jobs", "2"],
     "compare_step": ["--n-train", "32", "--steps", "5", "--rounds", "1"],
+    "cli_startup": ["--rounds", "1"],
 }
 
 

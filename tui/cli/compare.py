@@ -30,7 +30,7 @@ MAX_STEPS = 10**9  # as smtui run
 def build_compare_parser() -> argparse.ArgumentParser:
     p = Parser(prog="smtui compare", description="Train 2 to 4 objectives side by side from the same initial "
                "parameters on the same batches, and compare them on one scale (ESM_qsigma).")
-    add_setup_options(p)
+    add_setup_options(p, list_objective=False)  # refused in main(): --objectives says which
     o = p.add_argument_group("compare")
     o.add_argument("--objectives", metavar="A,B[,...]", default=",".join(DEFAULT_OBJECTIVES),
                    help=f"2 to 4 objectives, comma-separated (default {','.join(DEFAULT_OBJECTIVES)})")

@@ -1,7 +1,8 @@
 """What every smtui command shares: exit codes, the parser that fails in one line, the
 setup flags and how they become a Config (or a resumed Trainer). Command modules
 (``smtui.tui.cli.run``, ``smtui.tui.cli.compare``, ...) import this, never ``smtui.tui.cli.main``, so the CLI module
-only parses the command word and dispatches."""
+only parses the command word and dispatches. Nothing here loads numpy: every help is built
+from core/names.py and Config's defaults, and the engine is imported when a command runs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ import argparse
 import re
 from pathlib import Path
 
-from smtui.core.config import DTYPES, HIDDEN_MAX, Config
-from smtui.core.distributions import NAMES
+from smtui.core.config import HIDDEN_MAX, Config
 from smtui.core.errors import UserError
-from smtui.core.objectives import OBJECTIVES
-from smtui.core.optim import OPTIMIZERS
-from smtui.core.reading import name as shown_path
+from smtui.core.names import DISTRIBUTIONS, DTYPES, OBJECTIVES, OPTIMIZERS
 from smtui.core.text import QUOTE_LIMIT, shown, visible
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -46,13 +44,17 @@ SETUP_FLAGS = {
 }
 
 
-def add_setup_options(p: argparse.ArgumentParser) -> None:
+def add_setup_options(p: argparse.ArgumentParser, list_objective: bool = True) -> None:
+    """The setup flags. ``list_objective=False``: --objective is still parsed (so a command that
+    trains several can refuse it in its own words) but not shown in the help."""
     d = Config()
     g = p.add_argument_group("setup")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--distribution", metavar="NAME", help=f"one of {', '.join(NAMES)} (default {d.distribution})")
+    src.add_argument("--distribution", metavar="NAME",
+                     help=f"one of {', '.join(DISTRIBUTIONS)} (default {d.distribution})")
     src.add_argument("--data", metavar="FILE", help="your own points: CSV / whitespace text or .npy, shape (n, d)")
-    g.add_argument("--objective", metavar="NAME", help=f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
+    g.add_argument("--objective", metavar="NAME", help=argparse.SUPPRESS if not list_objective else
+                   f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
     g.add_argument("--sigma", type=float, metavar="S",
                    help=f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})")
     g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
@@ -104,6 +106,7 @@ def setup_from_args(args: argparse.Namespace):
     """(config, trainer): a resumed Trainer for --load (else None) and the Config to use,
     from --config's file or the defaults, with the setup flags applied on top."""
     from smtui.core.experiment import load_config, load_experiment
+    from smtui.core.reading import name as shown_path
 
     for flag in ("load", "config"):
         if getattr(args, flag, None) == "":

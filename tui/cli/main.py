@@ -1,5 +1,5 @@
-"""The `smtui` command: the app (default), `smtui list`, and the commands in ``COMMANDS``
-(each its own module), which share their flags through ``smtui.tui.cli.flags``."""
+"""The `smtui` command: the app (default) and the commands in ``COMMANDS`` (each its own
+module, imported when used), which share their flags through ``smtui.tui.cli.flags``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ import argparse
 import importlib
 import sys
 
-from smtui.core.data import load_points
-from smtui.core.distributions import ANALYTIC, NAMES, SAMPLE_ONLY
 from smtui.core.errors import UserError
-from smtui.core.objectives import OBJECTIVES
-from smtui.core.text import quoted
 from smtui.tui.cli.flags import (
     EXIT_BAD_INPUT,
-    EXIT_OK,
     Parser,
     add_experiment_options,
     add_setup_options,
@@ -22,18 +17,22 @@ from smtui.tui.cli.flags import (
     setup_from_args,
 )
 
-# Each command is a module with ``main(argv) -> exit status``, imported only when used.
+# Each command: the module with its ``main(argv) -> exit status``, imported only when used, and
+# its line in `smtui --help`. This module imports no numpy: `smtui --help` stays quick
+# (benchmarks/cli_startup.py), and the engine loads when a command or the app runs.
 COMMANDS = {
-    "run": "smtui.tui.cli.run",
-    "sweep": "smtui.tui.cli.sweep",
-    "compare": "smtui.tui.cli.compare",
-    "serve": "smtui.tui.serve.command",
+    "run": ("smtui.tui.cli.run", "train headless, then report every figure"),
+    "compare": ("smtui.tui.cli.compare", "train 2 to 4 objectives side by side from one start"),
+    "sweep": ("smtui.tui.cli.sweep", "one run per (sigma, seed) in parallel: what sigma buys and costs"),
+    "serve": ("smtui.tui.serve.command", "give a demo: the app to SSH clients or browser tabs"),
+    "list": ("smtui.tui.cli.listing", "name every distribution and objective"),
 }
+APP_LINE = "open the app"  # the help's lines fit 80 columns
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="smtui", description="A terminal playground for score matching and denoising "
-                "autoencoders (Vincent 2011). With no command, opens the app.")
+    p = Parser(prog="smtui", usage="%(prog)s [COMMAND] [OPTIONS]", description=_commands_text(),
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     add_setup_options(p)
     add_experiment_options(p)
     p.add_argument("--no-files", action="store_true",
@@ -42,27 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_list() -> int:
-    for name in NAMES:
-        kind = "analytic" if name in ANALYTIC else "sample-only"
-        print(f"distribution  {name:13s} {kind}" + ("" if name in SAMPLE_ONLY else ", exact score"))
-    for name, o in OBJECTIVES.items():
-        print(f"objective     {name:13s} {o.description}")
-    return EXIT_OK
+def _commands_text() -> str:
+    """The help's opening: what smtui is, then every command with its line."""
+    width = max(len(name) for name in COMMANDS)
+    rows = [("(none)", APP_LINE), *((name, line) for name, (_, line) in COMMANDS.items())]
+    return "\n".join([
+        "A terminal playground for score matching and denoising autoencoders (Vincent 2011).", "", "commands:",
+        *(f"  {name:<{width}}  {line}" for name, line in rows),
+        "", "Each command has its own options: smtui COMMAND --help.",
+        "With no command, the options below set up the app.",
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["list"]:
-            if argv[1:]:
-                raise UserError(f"'smtui list' takes no arguments, got {quoted(' '.join(argv[1:]))}")
-            return cmd_list()
         if argv[:1] and argv[0] in COMMANDS:
-            return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+            return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
         args = build_parser().parse_args(argv)
         config, trainer = setup_from_args(args)
         if trainer is None and config.data_path is not None:
+            from smtui.core.data import load_points
+
             load_points(config.data_path)  # refused here in one line, not in the app's trainer process
         from smtui.tui.app import run_app
 
