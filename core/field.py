@@ -4,10 +4,15 @@
 Data with d > 2 is drawn on a 2-D plane through it: ``plane(data, k)`` is the k-th of
 the planes PC1-PC2, PC1-PC3, ... (principal axes through the mean), then the coordinate
 planes x1-x2, x1-x3, ... through the mean. Fields there are the d-dimensional scores at
-points of the plane, projected onto it (the in-plane components)."""
+points of the plane, projected onto it (the in-plane components).
+
+A grid is bounded whatever asks for it (a served viewer's window can be any size): at most
+MAX_GRID_POINTS points in 2-D, MAX_GRID_LINE along a line, and the model's fields on it are
+computed in chunks of rows, so memory stays bounded for any hidden size."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -16,6 +21,10 @@ import numpy as np
 from smtui.core.distributions import GaussianMixture
 from smtui.core.model import energy, score
 from smtui.core.parzen import parzen_score
+
+MAX_GRID_POINTS = 1 << 15  # a 2-D grid: ~230 x 140, finer than the field panel of a 500 x 200 window needs
+MAX_GRID_LINE = 2048  # a 1-D grid
+_CHUNK_ELEMENTS = 1 << 18  # grid rows x hidden units per chunk of a model field (2 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,22 @@ def bounds_for(data: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([lo - pad, hi + pad], axis=1)
 
 
+def capped_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` ((nx,) or (nx, ny)) with at least 2 points per axis and at most MAX_GRID_LINE
+    (1-D) or MAX_GRID_POINTS in all (2-D, both axes scaled down alike)."""
+    if len(shape) == 1:
+        return (min(max(int(shape[0]), 2), MAX_GRID_LINE),)
+    nx, ny = (max(int(n), 2) for n in shape)
+    if nx * ny > MAX_GRID_POINTS:
+        f = math.sqrt(MAX_GRID_POINTS / (nx * ny))
+        ny = min(max(int(ny * f), 2), MAX_GRID_POINTS // 2)  # (a very thin panel keeps 2 columns)
+        nx = min(max(int(nx * f), 2), MAX_GRID_POINTS // ny)
+    return nx, ny
+
+
 def make_grid(bounds: np.ndarray, shape: tuple[int, ...]) -> Grid:
-    """A grid of shape (nx,) for 1-D or (nx, ny) for 2-D over the bounds."""
+    """A grid of shape (nx,) for 1-D or (nx, ny) for 2-D over the bounds, capped by ``capped_shape``."""
+    shape = capped_shape(tuple(shape))
     axes = tuple(np.linspace(b[0], b[1], n) for b, n in zip(bounds, shape))
     if len(axes) == 1:
         return Grid(axes, axes[0][:, None])
@@ -102,12 +125,20 @@ def data_score(points: np.ndarray, data: np.ndarray, sigma: float, analytic: Gau
     return parzen_score(points, data, sigma)
 
 
+def _by_chunks(f, params, points: np.ndarray) -> np.ndarray:
+    """f(points) computed a chunk of rows at a time (each chunk's (rows, hidden) arrays stay small)."""
+    rows = max(1, _CHUNK_ELEMENTS // max(len(params["b"]), 1))
+    if len(points) <= rows:
+        return np.asarray(f(points))
+    return np.concatenate([np.asarray(f(points[i:i + rows])) for i in range(0, len(points), rows)])
+
+
 def model_score(params, points, sigma):
-    return score(params, points, sigma)
+    return _by_chunks(lambda x: score(params, x, sigma), params, points)
 
 
 def model_log_density(params, points, sigma) -> np.ndarray:
     """log p(x) with p = exp(-E) normalised so it sums to one over the grid points."""
-    neg_e = -energy(params, points, sigma)
+    neg_e = -_by_chunks(lambda x: energy(params, x, sigma), params, points)
     top = neg_e.max()
     return neg_e - (top + np.log(np.sum(np.exp(neg_e - top))))

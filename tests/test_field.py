@@ -9,7 +9,17 @@ import pytest
 from test_app_render import report_for
 
 from smtui.core.config import Config
-from smtui.core.field import lift, plane, plane_count, project
+from smtui.core.field import (
+    MAX_GRID_LINE,
+    MAX_GRID_POINTS,
+    lift,
+    make_grid,
+    model_log_density,
+    model_score,
+    plane,
+    plane_count,
+    project,
+)
 from smtui.core.trainer import Trainer
 from smtui.tui.render import report as render
 
@@ -93,3 +103,29 @@ def test_5d_data_draws_on_a_plane_with_the_identities_by_monte_carlo(tmp_path):
     rows = render.identity_rows(r.snapshot)
     assert all(se is not None and se > 0 for name, _, _, _, se, _ in rows if name in ("pairs", "ISM-DSM"))
     assert all(ok for *_, ok in rows), rows
+
+
+@pytest.mark.parametrize("asked", [(3000, 2000), (10**9, 4), (4, 10**9), (230, 140), (5, 1)])
+def test_a_grid_is_capped_whatever_asks_for_it(asked):
+    grid = make_grid(np.array([[-1.0, 1.0], [-2.0, 2.0]]), asked)
+    nx, ny = (len(a) for a in grid.axes)
+    assert 2 <= nx and 2 <= ny and nx * ny <= MAX_GRID_POINTS and grid.points.shape == (nx * ny, 2)
+    if asked[0] * asked[1] <= MAX_GRID_POINTS:
+        assert (nx, ny) == (asked[0], max(asked[1], 2))  # a grid within the cap is as asked
+    elif min(asked) > 100:
+        assert nx / ny == pytest.approx(asked[0] / asked[1], rel=0.02)  # the panel's shape kept
+        assert nx * ny > MAX_GRID_POINTS * 0.98
+    line = make_grid(np.array([[-1.0, 1.0]]), (asked[0],))
+    assert len(line.axes[0]) == min(max(asked[0], 2), MAX_GRID_LINE)
+
+
+def test_a_large_grids_model_fields_are_the_closed_form_chunk_by_chunk():
+    rng = np.random.default_rng(11)
+    h = 2048  # the largest hidden size: a chunk holds 128 rows
+    params = {"W": rng.normal(size=(h, 2)) / 40, "b": rng.normal(size=h), "c": rng.normal(size=2)}
+    x = rng.normal(size=(1000, 2))
+    assert model_score(params, x, 0.7) == pytest.approx(psi_closed_form(params, x, 0.7), rel=1e-9, abs=1e-9)
+    pre = x @ params["W"].T + params["b"]
+    neg_e = (x @ params["c"] - 0.5 * np.sum(x * x, axis=1) + np.sum(np.logaddexp(0, pre), axis=1)) / 0.49
+    expected = neg_e - np.log(np.sum(np.exp(neg_e - neg_e.max()))) - neg_e.max()
+    assert model_log_density(params, x, 0.7) == pytest.approx(expected, rel=1e-9, abs=1e-9)
