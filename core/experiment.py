@@ -18,11 +18,11 @@ from pathlib import Path
 
 from smtui.core.config import Config
 from smtui.core.errors import UserError
-from smtui.core.experiment_layout import FORMAT, VERSION, experiment_targets, experiment_toml, state_files
+from smtui.core.experiment_layout import FORMAT, VERSION, experiment_toml, state_files
 from smtui.core.experiment_load import load_config, load_experiment
 from smtui.core.experiment_save import ExperimentExists, save_experiment
 
-__all__ = ["FORMAT", "VERSION", "ExperimentExists", "experiment_targets", "experiment_toml", "load_config",
+__all__ = ["FORMAT", "VERSION", "ExperimentExists", "experiment_toml", "load_config",
            "load_experiment", "save_experiment", "state_files", "suggest_experiment_path"]
 
 

@@ -43,11 +43,6 @@ def experiment_toml(path: str | Path) -> Path:
     return p
 
 
-def experiment_targets(path: str | Path) -> list[Path]:
-    """The files a save at ``path`` replaces: only the TOML (the rest get fresh names)."""
-    return [experiment_toml(path)]
-
-
 def new_save_id() -> str:
     return secrets.token_hex(6)
 

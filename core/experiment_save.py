@@ -29,7 +29,8 @@ from smtui.core.experiment_layout import (
     sync_folder,
     write_new,
 )
-from smtui.core.io import check_output, rows_to_csv, same_file
+from smtui.core.io import rows_to_csv
+from smtui.core.outputs import Input, Request, check, data_input
 from smtui.core.reading import name as shown_path
 from smtui.core.trainer import Trainer
 
@@ -47,16 +48,17 @@ class ExperimentExists(UserError):
     """Saving would overwrite an existing experiment and overwriting was not asked for."""
 
 
-def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False) -> Path:
+def save_experiment(trainer: Trainer, path: str | Path, overwrite: bool = False, inputs: list[Input] = ()) -> Path:
     """Write the experiment as one atomic save; returns the TOML path.
 
-    Raises ExperimentExists if the TOML exists and ``overwrite`` is False (checked
-    atomically: of two saves racing for one new name, one refuses), and UserError
-    (with the previous experiment intact) if the disk refuses the write. Call it from
-    the thread that trains (between steps), so the state saved is one moment's."""
-    toml = check_output(experiment_toml(path), "experiment", regular_only=True)
-    if trainer.config.data_path and same_file(toml, trainer.config.data_path):
-        raise UserError(f"experiment {shown_path(toml)} is the data file itself; choose another name")
+    The TOML is checked by core/outputs.py's rules (a regular file; never the trainer's
+    data file nor one of ``inputs``). Raises ExperimentExists if the TOML exists and
+    ``overwrite`` is False (checked atomically: of two saves racing for one new name, one
+    refuses), and UserError (with the previous experiment intact) if the disk refuses the
+    write. Call it from the thread that trains (between steps), so the state saved is one
+    moment's."""
+    request = Request("experiment", str(experiment_toml(path)), regular_only=True)
+    toml = check(request, [*data_input(trainer.config.data_path, "the data file being trained on"), *inputs]).path
     save_id = new_save_id()
     npz, csv = state_files(toml, save_id)
     state = _state_bytes(trainer, save_id)

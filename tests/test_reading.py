@@ -218,10 +218,10 @@ def test_empty_path_and_symlink_loop_are_named_as_such(tmp_path):
     os.symlink("loopa.toml", tmp_path / "loopb.toml")
     with pytest.raises(UserError, match="symlink loop"):
         load_config(tmp_path / "loopa.toml")
-    from smtui.core.io import check_output
+    from smtui.core.outputs import target
 
     for refuse in (lambda: load_points("a\0b.csv"), lambda: load_experiment("a\0b.toml"),
-                   lambda: check_output("a\0b.csv", "CSV")):
+                   lambda: target("a\0b.csv", "CSV")):
         with pytest.raises(UserError, match="NUL character"):
             refuse()
     os.symlink("nowhere.csv", tmp_path / "dangling.csv")

@@ -10,9 +10,8 @@ import time
 from smtui.core.compare import Comparison
 from smtui.core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
 from smtui.core.errors import UserError
-from smtui.core.io import atomic_write_text, rows_to_csv, to_json
-from smtui.core.reading import name as quoted
-from smtui.core.text import visible
+from smtui.core.io import rows_to_csv, to_json
+from smtui.core.outputs import write, write_each
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
     EXIT_OK,
@@ -65,17 +64,9 @@ def main(argv: list[str]) -> int:
     _train(comparison, args.steps)
     comparison.evaluate()
     result = report(comparison, time.perf_counter() - wall0)
-    failures = []
-    for out in planned:  # each on its own: one failure (a full disk) leaves the others written
-        try:
-            if out.path is None:
-                sys.stdout.write(to_json(result))
-                sys.stdout.flush()
-            else:
-                text = to_json(result) if out.flag == "--json" else rows_to_csv(comparison.history)
-                atomic_write_text(out.path, text)
-        except OSError as exc:
-            failures.append(f"{out.flag} {quoted(out.given)} not written: {visible(exc.strerror or str(exc))}")
+    # Each on its own: one failure (a full disk) leaves the others written.
+    failures = write_each(planned, lambda out: write(out, to_json(result) if out.flag == "--json"
+                                                     else rows_to_csv(comparison.history)))
     if args.json != "-":
         print(summary(comparison))
     for line in failures:

@@ -1,5 +1,5 @@
 """`smtui run`: train headless, then report: a table of the final figures, and the
-outputs asked for (JSON, CSV, .npz, the experiment; see tui/cli/outputs.py)."""
+outputs asked for (JSON, CSV, .npz, the experiment), written by core/outputs.py."""
 
 from __future__ import annotations
 
@@ -72,16 +72,17 @@ def run_headless(args: argparse.Namespace) -> int:
         print("smtui: interrupted before training; nothing was saved or written", file=sys.stderr)
         return EXIT_INTERRUPTED
     config = trainer.config
-    planned = plan_outputs(args, inputs_of(args, config.data_path))  # again, knowing the data file
+    inputs = inputs_of(args, config.data_path)
+    planned = plan_outputs(args, inputs)  # again, knowing the data file
     written: list[Output] = []
     try:
         with _stop_on_sigint() as stop:
             _train(trainer, trainer.step + args.steps, stop)
             metrics = trainer.evaluate() if not stop.asked else None  # ctrl+c here too: saved, then said
         if stop.asked:
-            return _interrupted(trainer, [o for o in planned if o.flag == "--save"], args.force)
+            return _interrupted(trainer, [o for o in planned if o.flag == "--save"], args.force, inputs)
         result = _result(trainer, metrics, time.perf_counter() - wall0)
-        failures = write_outputs(planned, trainer, result, args.force, written)
+        failures = write_outputs(planned, trainer, result, args.force, written, inputs)
     except KeyboardInterrupt:
         done = ", ".join(f"{o.flag} {o.given}" for o in written)
         print(f"smtui: interrupted at step {trainer.step:,}; " + (f"written: {done}; the rest not written" if done
@@ -142,10 +143,10 @@ def _stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
-def _interrupted(trainer: Trainer, saves: list[Output], force: bool) -> int:
+def _interrupted(trainer: Trainer, saves: list[Output], force: bool, inputs: list) -> int:
     """Stopped by ctrl+c: save the experiment if --save was given, and say what was saved."""
     where = f"smtui: interrupted at step {trainer.step:,}"
-    failures = write_outputs(saves, trainer, {}, force, []) if saves else []
+    failures = write_outputs(saves, trainer, {}, force, [], inputs) if saves else []
     if saves and not failures:
         print(f"{where}; experiment saved to {visible(saves[0].given)} (resume with --load); no other output "
               "written", file=sys.stderr)

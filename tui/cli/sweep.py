@@ -6,13 +6,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from smtui.core.errors import UserError
-from smtui.core.io import atomic_write_text, check_writable, rows_to_csv, to_json
-from smtui.core.reading import name as shown_path
+from smtui.core.io import rows_to_csv, to_json
+from smtui.core.outputs import write, write_each
 from smtui.core.sweep import MAX_SEEDS, default_jobs, parse_sigmas, run_sweep, summarise, sweep_configs
-from smtui.tui.cli.flags import EXIT_DIVERGED, EXIT_OK, Parser, add_setup_options, config_from_args
+from smtui.tui.cli.flags import (
+    EXIT_DIVERGED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    Parser,
+    add_setup_options,
+    config_from_args,
+    one_line,
+)
+from smtui.tui.cli.outputs import inputs_of, plan_outputs
 
 MAX_STEPS = 10_000_000
 MAX_JOBS = 256
@@ -34,7 +42,9 @@ def build_sweep_parser() -> argparse.ArgumentParser:
                    help=f"worker processes (default: the number of cores, {default_jobs()} here)")
     o.add_argument("--json", metavar="PATH|-", help="write every run and the per-sigma summary as JSON (- stdout)")
     o.add_argument("--csv", metavar="PATH", help="write one row per run as CSV")
-    p.epilog = "Exit status: 0 ok, 2 bad input, 3 a run diverged (its figures are still reported)."
+    p.epilog = ("Every output is checked before the first run. Exit status: 0 ok, 2 bad input, 3 a run diverged "
+                "(its figures are still reported), 4 an output could not be written (each said on stderr; the "
+                "others are written).")
     return p
 
 
@@ -48,8 +58,9 @@ def main(argv: list[str]) -> int:
     jobs = default_jobs() if args.jobs is None else args.jobs
     if not 1 <= jobs <= MAX_JOBS:
         raise UserError(f"--jobs must be a whole number from 1 to {MAX_JOBS}, got {jobs}")
-    _check_outputs(args)
     base = config_from_args(args)
+    # Every output checked before the first run: paths, clashes, an output that is the data file.
+    planned = plan_outputs(args, inputs_of(args, base.data_path))
     configs = sweep_configs(base, sigmas, args.seeds)
     wall0 = time.perf_counter()
     results = _run(configs, args.steps, jobs)
@@ -59,37 +70,21 @@ def main(argv: list[str]) -> int:
         "sigmas": sigmas, "seeds": [base.seed + k for k in range(args.seeds)], "steps": args.steps,
         "jobs": jobs, "wall_seconds": time.perf_counter() - wall0, "runs": results, "summary": summary,
     }
-    if args.json == "-":
-        sys.stdout.write(to_json(result))
-    else:
-        if args.json:
-            atomic_write_text(args.json, to_json(result))
+    # Each output on its own: one failure (a full disk, a FIFO with no reader) is one line and
+    # leaves the others written.
+    failures = write_each(planned, lambda out: write(out, to_json(result) if out.flag == "--json"
+                                                     else rows_to_csv(results)))
+    if args.json != "-":
         _show(summary, base.is_analytic)
-    if args.csv:
-        atomic_write_text(args.csv, rows_to_csv(results))
+    for line in failures:
+        print(f"smtui: error: {one_line(line)}", file=sys.stderr)
     diverged = sum(r["status"] != "ok" for r in results)
     if diverged:
         print(f"smtui: diverged: {diverged} of {len(results)} runs (try a smaller --lr or larger sigmas)",
               file=sys.stderr)
-        return EXIT_DIVERGED
-    return EXIT_OK
-
-
-def _check_outputs(args) -> None:
-    """Every output path checked before the first step: writable, not a directory, not the
-    input data, and not the same file twice."""
-    seen = {}
-    data = Path(args.data).resolve() if args.data else None
-    for flag, path in (("--json", args.json), ("--csv", args.csv)):
-        if not path or (flag == "--json" and path == "-"):
-            continue
-        check_writable(path, flag)
-        real = Path(path).resolve()
-        if data is not None and real == data:
-            raise UserError(f"{flag} {shown_path(path)} is the --data input; choose another name")
-        if real in seen:
-            raise UserError(f"{flag} and {seen[real]} name the same file {shown_path(path)}")
-        seen[real] = flag
+    if failures:
+        return EXIT_OUTPUT_FAILED
+    return EXIT_DIVERGED if diverged else EXIT_OK
 
 
 def _run(configs, steps: int, jobs: int) -> list[dict]:

@@ -12,7 +12,8 @@ import numpy as np
 
 from smtui.core.trainer import Snapshot
 
-# save / export_csv take {"path", "overwrite"}; load takes {"path"}: files are written and
+# save / export_csv take {"path", "overwrite", "inputs"} (inputs: (what, path) pairs of files the app
+# reads, never written over); load takes {"path"}: files are written and
 # read by the trainer, between steps, so what is saved is one moment's state.
 COMMANDS = ("train", "pause", "step", "configure", "reinit", "langevin", "grid", "save", "load", "export_csv",
             "quit")

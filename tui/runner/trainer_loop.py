@@ -19,12 +19,13 @@ import threading
 import time
 import traceback
 from collections import deque
+from pathlib import Path
 
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.experiment import load_experiment, save_experiment
-from smtui.core.io import atomic_write_text, check_writable, rows_to_csv, same_file
-from smtui.core.reading import name as shown_path
+from smtui.core.io import rows_to_csv
+from smtui.core.outputs import Input, Request, check, data_input, write, write_each
 from smtui.core.text import count
 from smtui.core.trainer import Trainer
 from smtui.tui.runner.protocol import BEAT, Command, Notice, Report, grid_shape, pack
@@ -155,12 +156,14 @@ class _Loop:
             self.plane = args.get("plane", self.plane)
         elif kind == "save":
             t.train_seconds = self.elapsed  # the clock the status line shows is the one saved
-            path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False))
+            path = save_experiment(t, args["path"], overwrite=args.get("overwrite", False),
+                                   inputs=_inputs(args))
             self.saved_step = t.step
             self.say("done", f"experiment saved to {path} (step {t.step:,})", str(path))
         elif kind == "export_csv":
             self.say("done", f"metric history ({count(len(t.evaluations), 'row')}) written to "
-                             f"{export_csv(t, args['path'], args.get('overwrite', False))}", args["path"])
+                             f"{export_csv(t, args['path'], args.get('overwrite', False), _inputs(args))}",
+                     args["path"])
         elif kind == "load":
             self.training, self.clock = False, None  # the loaded run's clock replaces this one
             self.trainer = load_experiment(args["path"])  # a UserError leaves the current run as it was
@@ -291,6 +294,11 @@ class _Conn:
             self._conn.send(item)
 
 
+def _inputs(args: dict) -> list[Input]:
+    """The files the app reads, sent with a save or export as (what, path) pairs."""
+    return [Input(what, Path(p)) for what, p in args.get("inputs", ())]
+
+
 def _beat(conn: _Conn, stop: threading.Event) -> None:
     """Say "alive" every BEAT_SECONDS while the trainer runs, even inside a long step; the
     UI shows the trainer as stalled when these stop (a stopped or starved process)."""
@@ -301,18 +309,16 @@ def _beat(conn: _Conn, stop: threading.Event) -> None:
             return
 
 
-def export_csv(trainer: Trainer, path: str, overwrite: bool = False) -> str:
-    """Write the metric history (every evaluation) as CSV, atomically; refuse to overwrite
-    unless asked. Returns the path."""
-    p = check_writable(path, "CSV")
-    if trainer.config.data_path and same_file(p, trainer.config.data_path):
-        raise UserError(f"{shown_path(path)} is the data file being trained on; an export never replaces an input")
-    if p.exists() and not overwrite:
-        raise UserError(f"{shown_path(path)} already exists; choose another name or allow overwriting it")
-    try:
-        atomic_write_text(p, rows_to_csv(trainer.evaluations))
-    except OSError as exc:
-        raise UserError(f"cannot write {shown_path(path)}: {exc.strerror or exc}") from None
+def export_csv(trainer: Trainer, path: str, overwrite: bool = False, inputs: list[Input] = ()) -> str:
+    """Write the metric history (every evaluation) as CSV by core/outputs.py's rules: never
+    over the data file or one of ``inputs``, over an existing file only if ``overwrite``.
+    Returns the path."""
+    out = check(Request("metric history", path, replaces=False),
+                [*data_input(trainer.config.data_path, "the data file being trained on"), *inputs],
+                force=overwrite, force_hint="allow overwriting it")
+    failures = write_each([out], lambda o: write(o, rows_to_csv(trainer.evaluations)))
+    if failures:
+        raise UserError(failures[0])
     return path
 
 

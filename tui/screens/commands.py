@@ -2,7 +2,9 @@
 parsing of typed values into Config changes; a bad value is a one-line UserError.
 
 Files (save, load, exports) are asked for with a default name that overwrites nothing; a
-name that exists is overwritten only after a yes to "overwrite?"."""
+save or export is checked by the one writer's rules (core/outputs.py: never over the data
+file or the experiment the app reads), and a name that exists is overwritten only after a
+yes to "overwrite?"."""
 
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from textual.app import SystemCommand
 from smtui.core.config import HIDDEN_MAX, WORDS, Config
 from smtui.core.distributions import NAMES
 from smtui.core.errors import UserError
-from smtui.core.experiment import experiment_targets, load_config, suggest_experiment_path
-from smtui.core.io import atomic_write_text, check_writable
+from smtui.core.experiment import load_config, suggest_experiment_path
 from smtui.core.objectives import OBJECTIVES
 from smtui.core.optim import OPTIMIZERS
+from smtui.core.outputs import Input, Request, check, data_input, experiment_inputs, write, write_each
 from smtui.core.reading import check_regular
 from smtui.core.text import quoted
 from smtui.tui.render.report import VIEWS
@@ -91,51 +93,61 @@ def free_path(stem: str, suffix: str, folder: str | Path = ".") -> Path:
     raise UserError(f"no free file name like {stem + suffix!r} in {str(folder)!r}")
 
 
-def ask_file(app, question: str, default: Path, targets: Callable[[str], list[Path]],
+def app_inputs(app, for_save: bool = False) -> list[Input]:
+    """The files the app reads, which no save or export may replace: the data file it trains
+    on, and the experiment last loaded or saved with the files it names (its TOML left out
+    for a save, which replaces it after a yes)."""
+    return [*data_input(app.config.data_path, "the data file the app trains on"),
+            *experiment_inputs(app.experiment, "the experiment last loaded or saved", with_toml=not for_save)]
+
+
+def ask_file(app, question: str, default: Path, request: Callable[[str], Request], inputs: list[Input],
              then: Callable[[str, bool], None]) -> None:
-    """Ask for a file name (``default`` filled in); check it can be written; if any of
-    ``targets(name)`` exists, ask before overwriting. Then ``then(name, overwrite)``."""
+    """Ask for a file name (``default`` filled in); check ``request(name)`` by the one
+    writer's rules (core/outputs.py) against ``inputs``; if the file exists, ask before
+    overwriting. Then ``then(name, overwrite)``."""
 
     def chosen(text: str | None) -> None:
         if text is None:
             return
         name = os.path.expanduser(text.strip())
         try:
-            if not name:
-                raise UserError("no file name typed; nothing written")
-            paths = targets(name)
-            for p in paths:
-                check_writable(p, "output")
+            out = check(request(name), inputs, force=True)  # every rule but "exists": asked below
         except UserError as exc:
             app.notify(str(exc), title="refused", severity="error")
             return
-        taken = [p.name for p in paths if p.exists()]
-        if not taken:
+        if not out.exists:
             then(name, False)
             return
-
-        names = ", ".join(taken) if len(", ".join(taken)) <= 44 else f"{taken[0]} and {len(taken) - 1} more"
+        taken = Path(out.given).name
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 then(name, True)
             else:
-                app.notify(f"nothing written; {names} kept (give another name to write beside it)",
+                app.notify(f"nothing written; {taken} kept (give another name to write beside it)",
                            severity="warning")
 
-        app.push_screen(Confirm(f"{names} exist{'s' if len(taken) == 1 else ''}. Overwrite?"), confirmed)
+        app.push_screen(Confirm(f"{taken} exists. Overwrite?"), confirmed)
 
     app.push_screen(ValuePrompt(question, str(default)), chosen)
+
+
+def _sent(inputs: list[Input]) -> list[tuple[str, str]]:
+    """Inputs as the trainer's commands carry them (plain pairs: they cross a pipe)."""
+    return [(i.what, str(i.path)) for i in inputs]
 
 
 def ask_save(app) -> None:
     """s: save the experiment (setup, parameters and optimiser state, metric history)."""
     def toml(name: str) -> str:
-        return name if name.lower().endswith(".toml") else name + ".toml"
+        return name if name.lower().endswith(".toml") or not name else name + ".toml"
 
+    inputs = app_inputs(app, for_save=True)
     ask_file(app, "Save the experiment as (.toml; .npz and .csv go beside it)",
-             suggest_experiment_path(app.config), lambda name: experiment_targets(toml(name)),
-             lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite))
+             suggest_experiment_path(app.config),
+             lambda name: Request("experiment", toml(name), replaces=False, regular_only=True), inputs,
+             lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite, inputs=_sent(inputs)))
 
 
 def ask_load(app) -> None:
@@ -163,28 +175,36 @@ def _stem(app) -> str:
 
 
 def ask_screenshot(app) -> None:
-    """Export what the screen shows now as SVG (written atomically)."""
+    """Export what the screen shows now as SVG (by the one writer: atomically, never over an input)."""
+    inputs = app_inputs(app)
 
-    def write(name: str, overwrite: bool) -> None:
+    def request(name: str) -> Request:
+        return Request("screenshot", name, replaces=False)
+
+    def write_svg(name: str, overwrite: bool) -> None:
         def now() -> None:
-            try:
-                atomic_write_text(name, app.export_screenshot(title=f"smtui · {Path(name).name}"))
-            except OSError as exc:
-                app.notify(f"cannot write {quoted(name, tail=True)}: {exc.strerror or exc}", title="refused",
-                           severity="error")
+            try:  # checked again: the answer to "Overwrite?" may have taken a while
+                out = check(request(name), inputs, force=overwrite, force_hint="allow overwriting it")
+            except UserError as exc:
+                app.notify(str(exc), title="refused", severity="error")
+                return
+            failures = write_each([out], lambda o: write(o, app.export_screenshot(title=f"smtui · {Path(name).name}")))
+            if failures:
+                app.notify(failures[0], title="refused", severity="error")
                 return
             app.notify(f"screenshot written to {name}", title="done")
 
         app.call_after_refresh(now)  # once the prompt is gone from the screen
 
-    ask_file(app, "Export a screenshot as (.svg)", free_path(_stem(app), ".svg"), lambda name: [Path(name)], write)
+    ask_file(app, "Export a screenshot as (.svg)", free_path(_stem(app), ".svg"), request, inputs, write_svg)
 
 
 def ask_history(app) -> None:
     """Export the metric history (every evaluation so far) as CSV, written by the trainer."""
+    inputs = app_inputs(app)
     ask_file(app, "Export the metric history as (.csv)", free_path(_stem(app) + "-history", ".csv"),
-             lambda name: [Path(name)], lambda name, overwrite: app.command("export_csv", path=name,
-                                                                              overwrite=overwrite))
+             lambda name: Request("metric history", name, replaces=False), inputs,
+             lambda name, overwrite: app.command("export_csv", path=name, overwrite=overwrite, inputs=_sent(inputs)))
 
 
 def palette(app) -> Iterator[SystemCommand]:
