@@ -5,6 +5,7 @@ exports write an SVG screenshot and the metric history as CSV."""
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 from test_app import FAST, answer_prompt, notes, settled, status, wait_for
@@ -146,3 +147,35 @@ async def test_exports_write_an_svg_screenshot_and_the_metric_history(tmp_path, 
     assert [int(r["step"]) for r in rows] == [0, 1, 2]
     assert {"esm_minus_dsm", "esm_minus_dsm_theory", "dsm"} <= set(rows[0])
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+async def test_exports_never_write_over_the_data_file_or_the_experiment(tmp_path, monkeypatch):
+    """The screenshot and history exports are refused, before any "Overwrite?", over the data
+    file the app trains on (by inode: a hard link too) and over the experiment it last saved."""
+    monkeypatch.chdir(tmp_path)
+    pts = tmp_path / "pts.csv"
+    np.savetxt(pts, np.random.default_rng(0).normal(size=(60, 2)), delimiter=",")
+    os.link(pts, tmp_path / "same.csv")
+    before = pts.read_bytes()
+    app = SMApp(FAST.with_changes(data_path=str(pts)), bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        for ask, name in ((ask_screenshot, "pts.csv"), (ask_screenshot, "same.csv"), (ask_history, "pts.csv")):
+            ask(app)
+            await answer_prompt(pilot, name)
+            await wait_for(pilot, lambda: any("is the data file the app trains on" in n for n in notes(app)),
+                           what="the refusal")
+            assert not isinstance(app.screen, Confirm)
+            app.clear_notifications()
+        await press_s_and_accept_default(app, pilot)
+        await wait_for(pilot, lambda: any("experiment saved to" in n for n in notes(app)), what="saved")
+        saved = app.experiment
+        for name in (saved, str(named_files(tmp_path / saved)[0])):
+            ask_screenshot(app)
+            await answer_prompt(pilot, name)
+            await wait_for(pilot, lambda: any("the experiment last loaded or saved" in n for n in notes(app)),
+                           what="the refusal")
+            assert not isinstance(app.screen, Confirm)
+            app.clear_notifications()
+    assert pts.read_bytes() == before and load_experiment(tmp_path / saved).step == 0
+    assert not list(tmp_path.glob("*.svg"))

@@ -2,7 +2,10 @@
 worker processes with results that do not depend on --jobs, the gradient variance against
 a direct estimate, the JSON and CSV contracts, and one-line refusals before any training."""
 
+import errno
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -141,6 +144,86 @@ def test_outputs_checked_before_any_run(tmp_path, capsys, monkeypatch):
         code, err = _refused(capsys, "--data", str(data), "--sigma", "0.1", "--steps", "5", *args)
         assert code == 2 and words in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pts.npy"]
+
+
+# --- outputs that cannot be written: one line each, exit 4, the others written -------------
+
+
+SWEEP = [*SMALL_FLAGS, "--sigma", "0.3,1", "--seeds", "1", "--steps", "5", "--jobs", "1"]
+
+
+def _swept(capsys, *args):
+    try:
+        code = main(["sweep", *SWEEP, *args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("full", ["--json", "--csv"])
+def test_an_output_on_dev_full_is_one_line_exit_4_and_the_other_is_written(tmp_path, capsys, full):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    other = "--csv" if full == "--json" else "--json"
+    good = tmp_path / "out"
+    code, out, err = _swept(capsys, full, "/dev/full", other, str(good))
+    assert code == 4 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"smtui: error: {full} '/dev/full' not written: No space left on device")
+    text = good.read_text()
+    assert (json.loads(text)["steps"] == 5) if other == "--json" else text.startswith("sigma,seed,status")
+    assert "sigma sweep" in out  # the table is still shown
+
+
+def test_a_fifo_with_no_reader_is_one_line_exit_4_and_the_other_is_written(tmp_path, capsys, monkeypatch):
+    import smtui.core.outputs
+
+    monkeypatch.setattr(smtui.core.outputs, "FIFO_WAIT", 0.05)
+    os.mkfifo(tmp_path / "out.json")
+    code, _, err = _swept(capsys, "--json", str(tmp_path / "out.json"), "--csv", str(tmp_path / "s.csv"))
+    assert code == 4 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "--json" in err and "FIFO with no reader" in err
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 3
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "out.json").st_mode)
+
+
+@pytest.mark.parametrize("full", ["--json", "--csv"])
+def test_a_full_disk_is_one_line_exit_4_and_the_other_is_written(tmp_path, capsys, monkeypatch, full):
+    real_replace = os.replace
+    suffix = ".json" if full == "--json" else ".csv"
+
+    def replace(src, dst):  # the rename of the finished temporary file meets a full disk
+        if str(dst).endswith(suffix):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    j, c = tmp_path / "s.json", tmp_path / "s.csv"
+    code, _, err = _swept(capsys, "--json", str(j), "--csv", str(c))
+    monkeypatch.undo()
+    assert code == 4 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"{full} " in err and "No space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv" if full == "--json" else "s.json"]  # no temp left
+
+
+def test_json_on_stdout_and_a_failed_csv(tmp_path, capsys):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    code, out, err = _swept(capsys, "--json", "-", "--csv", "/dev/full")
+    assert code == 4 and len(err.strip().splitlines()) == 1 and "--csv" in err
+    assert json.loads(out)["steps"] == 5
+
+
+@pytest.mark.parametrize("args,words", [(["--json", ""], "--json: empty path"), (["--csv", ""], "--csv: empty path"),
+                                        (["--csv", "-"], "only --json takes - for stdout")])
+def test_an_empty_path_or_a_dash_for_csv_is_refused_before_the_first_run(tmp_path, capsys, monkeypatch, args, words):
+    import smtui.core.sweep
+
+    monkeypatch.setattr(smtui.core.sweep, "run_one", lambda *a: pytest.fail("ran before checking outputs"))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _swept(capsys, *args)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1 and out == ""
+    assert os.listdir(tmp_path) == []
 
 
 # --- the app's "Sweep sigma…" -----------------------------------------------------------
