@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -124,12 +125,13 @@ def gradient_variance(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tupl
     return float(np.sum((grads - mean) ** 2) / (batches - 1)), float(mean @ mean)
 
 
-def run_one(config: Config, steps: int) -> dict:
+def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> dict:
     """Train one configuration for ``steps`` steps and measure it. Deterministic in its
-    arguments (wall_seconds aside)."""
+    arguments (wall_seconds aside). Setting ``stop`` cuts the training short (the caller
+    drops the result)."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     trainer = Trainer(config)
-    while trainer.step < steps and trainer.status == "ok":
+    while trainer.step < steps and trainer.status == "ok" and not (stop is not None and stop.is_set()):
         trainer.train(min(1000, steps - trainer.step), evaluate=False)
     with np.errstate(over="ignore", invalid="ignore"):
         figs = trainer.evaluate()
@@ -147,6 +149,11 @@ def _run_from_dict(fields: dict, steps: int) -> dict:
     return run_one(Config(**fields), steps)
 
 
+def _worker_ignores_ctrl_c() -> None:
+    """A worker shares the terminal's ctrl+c with its caller, who decides (``stop``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -155,20 +162,27 @@ def default_jobs() -> int:
 
 
 class SweepStopped(Exception):
-    """The caller asked the sweep to stop (``stop`` was set)."""
+    """The caller asked the sweep to stop (``stop`` was set); ``done`` runs had finished."""
+
+    def __init__(self, done: int = 0) -> None:
+        super().__init__(f"stopped after {done} runs")
+        self.done = done
 
 
 def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
               stop: threading.Event | None = None) -> list[dict]:
     """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1: this process);
     ``progress(done, total, result)`` is called as each run ends, in this process. Setting
-    ``stop`` drops the runs not started and raises SweepStopped (runs under way finish)."""
+    ``stop`` drops the runs not finished, ends those under way and raises SweepStopped."""
     results = []
     if jobs <= 1 or len(configs) == 1:
         for cfg in configs:
             if stop is not None and stop.is_set():
-                raise SweepStopped()
-            results.append(run_one(cfg, steps))
+                raise SweepStopped(len(results))
+            result = run_one(cfg, steps, stop)
+            if stop is not None and stop.is_set():
+                raise SweepStopped(len(results))
+            results.append(result)
             if progress:
                 progress(len(results), len(configs), results[-1])
         return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
@@ -176,7 +190,8 @@ def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
 
     # forkserver/spawn, never fork: the caller may have threads (the app's UI).
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_ignores_ctrl_c)
     try:
         pending = {pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs}
         while pending:
@@ -186,12 +201,24 @@ def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
                 if progress:
                     progress(len(results), len(configs), results[-1])
             if stop is not None and stop.is_set():
-                raise SweepStopped()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+                raise SweepStopped(len(results))
+    except BaseException:  # stopped, ctrl+c, a run failed: no worker outlives the sweep
+        _end_workers(pool)
         raise
     pool.shutdown(wait=True)
     return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end those under way (their results would be dropped),
+    rather than wait for the longest of them at exit."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+        return
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
 
 
 def summarise(results: list[dict]) -> list[dict]:

@@ -14,6 +14,7 @@ from smtui.core.io import rows_to_csv, to_json
 from smtui.core.outputs import write, write_each
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     Parser,
@@ -22,6 +23,7 @@ from smtui.tui.cli.flags import (
     one_line,
 )
 from smtui.tui.cli.outputs import inputs_of, plan_outputs
+from smtui.tui.cli.progress import Stop, stop_on_ctrl_c, train_in_chunks
 
 MAX_STEPS = 10**9  # as smtui run
 
@@ -43,7 +45,8 @@ def build_compare_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", metavar="PATH|-", help="write the result as JSON to PATH, or - for stdout")
     o.add_argument("--csv", metavar="PATH", help="write one row per evaluation and objective as CSV")
     p.epilog = ("Exit status: 0 ok, 2 bad input, 3 a run diverged (the others carry on; its last finite "
-                "parameters are reported), 4 an output could not be written (the others still are).")
+                "parameters are reported), 4 an output could not be written (the others still are), 130 "
+                "interrupted (ctrl+c: stops at the next chunk of steps, nothing written).")
     return p
 
 
@@ -60,9 +63,14 @@ def main(argv: list[str]) -> int:
     planned = plan_outputs(args, inputs_of(args, config.data_path))
     wall0 = time.perf_counter()
     comparison = Comparison(config, names, exact=args.exact, match_lr=args.match_lr)
-    comparison.evaluate()
-    _train(comparison, args.steps)
-    comparison.evaluate()
+    with stop_on_ctrl_c() as stop:
+        comparison.evaluate()
+        _train(comparison, args.steps, stop)
+        if not stop.asked:
+            comparison.evaluate()
+    if stop.asked:
+        print(f"smtui: interrupted at step {comparison.step:,}; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     result = report(comparison, time.perf_counter() - wall0)
     # Each on its own: one failure (a full disk) leaves the others written.
     failures = write_each(planned, lambda out: write(out, to_json(result) if out.flag == "--json"
@@ -137,19 +145,8 @@ def _g(v, width: int) -> str:
     return f"{v:>{width}.4g}" if isinstance(v, (int, float)) and v == v else "—".rjust(width)
 
 
-def _train(c: Comparison, steps: int) -> None:
-    chunk = max(1, min(c.config.eval_every, 25 if c.exact else 100))
-    target = c.step + steps
-    if not sys.stderr.isatty() or steps == 0:
-        while c.step < target and any(r.status == "ok" for r in c.runs.values()):
-            c.train(min(chunk, target - c.step))
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("comparing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("compare", total=target, completed=c.step)
-        while c.step < target and any(r.status == "ok" for r in c.runs.values()):
-            c.train(min(chunk, target - c.step))
-            bar.update(task, completed=c.step)
+def _train(c: Comparison, steps: int, stop: Stop) -> None:
+    """Train every run ``steps`` further, until all have diverged or ctrl+c."""
+    train_in_chunks("comparing", c.step + steps, stop, position=lambda: c.step, train=c.train,
+                    going=lambda: any(r.status == "ok" for r in c.runs.values()),
+                    chunk=max(1, min(c.config.eval_every, 25 if c.exact else 100)))

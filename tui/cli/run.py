@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import time
 
@@ -24,6 +23,7 @@ from smtui.tui.cli.flags import (
     setup_from_args,
 )
 from smtui.tui.cli.outputs import Output, inputs_of, plan_outputs, write_outputs
+from smtui.tui.cli.progress import Stop, stop_on_ctrl_c, train_in_chunks
 
 MAX_STEPS = 10**9  # like every whole-number flag: bounded (about a day at 10,000 steps/s)
 
@@ -76,7 +76,7 @@ def run_headless(args: argparse.Namespace) -> int:
     planned = plan_outputs(args, inputs)  # again, knowing the data file
     written: list[Output] = []
     try:
-        with _stop_on_sigint() as stop:
+        with stop_on_ctrl_c() as stop:
             _train(trainer, trainer.step + args.steps, stop)
             metrics = trainer.evaluate() if not stop.asked else None  # ctrl+c here too: saved, then said
         if stop.asked:
@@ -118,31 +118,6 @@ def _result(trainer: Trainer, metrics: dict, wall: float) -> dict:
     return result
 
 
-class _Stop:
-    asked = False
-
-
-@contextlib.contextmanager
-def _stop_on_sigint():
-    """The first ctrl+c asks training to stop between chunks (so the state is one step's
-    and can be saved); a second one interrupts at once."""
-    stop = _Stop()
-
-    def handler(signum, frame):
-        stop.asked = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: ctrl+c is not ours to handle
-        yield stop
-        return
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _interrupted(trainer: Trainer, saves: list[Output], force: bool, inputs: list) -> int:
     """Stopped by ctrl+c: save the experiment if --save was given, and say what was saved."""
     where = f"smtui: interrupted at step {trainer.step:,}"
@@ -156,25 +131,13 @@ def _interrupted(trainer: Trainer, saves: list[Output], force: bool, inputs: lis
     return EXIT_INTERRUPTED
 
 
-def _train(trainer: Trainer, steps: int, stop: _Stop) -> None:
+def _train(trainer: Trainer, steps: int, stop: Stop) -> None:
     """Train until ``trainer.step`` reaches ``steps``, training diverges or ctrl+c."""
-    chunk = max(1, min(trainer.config.eval_every, 100))
     if trainer.step < steps and trainer.status == "diverged":
         trainer.status, trainer.message = "ok", ""  # resuming a diverged run: try again
-    if not sys.stderr.isatty() or steps == trainer.step:
-        while trainer.step < steps and trainer.status == "ok" and not stop.asked:
-            trainer.train(min(chunk, steps - trainer.step))
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("loss {task.fields[loss]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("train", total=steps, completed=trainer.step, loss="-")
-        while trainer.step < steps and trainer.status == "ok" and not stop.asked:
-            trainer.train(min(chunk, steps - trainer.step))
-            bar.update(task, completed=trainer.step, loss=f"{trainer.last_loss:.4g}" if trainer.last_loss else "-")
+    train_in_chunks("training", steps, stop, position=lambda: trainer.step, train=trainer.train,
+                    going=lambda: trainer.status == "ok", chunk=max(1, min(trainer.config.eval_every, 100)),
+                    note=lambda: f"loss {trainer.last_loss:.4g}" if trainer.last_loss else "loss -")
 
 
 # Rows of the summary: (label, figure, its standard error, the theory value beside it).

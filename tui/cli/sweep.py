@@ -10,9 +10,18 @@ import time
 from smtui.core.errors import UserError
 from smtui.core.io import rows_to_csv, to_json
 from smtui.core.outputs import write, write_each
-from smtui.core.sweep import MAX_SEEDS, default_jobs, parse_sigmas, run_sweep, summarise, sweep_configs
+from smtui.core.sweep import (
+    MAX_SEEDS,
+    SweepStopped,
+    default_jobs,
+    parse_sigmas,
+    run_sweep,
+    summarise,
+    sweep_configs,
+)
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     Parser,
@@ -21,6 +30,7 @@ from smtui.tui.cli.flags import (
     one_line,
 )
 from smtui.tui.cli.outputs import inputs_of, plan_outputs
+from smtui.tui.cli.progress import progress_line, stop_on_ctrl_c
 
 MAX_STEPS = 10_000_000
 MAX_JOBS = 256
@@ -44,7 +54,7 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     o.add_argument("--csv", metavar="PATH", help="write one row per run as CSV")
     p.epilog = ("Every output is checked before the first run. Exit status: 0 ok, 2 bad input, 3 a run diverged "
                 "(its figures are still reported), 4 an output could not be written (each said on stderr; the "
-                "others are written).")
+                "others are written), 130 interrupted (ctrl+c: the runs not finished are dropped, nothing written).")
     return p
 
 
@@ -63,7 +73,11 @@ def main(argv: list[str]) -> int:
     planned = plan_outputs(args, inputs_of(args, base.data_path))
     configs = sweep_configs(base, sigmas, args.seeds)
     wall0 = time.perf_counter()
-    results = _run(configs, args.steps, jobs)
+    try:
+        results = _run(configs, args.steps, jobs)
+    except SweepStopped as stopped:
+        print(f"smtui: interrupted after {stopped.done} of {len(configs)} runs; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     summary = summarise(results)
     result = {
         "config": {k: v for k, v in base.to_dict().items() if k not in ("sigma", "seed", "eval_every")},
@@ -88,21 +102,14 @@ def main(argv: list[str]) -> int:
 
 
 def _run(configs, steps: int, jobs: int) -> list[dict]:
-    if not sys.stderr.isatty():
-        return run_sweep(configs, steps, jobs)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Every run, with the progress line; the first ctrl+c drops the runs not finished."""
 
-    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn(),
-               TextColumn("{task.fields[last]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sweep", total=len(configs), last="")
-        bar.update(task, last=f"{len(configs)} runs x {steps:,} steps")
+    def progress(done: int, total: int, r: dict) -> None:
+        show(done, f"done sigma={r['sigma']:.3g} seed={r['seed']}")
 
-        def progress(done, total, r):
-            bar.update(task, completed=done, last=f"done sigma={r['sigma']:.3g} seed={r['seed']}")
-
-        return run_sweep(configs, steps, jobs, progress)
+    start = f"{len(configs)} runs x {steps:,} steps"
+    with stop_on_ctrl_c() as stop, progress_line("sweep", len(configs), 0, start) as show:
+        return run_sweep(configs, steps, jobs, progress, stop.event)
 
 
 def _show(summary: list[dict], analytic: bool) -> None:
