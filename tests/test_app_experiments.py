@@ -179,3 +179,22 @@ async def test_exports_never_write_over_the_data_file_or_the_experiment(tmp_path
             app.clear_notifications()
     assert pts.read_bytes() == before and load_experiment(tmp_path / saved).step == 0
     assert not list(tmp_path.glob("*.svg"))
+
+
+async def test_a_screenshot_into_a_fifo_with_no_reader_is_one_note(tmp_path, monkeypatch):
+    """Written straight into the FIFO, off the UI thread, with the writer's bounded wait."""
+    import stat
+
+    import smtui.core.outputs
+
+    monkeypatch.setattr(smtui.core.outputs, "FIFO_WAIT", 0.05)
+    fifo = tmp_path / "shot.svg"
+    os.mkfifo(fifo)
+    app = SMApp(FAST, bridge_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        ask_screenshot(app)
+        await answer_prompt(pilot, str(fifo))
+        await wait_for(pilot, lambda: any("FIFO with no reader" in n for n in notes(app)), what="the failure")
+        assert not isinstance(app.screen, Confirm)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["shot.svg"]

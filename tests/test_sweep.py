@@ -2,6 +2,7 @@
 worker processes with results that do not depend on --jobs, the gradient variance against
 a direct estimate, the JSON and CSV contracts, and one-line refusals before any training."""
 
+import contextlib
 import errno
 import json
 import os
@@ -204,6 +205,30 @@ def test_a_full_disk_is_one_line_exit_4_and_the_other_is_written(tmp_path, capsy
     assert code == 4 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert f"{full} " in err and "No space left on device" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv" if full == "--json" else "s.json"]  # no temp left
+
+
+def test_a_really_full_disk_is_one_line_exit_4_and_the_other_is_written(tmp_path, capsys):
+    """A tiny tmpfs, filled: the disk itself refuses (skipped where mounting is not allowed)."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)], capture_output=True,
+                      timeout=30).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        fd = os.open(disk / "fill", os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"x" * 4096)
+        os.close(fd)
+        code, _, err = _swept(capsys, "--json", str(disk / "s.json"), "--csv", str(tmp_path / "s.csv"))
+        assert code == 4 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert "--json" in err and "No space left on device" in err
+        assert os.listdir(disk) == ["fill"]  # no temporary file left on the full disk
+        assert (tmp_path / "s.csv").read_text().startswith("sigma,seed,status")
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True, timeout=30)
 
 
 def test_json_on_stdout_and_a_failed_csv(tmp_path, capsys):

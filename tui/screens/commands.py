@@ -175,7 +175,9 @@ def _stem(app) -> str:
 
 
 def ask_screenshot(app) -> None:
-    """Export what the screen shows now as SVG (by the one writer: atomically, never over an input)."""
+    """Export what the screen shows now as SVG (by the one writer: atomically, never over an
+    input). The screen is rendered on the UI thread and written off it (a FIFO's reader may
+    take seconds)."""
     inputs = app_inputs(app)
 
     def request(name: str) -> Request:
@@ -188,11 +190,16 @@ def ask_screenshot(app) -> None:
             except UserError as exc:
                 app.notify(str(exc), title="refused", severity="error")
                 return
-            failures = write_each([out], lambda o: write(o, app.export_screenshot(title=f"smtui · {Path(name).name}")))
-            if failures:
-                app.notify(failures[0], title="refused", severity="error")
-                return
-            app.notify(f"screenshot written to {name}", title="done")
+            svg = app.export_screenshot(title=f"smtui · {Path(name).name}")
+
+            def written() -> None:
+                failures = write_each([out], lambda o: write(o, svg))
+                if failures:
+                    app.call_from_thread(app.notify, failures[0], title="refused", severity="error")
+                else:
+                    app.call_from_thread(app.notify, f"screenshot written to {name}", title="done")
+
+            app.run_worker(written, thread=True, group="export", exit_on_error=False)
 
         app.call_after_refresh(now)  # once the prompt is gone from the screen
 
