@@ -71,3 +71,16 @@ def test_python_dash_m_smtui_help_names_the_commands():
                        stdin=subprocess.DEVNULL, timeout=60)
     assert r.returncode == 0 and r.stderr == ""
     assert all(f"\n  {name} " in r.stdout for name in COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [["list"], ["compare", "--steps", "2", "--n-train", "24", "--hidden", "4"]])
+def test_a_closed_stdout_ends_quietly(argv):
+    """`smtui list | head -1`: the reader leaves early; no traceback, exit status 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout fails with EPIPE
+    try:
+        r = subprocess.run([sys.executable, "-m", "smtui", *argv], stdout=write_end, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=ENV, timeout=120)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 1 and r.stderr == b"", r.stderr.decode()[-500:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from smtui.core.errors import UserError
@@ -79,6 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("smtui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`smtui list | head -1`): end quietly, as Unix tools do
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+EXIT_BROKEN_PIPE = 1  # as Python's own advice and rich (sweep's tables) have it
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def entry() -> None:
