@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 _CHUNK_ELEMENTS = 1 << 18  # query rows x centres per chunk (2 MB of float64)
-# A logit this far below its row's largest weighs under e^-700 ~ 1e-304 of it, so it is
-# raised to this floor before exp: libm's exp takes a ~10x slower path for arguments
-# whose result underflows (below ~ -708), common at small sigma, and the change to any
-# sum is far below one rounding of the largest term (which is 1).
-_LOGIT_FLOOR = -700.0
+# A logit this far below its row's largest weighs under e^-700 ~ 1e-304 of it (float64;
+# e^-87 ~ 1.6e-38 in float32), so it is raised to this floor before exp: exp takes a far
+# slower path when its result would be subnormal (~10x in float64, ~57x in float32), common
+# at small sigma, and the change to any sum is far below one rounding of the largest
+# term (which is 1). Both floors keep exp's result a normal number.
+_LOGIT_FLOOR = {np.dtype(np.float64): -700.0, np.dtype(np.float32): -87.0}
 
 
 def _chunks(m, n):
@@ -48,8 +49,9 @@ def _weights(q, origin, table):
     a1[:, -1] = 1.0
     logits = a1 @ table
     top = logits.max(axis=1, keepdims=True)
-    if logits.dtype == np.float64:  # float32's exp has no slow path to dodge
-        np.maximum(logits, top + _LOGIT_FLOOR, out=logits)
+    floor = _LOGIT_FLOOR.get(logits.dtype)
+    if floor is not None:
+        np.maximum(logits, top + floor, out=logits)
     logits -= top
     return np.exp(logits, out=logits), top[:, 0], a1[:, :-1]
 

@@ -52,3 +52,27 @@ def test_huge_coordinates_do_not_cancel(rng):
     centres = 1e8 + rng.normal(size=(10, 2))
     xt = centres[:3] + 0.1
     np.testing.assert_allclose(parzen_score(xt, centres, 0.5), parzen_score(xt - 1e8, centres - 1e8, 0.5), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_logit_floor_leaves_the_target_as_it_was(dtype, monkeypatch):
+    """Logits far below their row's largest are raised to a floor before exp (-700 in
+    float64, -87 in float32: exp is far slower where its result is subnormal). On ring8 at
+    a small sigma, where most weights fall under it, the target is the same bits as without
+    the floor, and close to the float64 one."""
+    from smtui.core import distributions, parzen
+
+    data = distributions.sample("ring8", 2000, 3)
+    xt = data[:256] + 0.05 * np.random.default_rng(4).standard_normal((256, 2))
+    sigma = 0.05 if dtype == np.float32 else 0.005
+    q, c = xt.astype(dtype), data.astype(dtype)
+    origin, table, _ = parzen._logit_table(c, sigma, dtype)
+    logits = (q - origin.astype(dtype)) @ table[:-1] + table[-1]
+    floor = parzen._LOGIT_FLOOR[np.dtype(dtype)]
+    assert np.mean(logits < logits.max(axis=1, keepdims=True) + floor) > 0.3  # the floor is reached often
+    floored = parzen_score(q, c, sigma)
+    monkeypatch.setattr(parzen, "_LOGIT_FLOOR", {})
+    np.testing.assert_array_equal(floored, parzen_score(q, c, sigma))
+    assert floored.dtype == dtype
+    want = parzen_score(xt, data, sigma)
+    np.testing.assert_allclose(floored, want, rtol=0, atol=(1e-4 if dtype == np.float32 else 1e-9) * np.abs(want).max())
