@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from autograd import value_and_grad
 
 from smtui.core import distributions
 from smtui.core.compare_batches import (
@@ -29,7 +28,6 @@ from smtui.core.compare_batches import (
     shift,
     views,
 )
-from smtui.core.compare_exact import value_and_grad as exact_value_and_grad
 from smtui.core.config import Config
 from smtui.core.data import load_points
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
@@ -131,11 +129,11 @@ class Comparison:
         self.notes = tuple(n for n in (lr_note,) if n)
         cfg, dtype = self.config, np.dtype(self.config.dtype)
         self._grads = {}
-        for n in self.names:
-            fast = OBJECTIVES[n].fast
-            self._grads[n] = value_and_grad(lambda t, b, f=fast: f(t, b, cfg.sigma, cfg.lam))
-        self._weighted = {n: (lambda t, b, n=n: exact_value_and_grad(n, t, b, cfg.sigma, cfg.lam))
-                          for n in self.names}
+        for n in self.names:  # (loss, gradient) from the one fast path, core/fused.py
+            self._grads[n] = lambda t, b, f=OBJECTIVES[n].value_and_grad: f(t, b, cfg.sigma, cfg.lam)
+        # Exact mode's expectation is taken in float64 whatever the training dtype.
+        self._weighted = {n: (lambda t, b, f=OBJECTIVES[n].value_and_grad:
+                              f(t.astype(float, copy=False), b, cfg.sigma, cfg.lam)) for n in self.names}
         self._dtype = dtype
 
     @property

@@ -6,8 +6,9 @@
   makes them, so a noisy objective sees exactly the batches a lone ``smtui run`` would.
 * ``exact_batch`` is the expectation itself as one weighted batch: the evaluation set's
   quadrature pairs (x_t, x_t + sigma z_k) with their weights for the q_sigma objectives,
-  the whole training set for the clean ones; ``weighted_loss`` is each objective's
-  definition (docs/math.md) as a weighted mean over it.
+  the whole training set for the clean ones, each row with its weight: the objectives'
+  definitions (core/objectives.py) and their fast path (core/fused.py) take per-row
+  weights, so exact mode trains through the same gradient as a minibatch.
 * ``shift`` puts each objective on its group's scale by its exact constant (docs/math.md,
   "one scale for all objectives"): ESM_qsigma; DSM + C2 - C3; ISM_qsigma + C2;
   DAE / (2 sigma^4) + C2 - C3. The clean objectives share ESM_q (ESM_q; ISM_q + C1) when
@@ -16,13 +17,12 @@
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 
 from smtui.core.errors import UserError
 from smtui.core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
-from smtui.core.fused import unpack, with_ones
-from smtui.core.model import jacobian_diagonal, reconstruction, score
+from smtui.core.fused import with_ones
+from smtui.core.model import jacobian_diagonal
 from smtui.core.objectives import OBJECTIVES
 from smtui.core.parzen import parzen_score
 from smtui.core.text import quoted
@@ -100,10 +100,14 @@ def views(shared: dict, names, data: np.ndarray, sigma: float, dtype, data_score
 
 
 def exact_batch(names, ev: EvalSet, data: np.ndarray, data_score=None) -> tuple[dict, str]:
-    """(name -> weighted batch, a note saying what the expectation is taken over)."""
+    """(name -> weighted batch, a note saying what the expectation is taken over). Each
+    batch is laid out as ``views`` lays it out, with the rows' weights in "weight"
+    (summing to 1): the objectives' definitions and core/fused.py take it as it is."""
+    d = data.shape[1]
     if names[0] in CLEAN_GROUP:
         w = np.full(len(data), 1.0 / len(data))
-        out = {n: {"x": data, "weight": w} for n in names}
+        x1 = with_ones(data)
+        out = {n: {"x": x1[:, :d], "x1": x1, "weight": w} for n in names}
         if "esm" in names:
             out["esm"]["target"] = data_score
         return out, (f"exact: all {len(data):,} training points as one batch (ESM and ISM on D differ by more "
@@ -112,46 +116,24 @@ def exact_batch(names, ev: EvalSet, data: np.ndarray, data_score=None) -> tuple[
         z, wz = gauss_hermite_nodes(ev.dim, NODES_PER_DIM.get(ev.dim, 8))
         x = np.repeat(ev.reference, len(wz), axis=0)
         xt = (ev.reference[:, None, :] + ev.sigma * z[None, :, :]).reshape(-1, ev.dim)
-        batch = {"x": x, "xt": xt, "weight": ev.weight, "target": ev.post.score}
+        w, target = ev.weight, ev.post.score
         note = (f"exact: the evaluation set's {len(xt):,} quadrature pairs as one batch (slower per step; "
                 "equal gradients to the quadrature's precision)")
     else:
-        w = np.full(len(ev.pair_xt), 1.0 / len(ev.pair_xt))
-        xt = ev.pair_xt
-        batch = {"x": ev.pair_x, "xt": xt, "weight": w, "target": ev.pair_score}
+        x, xt, target = ev.pair_x, ev.pair_xt, ev.pair_score
+        w = np.full(len(xt), 1.0 / len(xt))
         note = (f"exact: {ev.dim}-D has no quadrature; the evaluation set's {len(xt):,} fixed pairs as one batch "
                 "(Monte Carlo: the runs agree only to its noise; slower per step)")
+    xt1 = with_ones(xt)
     out = {}
     for n in names:
         if n == "esm-sigma":
-            out[n] = {"x": batch["xt"], "target": batch["target"], "weight": batch["weight"]}
+            out[n] = {"x": xt1[:, :d], "x1": xt1, "target": target, "weight": w}
         elif n == "ism-sigma":
-            out[n] = {"x": batch["xt"], "weight": batch["weight"]}
+            out[n] = {"x": xt1[:, :d], "x1": xt1, "weight": w}
         else:
-            out[n] = {"x": batch["x"], "xt": batch["xt"], "weight": batch["weight"]}
+            out[n] = {"x": x, "xt": xt1[:, :d], "xt1": xt1, "weight": w}
     return out, note
-
-
-def weighted_loss(name: str, theta, batch: dict, sigma: float, lam: float):
-    """The objective's definition (docs/math.md) as the weighted mean sum_i w_i loss_i over a
-    batch, on the flat theta; autograd-differentiable."""
-    p = unpack(theta, batch["x"].shape[1])
-    w = batch["weight"]
-    if name in ("esm", "esm-sigma"):
-        r = score(p, batch["x"], sigma) - batch["target"]
-        return anp.dot(w, 0.5 * anp.sum(r * r, axis=1))
-    if name in ("ism", "ism-sigma", "ism-reg"):
-        psi, diag = score(p, batch["x"], sigma), jacobian_diagonal(p, batch["x"], sigma)
-        rows = 0.5 * anp.sum(psi * psi, axis=1) + anp.sum(diag, axis=1)
-        if name == "ism-reg":
-            rows = rows + lam * anp.sum(diag * diag, axis=1)
-        return anp.dot(w, rows)
-    x, xt = batch["x"], batch["xt"]
-    if name == "dsm":
-        r = score(p, xt, sigma) - (x - xt) / sigma**2
-        return anp.dot(w, 0.5 * anp.sum(r * r, axis=1))
-    r = reconstruction(p, xt) - x
-    return anp.dot(w, anp.sum(r * r, axis=1))
 
 
 # --- one scale -----------------------------------------------------------------------------

@@ -1,21 +1,28 @@
-"""Each objective's hot part as one autograd primitive over a flat parameter vector.
+"""The one hand-written gradient: each objective's value and its gradient in the flat
+parameter vector, in one pass, checked against autograd differentiating the definitions.
 
-The trainer differentiates ``theta = [W^T.ravel(), b, c]`` (one array, so autograd boxes
-one value instead of a dict) through a single primitive per loss. W is stored transposed
-so that ``[W^T; b]``, a (d + 1, h) block at the front of theta, multiplies ``[x, 1]``
-(the batch with a column of ones, drawn that way by smtui.core.objectives.draw_batch): the
-bias is folded into the product. Each primitive returns its scalar loss carrying the
-activations its vector-Jacobian product needs (``_Loss``), so the sigmoid is computed
-once per step and shared between the forward and the backward pass.
+theta = [W^T.ravel(), b, c] is one array (autograd boxes one value instead of a dict, and
+the optimisers of smtui.core.optim step it as one vector). W is stored transposed so that
+``[W^T; b]``, a (d + 1, h) block at the front of theta, multiplies ``[x, 1]`` (the batch
+with a column of ones, drawn that way by smtui.core.objectives.draw_batch): the bias is
+folded into the product.
+
+Every objective is a mean over the batch's rows, or, given per-row weights w, the sum
+sum_i w_i loss_i (the comparison's exact mode: quadrature pairs and their weights). Rows go
+in chunks of CHUNK_ELEMENTS / hidden, so memory stays bounded on the ~10^5-row exact
+batches; a minibatch is one chunk. Each chunk's value and gradient come from one forward
+pass whose activations the backward pass reuses (docs/math.md gives the objectives).
 
 The sigmoid is the exp form 1 / (1 + exp(-a)), computed in place: exp is ~2.5x cheaper
-per element than tanh here. For a < -709 exp overflows to inf and 1 / inf is exactly 0,
-the right limit; the trainer runs under ``np.errstate(over="ignore")`` so that overflow
-is silent (elsewhere numpy warns, and the value is still right).
+per element than tanh here. For a < -709 (float64; -88 in float32) exp overflows to inf
+and 1 / inf is exactly 0, the right limit; callers run under ``np.errstate(over="ignore")``
+so that overflow is silent (elsewhere numpy warns, and the value is still right).
 
-The definitions stay the autograd compositions in core/objectives.py;
-tests/test_primitives.py checks every value and gradient here against autograd
-differentiating them.
+``differentiable`` wraps any of them as an autograd primitive of theta, so the fast path
+composes with autograd where a test or a caller wants it. The definitions stay the autograd
+compositions in core/objectives.py; tests/test_primitives.py checks every value and
+gradient here against autograd differentiating them, in both float types, with and
+without weights, in several chunks and where the sigmoid saturates.
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.numpy.numpy_vspaces import ArrayVSpace
 
+CHUNK_ELEMENTS = 1 << 20  # rows x hidden per chunk: a few (rows, hidden) arrays of 8 MB
+
 
 class _Loss64(np.float64):
-    """A loss value with ``aux``, the forward pass's activations, attached for the VJP.
+    """A loss value with ``aux``, its gradient, attached for the VJP.
 
-    A primitive returning a tuple (loss, activations...) would do the same, but autograd
-    then traces a tuple and an index into it, and builds zeros for every activation in
-    the backward pass: ~25 us per step against ~10 us for a scalar output."""
+    A primitive returning a tuple (loss, gradient) would do the same, but autograd then
+    traces a tuple and an index into it, and builds zeros for the unused part in the
+    backward pass: ~25 us per step against ~10 us for a scalar output."""
 
 
 class _Loss32(np.float32):
@@ -42,12 +51,6 @@ _LOSS_TYPES = {np.dtype(np.float64): _Loss64, np.dtype(np.float32): _Loss32}
 for _t in _LOSS_TYPES.values():  # autograd treats them as the scalars they subclass
     ArrayBox.register(_t)
     ArrayVSpace.register(_t)
-
-
-def _loss(value, dtype, *aux):
-    out = _LOSS_TYPES.get(np.dtype(dtype), _Loss64)(value)
-    out.aux = aux
-    return out
 
 
 def pack(params) -> np.ndarray:
@@ -116,117 +119,152 @@ def _scalar(g):
     return float(g)
 
 
+@primitive
+def differentiable(value_and_grad, theta, *args):
+    """``value_and_grad(theta, *args)``'s value as an autograd primitive of theta (argument
+    1): its VJP hands back the gradient computed with the value."""
+    value, grad = value_and_grad(theta, *args)
+    out = _LOSS_TYPES.get(np.asarray(value).dtype, _Loss64)(value)
+    out.aux = grad
+    return out
+
+
+def _differentiable_vjp(ans, value_and_grad, theta, *args):
+    grad = ans.aux
+    return lambda g: grad if _scalar(g) == 1.0 else grad * _scalar(g)
+
+
+defvjp(differentiable, _differentiable_vjp, argnums=[1])
+
+
+def _row_weights(weight, theta):
+    return None if weight is None else np.asarray(weight, dtype=theta.dtype)
+
+
+def _in_chunks(chunk, theta, rows, *arrays):
+    """sum over chunks of rows of ``chunk(theta, *its slices of arrays)``: (value, gradient)."""
+    h = (theta.shape[0] - (arrays[0].shape[1] - 1)) // arrays[0].shape[1]
+    step = max(1, CHUNK_ELEMENTS // max(h, 1))
+    if rows <= step:  # a minibatch: one chunk, no slicing
+        return chunk(theta, *arrays)
+    total = grad = None
+    for lo in range(0, rows, step):
+        v, g = chunk(theta, *(None if a is None else a[lo : lo + step] for a in arrays))
+        if grad is None:
+            total, grad = v, g
+        else:
+            total += v
+            grad += g
+    return total, grad
+
+
 # --- ESM, ESM-sigma, DSM (and DAE): the residual of psi against a target ---------------
 # psi(x) - target = (s W + c - x) / s2 - target. DSM's target (x - xt) / s2 at xt needs no
 # array: psi(xt) - (x - xt) / s2 = (s W + c - x) / s2 with s computed at xt. DAE's
 # residual is s W + c - x itself (s2 = 1, no target, and no factor 1/2).
 
 
-@primitive
-def _residual_loss(theta, x1, clean, target, s2, half):
-    d = clean.shape[1]
-    A, c = _split(theta, d)
-    s = _hidden(A, x1)
-    r = s @ A[:d].T
-    r += c
-    r -= clean
-    if s2 != 1.0:
-        r /= s2
-    if target is not None:
-        r -= target
-    v = np.vdot(r, r) / clean.shape[0]
-    return _loss(0.5 * v if half else v, clean.dtype, s, r)
+def _residual(theta, x1, clean, target, weight, s2, half):
+    n = x1.shape[0]
+    w = _row_weights(weight, theta)
+    factor = 1.0 if half else 2.0
+    scale = factor / s2 if w is not None else factor / (n * s2)  # dL/dr = scale w_i r_i
 
-
-def _residual_loss_vjp(ans, theta, x1, clean, target, s2, half):
-    s, r = ans.aux
-    d = clean.shape[1]
-
-    def vjp(g):
-        G = r * ((1.0 if half else 2.0) * _scalar(g) / (clean.shape[0] * s2))
-        V = G @ _split(theta, d)[0][:d]
+    def chunk(theta, x1, clean, target, w):
+        """sum_i w_i ||r_i||^2 over the chunk (w_i = 1 without weights), and the gradient."""
+        d = clean.shape[1]
+        A, c = _split(theta, d)
+        s = _hidden(A, x1)
+        r = s @ A[:d].T
+        r += c
+        r -= clean
+        if s2 != 1.0:
+            r /= s2
+        if target is not None:
+            r -= target
+        if w is None:
+            v = np.vdot(r, r)
+            G = r * scale
+        else:
+            G = r * w[:, None]
+            v = np.vdot(G, r)
+            G *= scale
+        V = G @ A[:d]
         _t_times(V, s)
-        return _into_grad(theta, x1, s, G, V)
+        return v, _into_grad(theta, x1, s, G, V)
 
-    return vjp
-
-
-defvjp(_residual_loss, _residual_loss_vjp)
-
-
-def score_matching_loss(theta, x1, target, sigma):
-    """mean over rows of 1/2 ||psi(x; theta) - target||^2 with x1 = [x, 1] (ESM, ESM-sigma)."""
-    return _residual_loss(theta, x1, x1[:, :-1], target, float(sigma) ** 2, True)
+    total, grad = _in_chunks(chunk, theta, n, x1, clean, target, w)
+    value = total if w is not None else total / n
+    return (0.5 * value if half else value), grad
 
 
-def denoising_loss(theta, xt1, x, sigma):
-    """mean over rows of 1/2 ||psi(xt) - (x - xt) / sigma^2||^2 with xt1 = [xt, 1] (DSM)."""
-    return _residual_loss(theta, xt1, x, None, float(sigma) ** 2, True)
+def score_matching(theta, x1, target, sigma, weight=None):
+    """(mean over rows of 1/2 ||psi(x; theta) - target||^2, its gradient) with x1 = [x, 1]
+    (ESM, ESM-sigma); with ``weight``, sum_i w_i of the same."""
+    return _residual(theta, x1, x1[:, :-1], target, weight, float(sigma) ** 2, True)
 
 
-def reconstruction_loss(theta, xt1, x):
-    """mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2 with xt1 = [xt, 1] (DAE)."""
-    return _residual_loss(theta, xt1, x, None, 1.0, False)
+def denoising(theta, xt1, x, sigma, weight=None):
+    """(mean over rows of 1/2 ||psi(xt) - (x - xt) / sigma^2||^2, its gradient) with
+    xt1 = [xt, 1] (DSM)."""
+    return _residual(theta, xt1, x, None, weight, float(sigma) ** 2, True)
 
 
-# --- ISM and ISMreg: mean 1/2 ||psi||^2 + sum_i diag_i (+ lam sum_i diag_i^2) ----------
+def reconstruction(theta, xt1, x, weight=None):
+    """(mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2, its gradient) with
+    xt1 = [xt, 1] (DAE)."""
+    return _residual(theta, xt1, x, None, weight, 1.0, False)
+
+
+# --- ISM and ISMreg: 1/2 ||psi||^2 + sum_i diag_i (+ lam sum_i diag_i^2) per row -----------
 # diag_i = d psi_i / d x_i = (sum_j t_j W_ji^2 - 1) / s2 with t = s (1 - s).
 
 
-@primitive
-def _ism(theta, x1, sigma, lam):
-    n, d = x1.shape[0], x1.shape[1] - 1
-    A, c = _split(theta, d)
-    WT = A[:d]
+def ism(theta, x1, sigma, lam=0.0, weight=None):
+    """(mean over rows of 1/2 ||psi||^2 + div psi (+ lam sum_i (d psi_i / d x_i)^2), its
+    gradient) with x1 = [x, 1]; with ``weight``, sum_i w_i of the same."""
+    n = x1.shape[0]
+    w = _row_weights(weight, theta)
+    sigma, lam = float(sigma), float(lam)
     s2 = sigma**2
-    s = _hidden(A, x1)
-    psi = s @ WT.T
-    psi += c
-    psi -= x1[:, :d]
-    psi /= s2
-    t = 1.0 - s
-    t *= s
-    WT2 = WT * WT
-    if lam == 0.0:
-        diag, t_sum = None, x1[:, d] @ t  # sum_i diag_i = t . ||W_j||^2 - d: no (N, d) array
-        div_sum = (t_sum @ WT2.sum(axis=0)) / s2 - n * d / s2
-        loss = (0.5 * np.vdot(psi, psi) + div_sum) / n
-    else:
-        t_sum = None
-        diag = (t @ WT2.T - 1.0) / s2
-        loss = (0.5 * np.vdot(psi, psi) + np.sum(diag) + lam * np.vdot(diag, diag)) / n
-    return _loss(loss, x1.dtype, s, t, psi, diag, t_sum)
+    g0 = 1.0 / n if w is None else 1.0  # dL/d(row loss i) = g0 w_i
 
-
-def _ism_vjp(ans, theta, x1, sigma, lam):
-    s, t, psi, diag, t_sum = ans.aux
-    n, d = x1.shape[0], x1.shape[1] - 1
-    WT = _split(theta, d)[0][:d]
-    s2 = sigma**2
-
-    def vjp(g):
-        g0 = _scalar(g) / n
+    def chunk(theta, x1, w):
+        rows, d = x1.shape[0], x1.shape[1] - 1
+        A, c = _split(theta, d)
+        WT = A[:d]
+        s = _hidden(A, x1)
+        psi = s @ WT.T
+        psi += c
+        psi -= x1[:, :d]
+        psi /= s2
+        t = 1.0 - s
+        t *= s
         WT2 = WT * WT
-        if lam == 0.0:  # dL/d diag = g0 everywhere
-            dt, tH = (g0 / s2) * WT2.sum(axis=0), g0 * t_sum
+        psi_w = psi if w is None else psi * w[:, None]
+        if lam == 0.0:  # sum_i diag_i = (t . ||W_j||^2 - d) / s2: no (N, d) array
+            t_sum = (x1[:, d] if w is None else w) @ t  # the ones column sums the rows
+            w2 = WT2.sum(axis=0)
+            v = 0.5 * np.vdot(psi_w, psi) + ((t_sum @ w2) / s2 - (rows if w is None else w.sum()) * d / s2)
+            dt, tH = (g0 / s2) * w2, g0 * t_sum  # dL/dt (the same in every row, times w_i)
         else:
-            H = g0 * (1.0 + (2.0 * lam) * diag)
+            diag = (t @ WT2.T - 1.0) / s2
+            diag_w = diag if w is None else diag * w[:, None]
+            v = 0.5 * np.vdot(psi_w, psi) + np.sum(diag_w) + lam * np.vdot(diag_w, diag)
+            H = g0 * (1.0 + (2.0 * lam) * diag)  # dL/d diag
+            if w is not None:
+                H *= w[:, None]
             dt, tH = (H @ WT2) / s2, H.T @ t
         # dL/da = t * (G W^T + (1 - 2 s) dt): through psi, and through t (dt/da = t (1 - 2 s)).
-        G = (g0 / s2) * psi
+        G = (g0 / s2) * psi_w
         U = s * (-2.0)
         U += 1.0
         U *= dt
+        if lam == 0.0 and w is not None:
+            U *= w[:, None]
         U += G @ WT
         U *= t
-        return _into_grad(theta, x1, s, G, U, (2.0 / s2) * WT * tH)
+        return v, _into_grad(theta, x1, s, G, U, (2.0 / s2) * WT * tH)
 
-    return vjp
-
-
-defvjp(_ism, _ism_vjp)
-
-
-def ism_loss(theta, x1, sigma, lam=0.0):
-    """mean over rows of 1/2 ||psi||^2 + div psi (+ lam sum_i (d psi_i / d x_i)^2), x1 = [x, 1]."""
-    return _ism(theta, x1, float(sigma), float(lam))
+    total, grad = _in_chunks(chunk, theta, n, x1, w)
+    return (total / n if w is None else total), grad

@@ -4,16 +4,15 @@
     psi(x) = -dE/dx = ( W^T sigmoid(W x + b) + c - x ) / sigma^2
 
 ``score_autograd`` and ``jacobian_diagonal_autograd`` are the definitions (autograd
-differentiating the energy). ``score`` and ``jacobian_diagonal`` are autograd
-primitives with hand-written vector-Jacobian products: the fast path training uses,
-checked against the definitions in the tests.
+differentiating the energy); ``score`` and ``jacobian_diagonal`` are their closed forms,
+checked against them in the tests. Both are plain autograd compositions: the one
+hand-written gradient is core/fused.py's.
 """
 
 from __future__ import annotations
 
 import autograd.numpy as np
 from autograd import elementwise_grad
-from autograd.extend import defvjp, primitive
 
 Params = dict  # {"W": (h, d), "b": (h,), "c": (d,)}
 
@@ -63,70 +62,23 @@ def jacobian_diagonal_autograd(params: Params, x, sigma: float):
     return np.stack(cols, axis=1)
 
 
-# --- fast path: primitives with hand-written VJPs ---------------------------------
-
-
-@primitive
-def _score(W, b, c, x, sigma):
-    s = sigmoid(np.dot(x, W.T) + b)
-    return (np.dot(s, W) + c - x) / sigma**2
-
-
-def _score_vjp_parts(W, b, x, sigma, G):
-    """Shared pieces of psi's VJP: s and V = dL/da for upstream G = dL/dpsi."""
-    s = sigmoid(np.dot(x, W.T) + b)
-    V = np.dot(G, W.T) * (s * (1.0 - s)) / sigma**2
-    return s, V
-
-
-defvjp(
-    _score,
-    lambda ans, W, b, c, x, sigma: lambda G: (
-        np.dot(_score_vjp_parts(W, b, x, sigma, G)[1].T, x)
-        + np.dot(sigmoid(np.dot(x, W.T) + b).T, G) / sigma**2
-    ),
-    lambda ans, W, b, c, x, sigma: lambda G: np.sum(_score_vjp_parts(W, b, x, sigma, G)[1], axis=0),
-    lambda ans, W, b, c, x, sigma: lambda G: np.sum(G, axis=0) / sigma**2,
-    lambda ans, W, b, c, x, sigma: lambda G: (
-        np.dot(_score_vjp_parts(W, b, x, sigma, G)[1], W) - G / sigma**2
-    ),
-)
-
-
-@primitive
-def _jacobian_diagonal(W, b, x, sigma):
-    s = sigmoid(np.dot(x, W.T) + b)
-    return (np.dot(s * (1.0 - s), W * W) - 1.0) / sigma**2
-
-
-def _diag_vjp_V(W, b, x, sigma, G):
-    """dL/da for upstream G = dL/d(diag): t' = s(1-s)(1-2s) times G (W*W)^T."""
-    s = sigmoid(np.dot(x, W.T) + b)
-    t = s * (1.0 - s)
-    return t, np.dot(G, (W * W).T) * (t * (1.0 - 2.0 * s)) / sigma**2
-
-
-defvjp(
-    _jacobian_diagonal,
-    lambda ans, W, b, x, sigma: lambda G: _diag_vjp_W(W, b, x, sigma, G),
-    lambda ans, W, b, x, sigma: lambda G: np.sum(_diag_vjp_V(W, b, x, sigma, G)[1], axis=0),
-    lambda ans, W, b, x, sigma: lambda G: np.dot(_diag_vjp_V(W, b, x, sigma, G)[1], W),
-)
-
-
-def _diag_vjp_W(W, b, x, sigma, G):
-    t, V = _diag_vjp_V(W, b, x, sigma, G)
-    return np.dot(V.T, x) + 2.0 * W * np.dot(t.T, G) / sigma**2
+# --- the closed forms (docs/math.md), plain autograd compositions ------------------------
 
 
 def score(params: Params, x, sigma: float):
-    """psi(x; theta), shape (N, d): fast path, differentiable in W, b, c and x."""
-    return _score(params["W"], params["b"], params["c"], x, sigma)
+    """psi(x; theta) = (W^T sigmoid(W x + b) + c - x) / sigma^2, shape (N, d); autograd
+    differentiates it in W, b, c and x."""
+    W = params["W"]
+    s = sigmoid(np.dot(x, W.T) + params["b"])
+    return (np.dot(s, W) + params["c"] - x) / sigma**2
 
 
 def jacobian_diagonal(params: Params, x, sigma: float):
-    """d psi_i / d x_i per row, shape (N, d): fast path, differentiable in W, b and x."""
-    return _jacobian_diagonal(params["W"], params["b"], x, sigma)
+    """d psi_i / d x_i = (sum_j s_j (1 - s_j) W_ji^2 - 1) / sigma^2 per row, shape (N, d);
+    autograd differentiates it in W, b and x."""
+    W = params["W"]
+    s = sigmoid(np.dot(x, W.T) + params["b"])
+    return (np.dot(s * (1.0 - s), W * W) - 1.0) / sigma**2
 
 
 def divergence(params: Params, x, sigma: float):

@@ -1,6 +1,8 @@
 """The seven trainable objectives, each a scalar function of (params, batch) to minimise,
 with the paper's scaling (docs/math.md). Batches are dicts of plain arrays drawn by
-``draw_batch``; every objective is differentiated by autograd."""
+``draw_batch``, optionally with per-row weights. These definitions, differentiated by
+autograd, are the truth; training takes each one's value and gradient from core/fused.py,
+checked against them."""
 
 from __future__ import annotations
 
@@ -20,15 +22,22 @@ def _half_sq(v):
     return 0.5 * np.sum(v * v, axis=1)
 
 
+def _mean(rows, batch):
+    """The mean of the per-row losses, or sum_i w_i rows_i given per-row weights ``batch["weight"]``
+    (an expectation as a weighted batch: the comparison's exact mode)."""
+    w = batch.get("weight")
+    return np.mean(rows) if w is None else np.dot(w, rows)
+
+
 def esm_loss(params, batch, sigma):
     """ESM_q: 1/2 ||psi(x) - grad log q(x)||^2 with the analytic data score as target."""
-    return np.mean(_half_sq(score(params, batch["x"], sigma) - batch["target"]))
+    return _mean(_half_sq(score(params, batch["x"], sigma) - batch["target"]), batch)
 
 
 def ism_loss(params, batch, sigma):
     """ISM: 1/2 ||psi||^2 + div psi, on clean points (ISM_q0) or noisy ones (ISM_qsigma)."""
     diag = jacobian_diagonal(params, batch["x"], sigma)
-    return np.mean(_half_sq(score(params, batch["x"], sigma)) + np.sum(diag, axis=1))
+    return _mean(_half_sq(score(params, batch["x"], sigma)) + np.sum(diag, axis=1), batch)
 
 
 def ism_reg_loss(params, batch, sigma, lam):
@@ -36,27 +45,32 @@ def ism_reg_loss(params, batch, sigma, lam):
     x = batch["x"]
     diag = jacobian_diagonal(params, x, sigma)
     ism = _half_sq(score(params, x, sigma)) + np.sum(diag, axis=1)
-    return np.mean(ism + lam * np.sum(diag * diag, axis=1))
+    return _mean(ism + lam * np.sum(diag * diag, axis=1), batch)
 
 
 def dsm_loss(params, batch, sigma):
     """DSM: 1/2 ||psi(xt) - (x - xt)/sigma^2||^2; the target points back to the clean x."""
     x, xt = batch["x"], batch["xt"]
-    return np.mean(_half_sq(score(params, xt, sigma) - (x - xt) / sigma**2))
+    return _mean(_half_sq(score(params, xt, sigma) - (x - xt) / sigma**2), batch)
 
 
 def dae_loss(params, batch, sigma):
     """DAE: ||W^T sigmoid(W xt + b) + c - x||^2 (tied weights, linear decoder)."""
     r = reconstruction(params, batch["xt"]) - batch["x"]
-    return np.mean(np.sum(r * r, axis=1))
+    return _mean(np.sum(r * r, axis=1), batch)
 
 
 @dataclass(frozen=True)
 class Objective:
+    """An objective: its definition ``loss`` (autograd differentiates it: the truth) and
+    ``value_and_grad``, the same loss and its gradient on theta = fused.pack(params) by the
+    one hand-written fast path (core/fused.py), which the tests hold to the definition. A
+    batch may carry per-row weights ("weight"); both then give sum_i w_i loss_i."""
+
     name: str  # one of core/names.py's, which also holds its line of description
     loss: Callable  # (params, batch, sigma, lam) -> scalar: the definition
     noisy: bool  # trains on xt = x + sigma * eps
-    fast: Callable  # (theta, batch, sigma, lam) -> the same scalar on theta = fused.pack(params)
+    value_and_grad: Callable  # (theta, batch, sigma, lam) -> (the same scalar, its gradient in theta)
 
     @property
     def description(self) -> str:
@@ -67,24 +81,32 @@ class Objective:
         """Trains against the analytic score of q, so only on an analytic distribution."""
         return self.name in names.NEEDS_ANALYTIC
 
+    def fast(self, theta, batch, sigma, lam):
+        """``value_and_grad``'s value as an autograd primitive of theta (its VJP is that gradient)."""
+        return fused.differentiable(self.value_and_grad, theta, batch, sigma, lam)
+
+
+def _weight(b):
+    return b.get("weight")
+
 
 _DEFINED = {
     o.name: o
     for o in (
         Objective("esm", lambda p, b, s, lam: esm_loss(p, b, s), False,
-                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
+                  lambda t, b, s, lam: fused.score_matching(t, b["x1"], b["target"], s, _weight(b))),
         Objective("ism", lambda p, b, s, lam: ism_loss(p, b, s), False,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
+                  lambda t, b, s, lam: fused.ism(t, b["x1"], s, 0.0, _weight(b))),
         Objective("ism-reg", lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s, lam)),
+                  lambda t, b, s, lam: fused.ism(t, b["x1"], s, lam, _weight(b))),
         Objective("esm-sigma", lambda p, b, s, lam: esm_loss(p, b, s), True,
-                  lambda t, b, s, lam: fused.score_matching_loss(t, b["x1"], b["target"], s)),
+                  lambda t, b, s, lam: fused.score_matching(t, b["x1"], b["target"], s, _weight(b))),
         Objective("ism-sigma", lambda p, b, s, lam: ism_loss(p, b, s), True,
-                  lambda t, b, s, lam: fused.ism_loss(t, b["x1"], s)),
+                  lambda t, b, s, lam: fused.ism(t, b["x1"], s, 0.0, _weight(b))),
         Objective("dsm", lambda p, b, s, lam: dsm_loss(p, b, s), True,
-                  lambda t, b, s, lam: fused.denoising_loss(t, b["xt1"], b["x"], s)),
+                  lambda t, b, s, lam: fused.denoising(t, b["xt1"], b["x"], s, _weight(b))),
         Objective("dae", lambda p, b, s, lam: dae_loss(p, b, s), True,
-                  lambda t, b, s, lam: fused.reconstruction_loss(t, b["xt1"], b["x"])),
+                  lambda t, b, s, lam: fused.reconstruction(t, b["xt1"], b["x"], _weight(b))),
     )
 }
 # Names and their order from core/names.py (a name without its definition fails here, at import).
@@ -99,7 +121,7 @@ def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.r
     recomputing it each step and gives the same batch.
 
     The arrays the definitions read ("x", "xt") come with "x1" / "xt1", the same points
-    with a column of ones (views share memory), which the fused primitives take.
+    with a column of ones (views share memory), which core/fused.py takes.
     ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches;
     ``near`` a smtui.core.neighbours index of data for ESM-sigma's target (same target within
     its stated bound, from each point's neighbours only: for large training sets)."""

@@ -22,7 +22,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
 
 import numpy as np
-from autograd import value_and_grad
 
 from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
 from smtui.core.errors import UserError
@@ -111,16 +110,13 @@ def gradient_variance(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tupl
     the squared norm of their mean. Its own random stream: training is not disturbed."""
     cfg = trainer.config
     objective = OBJECTIVES[cfg.objective]
-    vg = value_and_grad(lambda theta, batch: objective.fast(theta, batch, cfg.sigma, cfg.lam))
     dtype = np.dtype(cfg.dtype)
     theta = pack(trainer.params).astype(dtype)
     data_score = trainer.analytic.score(trainer.data) if trainer.analytic is not None else None
     rng = np.random.default_rng([cfg.seed, 0x6AD1, trainer.step])
-    grads = np.stack([
-        np.asarray(vg(theta, draw_batch(cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic,
-                                        dtype, data_score))[1], dtype=float)
-        for _ in range(batches)
-    ])
+    draw = (cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic, dtype, data_score)
+    grads = np.stack([np.asarray(objective.value_and_grad(theta, draw_batch(*draw), cfg.sigma, cfg.lam)[1], dtype=float)
+                      for _ in range(batches)])
     mean = grads.mean(axis=0)
     return float(np.sum((grads - mean) ** 2) / (batches - 1)), float(mean @ mean)
 

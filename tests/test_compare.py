@@ -1,17 +1,15 @@
 """core/compare.py: objectives trained side by side from one start on one batch stream.
 
 Oracles are independent routes: a lone Trainer for the shared stream, ``draw_batch`` and
-the objectives' autograd definitions for the gradient statistics, autograd through the
-weighted definitions for exact mode's closed-form gradients, and the paper's identities
-for the one scale."""
+the objectives' autograd definitions for the gradient statistics and (weighted) for exact
+mode's gradients, and the paper's identities for the one scale."""
 
 import numpy as np
 import pytest
 from autograd import grad, value_and_grad
 
 from smtui.core.compare import Comparison, gradient_variance, mean_cosine, relative_gap
-from smtui.core.compare_batches import check_objectives, scale_name, weighted_loss
-from smtui.core.compare_exact import value_and_grad as exact_value_and_grad
+from smtui.core.compare_batches import CLEAN_GROUP, check_objectives, scale_name
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.fused import pack, unpack
@@ -57,26 +55,25 @@ def test_every_run_starts_at_smtui_runs_init_and_a_noisy_run_sees_its_batches():
         np.testing.assert_array_equal(c.runs[name].theta, t._theta)
 
 
-@pytest.mark.parametrize("name", list(OBJECTIVES))
-def test_exact_closed_form_gradients_match_autograd_of_the_definitions(name, rng):
-    d, h = 2, 5
-    theta = pack({"W": rng.normal(size=(h, d)), "b": rng.normal(size=h), "c": rng.normal(size=d)})
-    batch = {"x": rng.normal(size=(70, d)), "xt": rng.normal(size=(70, d)), "target": rng.normal(size=(70, d)),
-             "weight": rng.random(70)}
-    v, g = exact_value_and_grad(name, theta, batch, 0.6, 0.3)
-    v0, g0 = value_and_grad(lambda t: weighted_loss(name, t, batch, 0.6, 0.3))(theta)
-    assert v == pytest.approx(v0, rel=1e-12)
-    np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-12 * np.max(np.abs(g0)))
+@pytest.mark.parametrize("names", [("esm-sigma", "ism-sigma", "dsm", "dae"), ("esm", "ism", "ism-reg")])
+def test_exact_mode_steps_on_the_gradient_of_the_weighted_definition_over_the_exact_batch(names, monkeypatch):
+    """Exact mode's gradient (core/fused.py, in chunks of 1,000 rows) is autograd's through the
+    objective's definition, weighted by the exact batch's weights, at an Adam-trained theta."""
+    from smtui.core import fused
 
-
-def test_weighted_definitions_are_the_objectives_with_equal_weights(rng):
-    d, h = 2, 4
-    p = {"W": rng.normal(size=(h, d)), "b": rng.normal(size=h), "c": rng.normal(size=d)}
-    batch = {"x": rng.normal(size=(30, d)), "xt": rng.normal(size=(30, d)), "target": rng.normal(size=(30, d))}
-    for name, obj in OBJECTIVES.items():
-        weighted = dict(batch, weight=np.full(30, 1 / 30))
-        assert weighted_loss(name, pack(p), weighted, 0.5, 0.2) == pytest.approx(
-            obj.loss(p, batch, 0.5, 0.2), rel=1e-12), name
+    cfg = Config(n_train=128, hidden=8, eval_every=10**9)
+    c = Comparison(cfg, list(names), exact=True)
+    c.train(5)
+    monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 8 * 1000)
+    batches = c.exact_batches()[0]
+    step = c._step_batches()
+    for n in names:
+        assert len(batches[n]["weight"]) > 1000 or n in CLEAN_GROUP
+        theta = c.runs[n].theta
+        v, g = step[n](theta)
+        v0, g0 = value_and_grad(lambda t, n=n: OBJECTIVES[n].loss(unpack(t, 2), batches[n], cfg.sigma, cfg.lam))(theta)
+        assert v == pytest.approx(v0, rel=1e-12), n
+        np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-12 * np.max(np.abs(g0)))
 
 
 def test_exact_mode_dsm_esm_and_ism_end_together_with_adam():

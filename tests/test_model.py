@@ -1,10 +1,10 @@
-"""The energy model: autograd definitions against the closed forms of docs/math.md, the fast
-primitives against autograd's own derivatives, and numerical stability."""
+"""The energy model: autograd definitions against the closed forms of docs/math.md, and
+numerical stability. (The one hand-written gradient, core/fused.py, is tested against
+autograd in test_primitives.py.)"""
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import grad, jacobian
+from autograd import jacobian
 
 from smtui.core.model import (
     divergence,
@@ -55,26 +55,6 @@ def test_divergence_closed_form_against_full_autograd_jacobian(rng, d):
         np.testing.assert_allclose(jacobian_diagonal(p, x[i : i + 1], sigma)[0], np.diag(J), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(divergence(p, x, sigma), closed_form_divergence(p, x, sigma), rtol=1e-10)
     np.testing.assert_allclose(jacobian_diagonal(p, x, sigma), jacobian_diagonal_autograd(p, x, sigma), rtol=1e-10)
-
-
-@pytest.mark.parametrize("which", ["score", "diag"])
-def test_primitive_vjps_match_autograd_of_the_definition(rng, which):
-    """Gradients through the fast primitives equal gradients through the autograd definition."""
-    p, x, sigma = random_params(rng, 2, 6), rng.normal(size=(9, 2)), 0.35
-    fast, slow = (score, score_autograd) if which == "score" else (jacobian_diagonal, jacobian_diagonal_autograd)
-    weights = rng.normal(size=(9, 2))
-
-    def loss(f):
-        return lambda q, z: anp.sum(anp.sin(f(q, z, sigma)) * weights)
-
-    for argnum in (0, 1):
-        g_fast = grad(loss(fast), argnum)(p, x)
-        g_slow = grad(loss(slow), argnum)(p, x)
-        if argnum == 0:
-            for k in ("W", "b", "c"):
-                np.testing.assert_allclose(g_fast[k], g_slow[k], rtol=1e-9, atol=1e-12)
-        else:
-            np.testing.assert_allclose(g_fast, g_slow, rtol=1e-9, atol=1e-12)
 
 
 def test_reconstruction_is_sigma_squared_score_plus_x(rng):

@@ -87,3 +87,17 @@ def test_batch_stream_is_unchanged_by_the_ones_column_layout(dtype):
         np.testing.assert_array_equal(got["xt" if "xt" in got else "x"], xt)
         if name in ("dsm", "dae"):
             np.testing.assert_array_equal(got["x"], x.astype(dtype))
+
+
+def test_weighted_definitions_are_the_objectives_with_equal_weights(rng):
+    """Per-row weights (the comparison's exact mode): weights 1/n give the mean, and the
+    weighted loss is sum_i w_i loss_i, each row's loss taken from a batch of that row alone."""
+    p = random_params(rng, 2, 4)
+    for name, obj in OBJECTIVES.items():
+        batch = batch_for(name, rng)
+        n = len(batch["x"])
+        assert obj.loss(p, dict(batch, weight=np.full(n, 1 / n)), SIGMA, 0.2) == pytest.approx(
+            obj.loss(p, batch, SIGMA, 0.2), rel=1e-12), name
+        w = rng.random(n)
+        rows = [obj.loss(p, {k: v[i : i + 1] for k, v in batch.items()}, SIGMA, 0.2) for i in range(n)]
+        assert obj.loss(p, dict(batch, weight=w), SIGMA, 0.2) == pytest.approx(w @ np.array(rows), rel=1e-12), name

@@ -1,49 +1,130 @@
-"""The fused training primitives (core/fused.py) against autograd differentiating the
-definitions (core/objectives.py), in float64 and float32."""
+"""The one hand-written gradient (core/fused.py) against autograd differentiating the
+definitions (core/objectives.py): every objective, float64 and float32, with and without
+per-row weights, in one chunk and in several, and where the sigmoid saturates."""
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import value_and_grad
+from autograd import grad, value_and_grad
+from autograd.test_util import check_grads
 
-from smtui.core import distributions
+from smtui.core import distributions, fused
 from smtui.core.fused import pack, unpack
 from smtui.core.model import init_params
 from smtui.core.objectives import OBJECTIVES, draw_batch
 
 ANALYTIC_BY_DIM = {1: "bimodal", 2: "gaussian"}  # no analytic q at d = 5, so no ESM case there
+SIGMA, LAM = 0.4, 0.3
 
 
-@pytest.mark.parametrize("name,d", [(n, d) for n in OBJECTIVES for d in (1, 2, 5)
-                                    if d in ANALYTIC_BY_DIM or not OBJECTIVES[n].needs_analytic])
-def test_fused_value_and_gradient_match_autograd_definition(name, d):
-    rng = np.random.default_rng(7)
+def _case(name, d=2, rows=17, hidden=9, seed=7, weighted=False, w_scale=1.0):
+    """(params, batch) in float64: a generic theta and a batch drawn as training draws it."""
+    rng = np.random.default_rng(seed)
     q = distributions.analytic(ANALYTIC_BY_DIM[d]) if d in ANALYTIC_BY_DIM else None
     data = rng.normal(size=(60, d))
-    params = init_params(rng, d, 9)
-    batch = draw_batch(name, data, 17, 0.4, rng, q)
-    obj = OBJECTIVES[name]
-    want_v, want_g = value_and_grad(lambda p: obj.loss(p, batch, 0.4, 0.3))(params)
-    got_v, got_g = value_and_grad(lambda t: obj.fast(t, batch, 0.4, 0.3))(pack(params))
+    params = init_params(rng, d, hidden)
+    params["W"] = params["W"] * w_scale
+    batch = draw_batch(name, data, rows, SIGMA, rng, q)
+    if weighted:
+        batch["weight"] = rng.random(rows) * 3.0 / rows  # any non-negative weights, not summing to 1
+    return params, batch
+
+
+def _definition(name, params, batch):
+    """The definition's value and gradient (as flat theta) by autograd, in float64."""
+    b64 = {k: np.asarray(v, dtype=float) for k, v in batch.items()}
+    p64 = {k: np.asarray(v, dtype=float) for k, v in params.items()}
+    v, g = value_and_grad(lambda p: OBJECTIVES[name].loss(p, b64, SIGMA, LAM))(p64)
+    return v, pack(g)
+
+
+def _in_dtype(params, batch, dtype):
+    """The case in ``dtype``, laid out as draw_batch lays it out (x / x1 views of one array)."""
+    out = {}
+    for k, v in batch.items():
+        out[k] = np.asarray(v, dtype=dtype if k != "weight" else float)
+    for k in ("x1", "xt1"):
+        if k in out:
+            out[k[:-1]] = out[k][:, :-1]
+    return {k: v.astype(dtype) for k, v in params.items()}, out
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name,d", [(n, d) for n in OBJECTIVES for d in (1, 2, 5)
+                                    if d in ANALYTIC_BY_DIM or not OBJECTIVES[n].needs_analytic])
+def test_value_and_gradient_match_the_autograd_definition(name, d, weighted):
+    params, batch = _case(name, d, weighted=weighted)
+    want_v, want_g = _definition(name, params, batch)
+    got_v, got_g = OBJECTIVES[name].value_and_grad(pack(params), batch, SIGMA, LAM)
     np.testing.assert_allclose(got_v, want_v, rtol=1e-12)
-    for k, g in unpack(got_g, d).items():
-        np.testing.assert_allclose(g, want_g[k], rtol=1e-10, atol=1e-12 * np.abs(want_g[k]).max())
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-10, atol=1e-12 * np.abs(want_g).max())
+
+
+@pytest.mark.parametrize("regime", ["one chunk", "chunks", "saturated"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_every_objective_dtype_weighting_and_regime_against_the_definition(name, dtype, weighted, regime,
+                                                                            monkeypatch):
+    """float32 is held to the float64 definition at the same (float32) inputs. "chunks":
+    7 rows a chunk, the last one partial. "saturated": pre-activations past +-710, where
+    exp(-a) overflows to inf in the exp-form sigmoid (giving exactly 0; from |a| > 88 in
+    float32, 709 in float64) and the tanh-form definition saturates."""
+    if regime == "chunks":
+        monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 7 * 9)
+    params, batch = _case(name, rows=52, weighted=weighted, w_scale=1000.0 if regime == "saturated" else 1.0)
+    params, batch = _in_dtype(params, batch, dtype)
+    with np.errstate(over="ignore"):  # as in training (autograd's tanh VJP overflows too)
+        want_v, want_g = _definition(name, params, batch)
+        got_v, got_g = OBJECTIVES[name].value_and_grad(pack(params), batch, SIGMA, LAM)
+    if regime == "saturated":
+        a = batch.get("xt", batch["x"]) @ params["W"].T.astype(float) + params["b"]
+        assert a.min() < -710 and a.max() > 710  # exp(-a) overflows for some entries, in either float type
+    assert got_g.dtype == dtype and np.asarray(got_v).dtype == dtype
+    assert np.isfinite(got_v) and np.isfinite(got_g).all()
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got_v, want_v, rtol=tol)
+    np.testing.assert_allclose(got_g, want_g, rtol=100 * tol, atol=tol * np.abs(want_g).max())
 
 
 @pytest.mark.parametrize("name", list(OBJECTIVES))
-def test_float32_stays_float32_and_close(name):
-    rng = np.random.default_rng(3)
-    q = distributions.analytic("gaussian")
-    data = rng.normal(size=(50, 2))
-    p64 = init_params(rng, 2, 8)
-    p32 = {k: v.astype(np.float32) for k, v in p64.items()}
-    b64 = draw_batch(name, data, 16, 0.5, np.random.default_rng(1), q)
-    b32 = draw_batch(name, data, 16, 0.5, np.random.default_rng(1), q, dtype=np.float32)
-    obj = OBJECTIVES[name]
-    v64, g64 = value_and_grad(lambda t: obj.fast(t, b64, 0.5, 0.1))(pack(p64))
-    v32, g32 = value_and_grad(lambda t: obj.fast(t, b32, 0.5, 0.1))(pack(p32))
-    assert g32.dtype == np.float32 and np.asarray(v32).dtype == np.float32
-    np.testing.assert_allclose(v32, v64, rtol=1e-4)
-    np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-4 * np.abs(g64).max())
+def test_chunks_change_nothing_but_rounding_and_one_chunk_is_bit_identical(name, monkeypatch):
+    params, batch = _case(name, rows=40, weighted=True)
+    theta = pack(params)
+    whole = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 40 * 9)  # exactly one chunk
+    same = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    assert same[0] == whole[0] and np.array_equal(same[1], whole[1])
+    monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 3 * 9)
+    v, g = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    assert v == pytest.approx(whole[0], rel=1e-13)
+    np.testing.assert_allclose(g, whole[1], rtol=1e-12, atol=1e-14 * np.abs(whole[1]).max())
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_equal_weights_of_one_over_n_give_the_mean(name):
+    params, batch = _case(name, rows=23)
+    theta = pack(params)
+    v, g = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    wv, wg = OBJECTIVES[name].value_and_grad(theta, dict(batch, weight=np.full(23, 1 / 23)), SIGMA, LAM)
+    assert wv == pytest.approx(v, rel=1e-13)
+    np.testing.assert_allclose(wg, g, rtol=1e-12, atol=1e-14 * np.abs(g).max())
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_the_primitive_composes_with_autograd_like_the_definition(name):
+    """``Objective.fast`` inside a larger autograd graph (an upstream gradient other than 1,
+    theta used twice) gives what autograd gives through the definition; check_grads agrees."""
+    params, batch = _case(name, rows=11)
+    theta, obj = pack(params), OBJECTIVES[name]
+
+    def through(loss):
+        return lambda t: anp.sin(loss(t)) * 3.0 + 0.5 * anp.sum(t * t) * loss(t)
+
+    got = grad(through(lambda t: obj.fast(t, batch, SIGMA, LAM)))(theta)
+    want = grad(through(lambda t: obj.loss(unpack(t, 2), batch, SIGMA, LAM)))(theta)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    check_grads(lambda t: obj.fast(t, batch, SIGMA, LAM), modes=["rev"], order=1)(theta)
 
 
 def test_pack_unpack_round_trip_and_views():
@@ -78,25 +159,3 @@ def test_esm_sigma_parzen_target_is_computed_in_float32_when_asked():
     assert b32["x"].dtype == np.float32 and b32["target"].dtype == np.float32
     np.testing.assert_array_equal(b32["x"], b64["x"].astype(np.float32))
     np.testing.assert_allclose(b32["target"], b64["target"], rtol=0, atol=1e-3 * np.abs(b64["target"]).max())
-
-
-@pytest.mark.parametrize("name", list(OBJECTIVES))
-def test_fused_exp_sigmoid_matches_the_definition_where_it_saturates(name):
-    """Pre-activations of +-1000: exp(-a) overflows to inf in the exp-form sigmoid (giving
-    exactly 0) and the tanh-form definition saturates; values and gradients still agree."""
-    rng = np.random.default_rng(9)
-    q = distributions.analytic("gaussian")
-    data = rng.normal(size=(40, 2))
-    params = init_params(rng, 2, 6)
-    params["W"] = params["W"] * 400.0  # |a| up to ~1000 on these points
-    batch = draw_batch(name, data, 24, 0.7, rng, q)
-    obj = OBJECTIVES[name]
-    with np.errstate(over="ignore"):  # as in Trainer.train (autograd's tanh VJP overflows too)
-        got_v, got_g = value_and_grad(lambda t: obj.fast(t, batch, 0.7, 0.2))(pack(params))
-        want_v, want_g = value_and_grad(lambda p: obj.loss(p, batch, 0.7, 0.2))(params)
-    a = np.abs(batch.get("xt", batch["x"]) @ params["W"].T + params["b"])
-    assert a.max() > 745  # exp overflows for some entries
-    assert np.isfinite(got_v) and np.isfinite(got_g).all()
-    np.testing.assert_allclose(got_v, want_v, rtol=1e-12)
-    for k, g in unpack(got_g, 2).items():
-        np.testing.assert_allclose(g, want_g[k], rtol=1e-9, atol=1e-12 * np.abs(want_g[k]).max())
