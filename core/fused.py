@@ -8,9 +8,9 @@ with a column of ones, drawn that way by smtui.core.objectives.draw_batch): the 
 folded into the product.
 
 Every objective is a mean over the batch's rows, or, given per-row weights w, the sum
-sum_i w_i loss_i (the comparison's exact mode: quadrature pairs and their weights). Rows go
-in chunks of CHUNK_ELEMENTS / hidden, so memory stays bounded on the ~10^5-row exact
-batches; a minibatch is one chunk. Each chunk's value and gradient come from one forward
+sum_i w_i loss_i (the comparison's exact mode: quadrature pairs and their weights). Weighted
+rows go in chunks of CHUNK_ELEMENTS / hidden, so memory stays bounded on the ~10^5-row exact
+batches; a minibatch is one pass. Each chunk's value and gradient come from one forward
 pass whose activations the backward pass reuses (docs/math.md gives the objectives).
 
 The sigmoid is the exp form 1 / (1 + exp(-a)), computed in place: exp is ~2.5x cheaper
@@ -32,7 +32,7 @@ from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.numpy.numpy_vspaces import ArrayVSpace
 
-CHUNK_ELEMENTS = 1 << 20  # rows x hidden per chunk: a few (rows, hidden) arrays of 8 MB
+CHUNK_ELEMENTS = 1 << 17  # rows x hidden per chunk: its (rows, hidden) arrays of 1 MB (float64) stay in cache
 
 
 class _Loss64(np.float64):
@@ -141,11 +141,13 @@ def _row_weights(weight, theta):
     return None if weight is None else np.asarray(weight, dtype=theta.dtype)
 
 
-def _in_chunks(chunk, theta, rows, *arrays):
-    """sum over chunks of rows of ``chunk(theta, *its slices of arrays)``: (value, gradient)."""
-    h = (theta.shape[0] - (arrays[0].shape[1] - 1)) // arrays[0].shape[1]
-    step = max(1, CHUNK_ELEMENTS // max(h, 1))
-    if rows <= step:  # a minibatch: one chunk, no slicing
+def _in_chunks(chunk, theta, *arrays):
+    """(value, gradient) summed over chunks of rows: ``chunk(theta, *slices of arrays)``, the
+    last array the weights. A batch without weights, a minibatch, is one pass as it always
+    was (Config bounds its size; saved experiments replay its arithmetic bit for bit)."""
+    rows, cols = arrays[0].shape
+    step = max(1, CHUNK_ELEMENTS // max((theta.shape[0] - (cols - 1)) // cols, 1))  # rows per chunk
+    if arrays[-1] is None or rows <= step:
         return chunk(theta, *arrays)
     total = grad = None
     for lo in range(0, rows, step):
@@ -193,7 +195,7 @@ def _residual(theta, x1, clean, target, weight, s2, half):
         _t_times(V, s)
         return v, _into_grad(theta, x1, s, G, V)
 
-    total, grad = _in_chunks(chunk, theta, n, x1, clean, target, w)
+    total, grad = _in_chunks(chunk, theta, x1, clean, target, w)
     value = total if w is not None else total / n
     return (0.5 * value if half else value), grad
 
@@ -266,5 +268,5 @@ def ism(theta, x1, sigma, lam=0.0, weight=None):
         U *= t
         return v, _into_grad(theta, x1, s, G, U, (2.0 / s2) * WT * tH)
 
-    total, grad = _in_chunks(chunk, theta, n, x1, w)
+    total, grad = _in_chunks(chunk, theta, x1, w)
     return (total / n if w is None else total), grad

@@ -60,8 +60,11 @@ def test_value_and_gradient_match_the_autograd_definition(name, d, weighted):
     np.testing.assert_allclose(got_g, want_g, rtol=1e-10, atol=1e-12 * np.abs(want_g).max())
 
 
-@pytest.mark.parametrize("regime", ["one chunk", "chunks", "saturated"])
-@pytest.mark.parametrize("weighted", [False, True])
+REGIMES = [(weighted, regime) for weighted in (False, True) for regime in ("one pass", "chunks", "saturated")
+           if weighted or regime != "chunks"]  # only weighted batches go in chunks
+
+
+@pytest.mark.parametrize("weighted,regime", REGIMES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(OBJECTIVES))
 def test_every_objective_dtype_weighting_and_regime_against_the_definition(name, dtype, weighted, regime,
@@ -88,17 +91,22 @@ def test_every_objective_dtype_weighting_and_regime_against_the_definition(name,
 
 
 @pytest.mark.parametrize("name", list(OBJECTIVES))
-def test_chunks_change_nothing_but_rounding_and_one_chunk_is_bit_identical(name, monkeypatch):
+def test_chunks_change_nothing_but_rounding_and_a_minibatch_is_one_pass(name, monkeypatch):
     params, batch = _case(name, rows=40, weighted=True)
     theta = pack(params)
     whole = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    unweighted = OBJECTIVES[name].value_and_grad(theta, {k: v for k, v in batch.items() if k != "weight"}, SIGMA, LAM)
     monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 40 * 9)  # exactly one chunk
     same = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
     assert same[0] == whole[0] and np.array_equal(same[1], whole[1])
     monkeypatch.setattr(fused, "CHUNK_ELEMENTS", 3 * 9)
     v, g = OBJECTIVES[name].value_and_grad(theta, batch, SIGMA, LAM)
+    assert v != whole[0] or not np.array_equal(g, whole[1])  # 14 chunks: other roundings
     assert v == pytest.approx(whole[0], rel=1e-13)
     np.testing.assert_allclose(g, whole[1], rtol=1e-12, atol=1e-14 * np.abs(whole[1]).max())
+    # Without weights, one pass whatever the chunk size: training's arithmetic, bit for bit.
+    v, g = OBJECTIVES[name].value_and_grad(theta, {k: v for k, v in batch.items() if k != "weight"}, SIGMA, LAM)
+    assert v == unweighted[0] and np.array_equal(g, unweighted[1])
 
 
 @pytest.mark.parametrize("name", list(OBJECTIVES))
