@@ -12,6 +12,7 @@ from autograd.tracer import getval
 
 from smtui.core import names
 from smtui.core.errors import UserError
+from smtui.core.streams import DATA, stream
 from smtui.core.text import quoted
 
 
@@ -150,7 +151,7 @@ def analytic(name: str) -> GaussianMixture | None:
 
 def sample(name: str, n: int, seed: int) -> onp.ndarray:
     """The training set D for (distribution, n, seed): drawn once, deterministic."""
-    rng = onp.random.default_rng([seed, 0xD47A])
+    rng = stream(seed, DATA)
     if name in ANALYTIC:
         return ANALYTIC[name]().sample(n, rng)
     if name in SAMPLE_ONLY:

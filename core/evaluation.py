@@ -28,6 +28,7 @@ from numpy.polynomial.hermite import hermgauss
 from smtui.core.distributions import GaussianMixture
 from smtui.core.model import score_and_divergence
 from smtui.core.parzen import PosteriorStats, posterior_stats
+from smtui.core.streams import EVALUATION, stream
 
 QUADRATURE_MAX_DIM = 2
 # 16 nodes per dim with products below 1e-6 of the largest dropped: 132 nodes per centre
@@ -131,7 +132,7 @@ def _analytic_set(q: GaussianMixture) -> AnalyticSet:
 def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: GaussianMixture | None = None,
                    quadrature: bool | None = None) -> EvalSet:
     """Build the fixed evaluation set. Deterministic in (data, sigma, seed)."""
-    rng = np.random.default_rng([seed, 0xE7A1])
+    rng = stream(seed, EVALUATION)
     n, d = data.shape
     reference = data if n <= MAX_REFERENCE_POINTS else data[rng.choice(n, MAX_REFERENCE_POINTS, replace=False)]
     use_quad = d <= QUADRATURE_MAX_DIM if quadrature is None else quadrature

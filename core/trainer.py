@@ -1,30 +1,29 @@
 """The step-by-step trainer an app or a script drives.
 
-It owns one experiment's state (data, parameters, optimiser state, batch stream) and
-hands out immutable ``Snapshot``s; commands (``configure``, ``reinitialise``) change it.
+It owns one experiment's state (data, parameters, optimiser state, batch stream: the run
+setup of core/run.py, shared with the comparison) and hands out immutable ``Snapshot``s;
+commands (``configure``, ``reinitialise``) change it. Each step is core/run.py's
+``Run.step``, with its one divergence rule.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
-from smtui.core import distributions
+from smtui.core import streams
 from smtui.core.config import Config
-from smtui.core.data import load_points
 from smtui.core.errors import UserError
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
 from smtui.core.field import bounds_for, data_score, lift, make_grid, model_log_density, model_score, plane, project
-from smtui.core.fused import pack, unpack, with_ones
+from smtui.core.fused import pack, unpack
 from smtui.core.history import DecimatingHistory, DecimatingRows
-from smtui.core.model import init_params
 from smtui.core.neighbours import build_index
-from smtui.core.objectives import OBJECTIVES, draw_batch
-from smtui.core.optim import OPTIMIZERS
+from smtui.core.objectives import draw_batch
+from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
 from smtui.core.sampling import mala
 
@@ -109,61 +108,64 @@ class Trainer:
 
     def _load_data(self) -> None:
         cfg = self.config
-        if cfg.data_path is not None:
-            pts = self._user_points if self._user_points is not None else load_points(cfg.data_path)
-            self.data = np.asarray(pts, dtype=float)
-            self.analytic = None
-        else:
-            self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
-            self.analytic = distributions.analytic(cfg.distribution)
-        self.dim = self.data.shape[1]
-        self._table = with_ones(self.data)  # [x, 1] rows, the layout batches are drawn in
+        setup = load_data(cfg, self._user_points)
+        self.data, self.analytic, self.dim = setup.data, setup.analytic, setup.dim
+        self._table = setup.table  # [x, 1] rows, the layout batches are drawn in
+        self._data_score = setup.data_score  # ESM's target at every training point (theta-free)
         self._near = None  # (sigma, neighbour index or None) for ESM-sigma's target
-        # ESM's target at every training point is theta-free: computed once, not per batch.
-        self._data_score = self.analytic.score(self.data) if self.analytic is not None else None
         self._eval_set: EvalSet | None = None
         self._field_cache.clear()
         self._figures = None
-        rng = np.random.default_rng([cfg.seed, 0xD8A3])
-        self.draw_points = _frozen(self.data[rng.permutation(len(self.data))[:DRAW_POINTS]])
+        self.draw_points = drawn_points(self.data, cfg.seed, DRAW_POINTS)
 
     def _reset_params(self) -> None:
         cfg = self.config
-        rng = np.random.default_rng([cfg.seed, 0x1417])
-        self.params = init_params(rng, self.dim, cfg.hidden, dtype=np.dtype(cfg.dtype))
-        self._opt = OPTIMIZERS[cfg.optimizer].init(self._theta)
-        self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
-        self.status, self.message = "ok", ""
+        self.run = Run(initial_theta(cfg, self.dim), cfg.optimizer, cfg.lr)
+        self.batch_rng = batch_stream(cfg.seed)
         self._figures = None
         self._compile()
 
     def _compile(self) -> None:
         cfg = self.config
-        # Training takes the loss and its gradient in the flat theta from the one fast path
-        # (core/fused.py); objective.loss, the definition, is what the tests check it against.
-        self._fast = OBJECTIVES[cfg.objective].value_and_grad
-        self._update_into = OPTIMIZERS[cfg.optimizer].update_into
-        self._spare = None  # buffers the next update writes into (see train)
+        self._gradient = objective_gradient(cfg.objective, cfg.sigma, cfg.lam)
+        self.run.lr = cfg.lr
 
-    # Parameters and optimiser state live as flat vectors (one array for autograd and the
-    # optimiser to handle per step, updated into buffers the trainer reuses); outside the
-    # trainer they read and write as dicts keyed like the model's parameters, copied out.
+    # Parameters and optimiser state live as flat vectors in ``self.run`` (core/run.py);
+    # outside the trainer they read and write as dicts keyed like the model's parameters,
+    # copied out.
 
     @property
     def params(self) -> dict:
-        return _copied(unpack(self._theta, self.dim))
+        return _copied(unpack(self.run.theta, self.dim))
 
     @params.setter
     def params(self, value: dict) -> None:
-        self._theta = pack(value)
+        self.run.theta = pack(value)
 
     @property
     def opt_state(self) -> dict:
-        return {k: _copied(unpack(v, self.dim)) if k in _FLAT_STATE else np.copy(v) for k, v in self._opt.items()}
+        return {k: _copied(unpack(v, self.dim)) if k in _FLAT_STATE else np.copy(v) for k, v in self.run.opt.items()}
 
     @opt_state.setter
     def opt_state(self, value: dict) -> None:
-        self._opt = {k: pack(v) if k in _FLAT_STATE else np.copy(v) for k, v in value.items()}
+        self.run.opt = {k: pack(v) if k in _FLAT_STATE else np.copy(v) for k, v in value.items()}
+
+    @property
+    def status(self) -> str:
+        """"ok", or "diverged" when the latest step was refused (core/run.py's rule)."""
+        return self.run.status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self.run.status = value
+
+    @property
+    def message(self) -> str:
+        return self.run.message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self.run.message = value
 
     @property
     def eval_set(self) -> EvalSet:
@@ -202,7 +204,7 @@ class Trainer:
             self._reset_params()
             notes.append("parameters re-initialised")
         elif new.optimizer != old.optimizer:
-            self._opt = OPTIMIZERS[new.optimizer].init(self._theta)
+            self.run.use_optimizer(new.optimizer)
             notes.append("optimiser state reset")
         self.status, self.message = "ok", ""
         self._figures = None
@@ -244,33 +246,23 @@ class Trainer:
         dtype = np.dtype(cfg.dtype)
         draw = (cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng, self.analytic, dtype,
                 self._data_score, self._table, self._near_index())
-        fast, update, sigma, lam, lr = self._fast, self._update_into, cfg.sigma, cfg.lam, cfg.lr
-        # The update writes into a spare set of buffers (theta, optimiser state, scratch); the
-        # sets swap when a step is kept, so a non-finite step leaves the current ones intact.
-        spare = self._spare_buffers()
+        run, gradient = self.run, self._gradient
         done, spent = 0, 0.0
         # A diverging step overflows on its way to inf/nan: that is reported, not warned about.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
                 t0 = time.perf_counter()
                 batch = draw_batch(*draw)
-                loss, grad = fast(self._theta, batch, sigma, lam)
-                new_theta, new_opt, scratch = spare
-                update(self._theta, grad, self._opt, lr, new_theta, new_opt, scratch)
+                kept = run.step(gradient, batch, self.step + 1)
                 spent += time.perf_counter() - t0
-                problem = _nonfinite(loss, grad, new_theta)
-                if problem:
-                    self._diverge(problem)
+                if not kept:
                     break
-                spare = (self._theta, self._opt, scratch)
-                self._theta, self._opt = new_theta, new_opt
                 self.step += 1
                 done += 1
-                self.last_loss = float(loss)
+                self.last_loss = run.loss
                 self.losses.append((self.step, self.last_loss))
                 if evaluate and self.step % cfg.eval_every == 0:
                     self.evaluate()
-        self._spare = spare
         self.train_seconds += spent
         if done:
             self._rate = (done, spent)
@@ -285,20 +277,6 @@ class Trainer:
         if self._near is None or self._near[0] != cfg.sigma:
             self._near = (cfg.sigma, build_index(self.data, cfg.sigma))
         return self._near[1]
-
-    def _spare_buffers(self):
-        """(theta, optimiser state, scratch) shaped like the current ones and sharing no
-        memory with them (kept between train calls; rebuilt after anything replaced them)."""
-        spare, theta = self._spare, self._theta
-        if spare is None or spare[0].shape != theta.shape or spare[0].dtype != theta.dtype \
-                or set(spare[1]) != set(self._opt) or any(np.shares_memory(a, theta) for a in (spare[0], spare[2])):
-            spare = (np.empty_like(theta), {k: np.empty_like(v) for k, v in self._opt.items()}, np.empty_like(theta))
-        return spare
-
-    def _diverge(self, problem: str) -> None:
-        self.status = "diverged"
-        self.message = (f"{problem} at step {self.step + 1}; kept the last finite parameters "
-                        f"(step {self.step}). Try a smaller learning rate or a larger sigma.")
 
     @property
     def steps_per_second(self) -> float | None:
@@ -349,7 +327,7 @@ class Trainer:
         """Samples from the model by Metropolis-adjusted Langevin (exact for p = exp(-E)/Z;
         core/sampling.py), chains started uniformly over the data's range, jumps proposed
         from q_sigma on the data; at most ``steps`` steps or ``budget_seconds``."""
-        rng = np.random.default_rng([self.config.seed, 0x5A3F, self.step])
+        rng = streams.stream(self.config.seed, streams.SAMPLES, self.step)
         b = bounds_for(self.data, self.config.sigma)
         x0 = rng.uniform(b[:, 0], b[:, 1], size=(n, self.dim))
         data = self.data
@@ -390,28 +368,3 @@ def _copied(arrays: dict) -> dict:
 
 _FLAT_STATE = ("m", "v")  # optimiser state entries shaped like theta (the rest, Adam's t, are scalars);
 # opt_state shows them per parameter, the layout experiments store them in
-
-
-THETA_NORM2_MAX = 1e100  # |theta| <= 1e50 keeps every figure finite for sigma >= 1e-8
-
-
-def _nonfinite(loss, grad: np.ndarray, theta: np.ndarray) -> str:
-    """Why the step must not be kept ("" if it may). Checks the loss and the updated theta
-    only: a non-finite gradient always makes the update non-finite (Adam's m is a convex
-    combination of past, finite gradients, so an inf or nan gradient gives m = inf or nan
-    and inf/inf or nan steps; SGD and momentum pass it straight on), so the gradient is
-    looked at only to say which went first. theta . theta is finite only if every entry
-    is (squares are >= 0, so no inf can cancel); when it is not (an entry non-finite, or
-    the sum overflowing), the entries are looked at one by one. A theta past
-    THETA_NORM2_MAX is refused too, though finite: every figure of the parameters kept
-    must stay a float64 (scores squared and divided by sigma^4 >= 1e-32)."""
-    if not math.isfinite(loss):
-        return "the loss became non-finite"
-    norm2 = theta @ theta
-    if math.isfinite(norm2) and norm2 <= THETA_NORM2_MAX:
-        return ""
-    if not np.isfinite(grad).all():
-        return "a gradient became non-finite"
-    if not np.isfinite(theta).all():
-        return "a parameter became non-finite"
-    return "the parameters grew past 1e50 in size (their figures would overflow)"
