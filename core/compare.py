@@ -1,23 +1,27 @@
 """Several objectives trained side by side: one start, one stream of batches (issue 12).
 
 ``Comparison`` owns the shared data, evaluation set and batch stream, and one run per
-objective (flat parameters, optimiser state, learning rate). Each step draws (x, x~)
-once and steps every run on its view of it (``smtui.core.compare_batches``), or, in exact
-mode, on the expectation itself. Every ``eval_every`` steps each run's objective is
-evaluated on the fixed evaluation set and shifted onto one scale, and the runs are
-compared: parameter gaps per pair, and from a few probe batches (a stream of their own,
-so training's stream is untouched) each gradient's variance over batches and each
-pair's cosine between per-batch gradients. Snapshots are immutable copies.
+objective (core/run.py's ``Run``: flat parameters, optimiser state, learning rate), all
+set up as a lone ``smtui run`` is (core/run.py): same data, same initial theta, same
+batch stream. Each step draws (x, x~) once and steps every run on its view of it
+(``smtui.core.compare_batches``), or, in exact mode, on the expectation itself, by
+``Run.step``, whose divergence rule is the trainer's. Every ``eval_every`` steps each
+run's objective is evaluated on the fixed evaluation set and shifted onto one scale, and
+the runs are compared (core/stats.py): parameter gaps per pair, and from a few probe
+batches (a stream of their own, so training's stream is untouched) each gradient's
+variance over batches and each pair's cosine between per-batch gradients. Snapshots are
+immutable copies.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
-from smtui.core import distributions
+from smtui.core import streams
 from smtui.core.compare_batches import (
     check_objectives,
     exact_batch,
@@ -29,14 +33,12 @@ from smtui.core.compare_batches import (
     views,
 )
 from smtui.core.config import Config
-from smtui.core.data import load_points
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
 from smtui.core.field import bounds_for, data_score, make_grid, model_log_density, model_score
-from smtui.core.fused import pack, unpack, with_ones
-from smtui.core.model import init_params
-from smtui.core.objectives import OBJECTIVES
-from smtui.core.optim import OPTIMIZERS
+from smtui.core.fused import unpack
+from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
+from smtui.core.stats import gradient_variance, mean_cosine, relative_gap
 
 GRAD_PROBES = 16  # probe batches per evaluation for gradient variances and cosines
 DRAW_POINTS = 300
@@ -58,17 +60,6 @@ def matched_lrs(names, config: Config, match: bool) -> tuple[dict, str]:
     return lrs, f"{config.optimizer}, DAE lr / 2σ⁴: DSM and DAE take the same steps (equal up to rounding)"
 
 
-@dataclass
-class Run:
-    name: str
-    lr: float
-    theta: np.ndarray
-    opt: dict
-    status: str = "ok"  # or "diverged"
-    message: str = ""
-    loss: float | None = None
-
-
 @dataclass(frozen=True)
 class CompareSnapshot:
     """Everything the compare screen or a report needs, copied (fresh dicts, read-only
@@ -81,7 +72,7 @@ class CompareSnapshot:
     scale: str
     notes: tuple[str, ...]  # what the mode and the lr match make exact, in words
     lrs: dict
-    status: dict  # name -> "ok" / "diverged ..."
+    status: dict  # name -> "ok" / "diverged" (core/run.py's rule, the trainer's)
     curves: dict  # name -> (k, 2) [step, value on the scale]
     gaps: dict  # "a|b" -> (k, 2) [step, max|theta_a - theta_b| / max|theta_a|]
     cosine: dict  # "a|b" -> latest mean cosine of per-batch gradients
@@ -91,6 +82,7 @@ class CompareSnapshot:
     fields: dict | None = None  # name -> (axes, model score (G, d), log density (G,))
     data_field: np.ndarray | None = None  # the data score on the same grid (G, d)
     train_seconds: float = 0.0
+    messages: dict | None = None  # name -> what a diverged run says ("" while ok)
 
 
 class Comparison:
@@ -105,18 +97,10 @@ class Comparison:
             self.config.with_changes(objective=n)
         self.exact, self.match_lr, self.probes = exact, match_lr, probes
         cfg = self.config
-        if cfg.data_path is not None:
-            self.data = np.asarray(points if points is not None else load_points(cfg.data_path), dtype=float)
-            self.analytic = None
-        else:
-            self.data = distributions.sample(cfg.distribution, cfg.n_train, cfg.seed)
-            self.analytic = distributions.analytic(cfg.distribution)
-        self.dim = self.data.shape[1]
-        self._table = with_ones(self.data)
-        self.data_score = self.analytic.score(self.data) if self.analytic is not None else None
-        rng = np.random.default_rng([cfg.seed, 0xD8A3])
-        self.points = self.data[rng.permutation(len(self.data))[:DRAW_POINTS]].copy()
-        self.points.flags.writeable = False
+        setup = load_data(cfg, points)  # the trainer's setup (core/run.py)
+        self.data, self.analytic, self.dim = setup.data, setup.analytic, setup.dim
+        self._table, self.data_score = setup.table, setup.data_score
+        self.points = drawn_points(self.data, cfg.seed, DRAW_POINTS)
         self.train_seconds = 0.0
         self._setup_sigma()
         self.reinitialise()
@@ -127,14 +111,11 @@ class Comparison:
         self._exact = None
         self.lrs, lr_note = matched_lrs(self.names, self.config, self.match_lr)
         self.notes = tuple(n for n in (lr_note,) if n)
-        cfg, dtype = self.config, np.dtype(self.config.dtype)
-        self._grads = {}
-        for n in self.names:  # (loss, gradient) from the one fast path, core/fused.py
-            self._grads[n] = lambda t, b, f=OBJECTIVES[n].value_and_grad: f(t, b, cfg.sigma, cfg.lam)
+        cfg = self.config
+        self._grads = {n: objective_gradient(n, cfg.sigma, cfg.lam) for n in self.names}
         # Exact mode's expectation is taken in float64 whatever the training dtype.
-        self._weighted = {n: (lambda t, b, f=OBJECTIVES[n].value_and_grad:
-                              f(t.astype(float, copy=False), b, cfg.sigma, cfg.lam)) for n in self.names}
-        self._dtype = dtype
+        self._weighted = {n: (lambda t, b, g=self._grads[n]: g(t.astype(float, copy=False), b)) for n in self.names}
+        self._dtype = np.dtype(cfg.dtype)
 
     @property
     def eval_set(self) -> EvalSet:
@@ -152,12 +133,9 @@ class Comparison:
     def reinitialise(self) -> None:
         """Every run back to the one initial theta (the seed's, as ``smtui run``), history cleared."""
         cfg = self.config
-        params = init_params(np.random.default_rng([cfg.seed, 0x1417]), self.dim, cfg.hidden,
-                             dtype=np.dtype(cfg.dtype))
-        theta = pack(params)
-        init = OPTIMIZERS[cfg.optimizer].init
-        self.runs = {n: Run(n, self.lrs[n], theta.copy(), init(theta)) for n in self.names}
-        self.batch_rng = np.random.default_rng([cfg.seed, 0xBA7C])
+        theta = initial_theta(cfg, self.dim)
+        self.runs = {n: Run(theta.copy(), cfg.optimizer, self.lrs[n], name=n) for n in self.names}
+        self.batch_rng = batch_stream(cfg.seed)
         self.step = 0
         self.history: list[dict] = []  # one row per evaluation and run
         self.gap_history = {_pair(a, b): [] for a, b in combinations(self.names, 2)}
@@ -176,47 +154,52 @@ class Comparison:
         self._setup_sigma()
         for run in self.runs.values():
             run.lr = self.lrs[run.name]
+            if self.config.optimizer != run.optimizer:
+                run.use_optimizer(self.config.optimizer)
 
     # --- training ---------------------------------------------------------------------------
 
     def train(self, steps: int, evaluate: bool = True) -> int:
-        """Advance every run ``steps`` steps on shared batches; evaluates every eval_every
-        steps unless ``evaluate`` is False (the app schedules its own evaluations)."""
-        import time
-
-        cfg, update = self.config, OPTIMIZERS[self.config.optimizer].update
+        """Advance every run up to ``steps`` steps on shared batches; returns steps done.
+        Evaluates every eval_every steps unless ``evaluate`` is False (the app schedules its
+        own evaluations). A run that diverges (core/run.py's rule, the trainer's) stops
+        there, keeping its last parameters; the others carry on, and training stops when
+        none is left."""
+        cfg = self.config
         done = 0
+        # A diverging step overflows on its way to inf/nan: that is reported, not warned about.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
+                if not self.live:
+                    break
                 t0 = time.perf_counter()
-                grads = self._step_batches()
+                batches = self._step_batches()
                 for run in self.runs.values():
-                    if run.status != "ok":
-                        continue
-                    loss, g = grads[run.name](run.theta)
-                    g = np.asarray(g, dtype=run.theta.dtype)
-                    new, opt = update(run.theta, g, run.opt, run.lr)
-                    if not (np.isfinite(loss) and np.isfinite(new).all()):
-                        run.status = "diverged"
-                        run.message = f"diverged at step {self.step + 1} (kept step {self.step}'s parameters)"
-                        continue
-                    run.theta, run.opt, run.loss = new, opt, float(loss)
+                    if run.status == "ok":
+                        run.step(*batches[run.name], self.step + 1)
                 self.train_seconds += time.perf_counter() - t0
+                if not self.live:
+                    break  # no run kept this step: the step count stays at the last one kept
                 self.step += 1
                 done += 1
                 if evaluate and self.step % cfg.eval_every == 0:
                     self.evaluate()
         return done
 
+    @property
+    def live(self) -> bool:
+        """Whether any run is still training (not diverged)."""
+        return any(run.status == "ok" for run in self.runs.values())
+
     def _step_batches(self) -> dict:
-        """name -> (theta -> (loss, gradient)) on this step's batch (one draw for all)."""
+        """name -> ((theta, batch) -> (loss, gradient), this step's batch): one draw for all."""
         if self.exact:
             batches = self.exact_batches()[0]
-            return {n: (lambda t, n=n: self._weighted[n](t, batches[n])) for n in self.names}
+            return {n: (self._weighted[n], batches[n]) for n in self.names}
         cfg = self.config
         shared = shared_batch(self.data, cfg.batch, cfg.sigma, self.batch_rng, self._table)
         batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
-        return {n: (lambda t, n=n: self._grads[n](t, batches[n])) for n in self.names}
+        return {n: (self._grads[n], batches[n]) for n in self.names}
 
     # --- evaluation -------------------------------------------------------------------------
 
@@ -256,12 +239,16 @@ class Comparison:
         """(name -> variance over batches of the gradient of its objective on the scale,
         "a|b" -> mean cosine between a's and b's gradients on the same batch). In exact mode
         the one batch is the expectation: variance 0, the cosine of the exact gradients."""
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's parameters may be huge
+            return self._gradient_stats()
+
+    def _gradient_stats(self) -> tuple[dict, dict]:
         cfg = self.config
         if self.exact:
             fns = self._step_batches()
-            g = {n: [fns[n](self.runs[n].theta)[1] * loss_scale(n, cfg.sigma)] for n in self.names}
+            g = {n: [fns[n][0](self.runs[n].theta, fns[n][1])[1] * loss_scale(n, cfg.sigma)] for n in self.names}
         else:
-            rng = np.random.default_rng([cfg.seed, 0x9A0B, self.step])
+            rng = streams.stream(cfg.seed, streams.PROBES, self.step)
             g = {n: [] for n in self.names}
             for _ in range(self.probes):
                 shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng, self._table)
@@ -296,12 +283,13 @@ class Comparison:
             scale=scale_name(self.names, self.analytic is not None),
             notes=self.notes + ((self.exact_batches()[1],) if self.exact else ()),
             lrs={n: r.lr for n, r in self.runs.items()},
-            status={n: r.status if r.status == "ok" else r.message for n, r in self.runs.items()},
+            status={n: r.status for n, r in self.runs.items()},
             curves={n: _ro(self.curve(n)) for n in self.names},
             gaps={k: _ro(np.array(v, dtype=float).reshape(-1, 2)) for k, v in self.gap_history.items()},
             cosine=dict(latest["cosine"]),
             gradient_variance=dict(latest["gradient_variance"]),
             dim=self.dim, points=self.points, fields=fields, data_field=target, train_seconds=self.train_seconds,
+            messages={n: r.message for n, r in self.runs.items()},
         )
 
 
@@ -313,26 +301,3 @@ def _ro(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=float, copy=True)
     a.flags.writeable = False
     return a
-
-
-def relative_gap(theta_a: np.ndarray, theta_b: np.ndarray) -> float:
-    """max |theta_a - theta_b| / max |theta_a|: how far apart two runs' parameters are."""
-    top = float(np.max(np.abs(theta_a)))
-    return float(np.max(np.abs(theta_a - theta_b))) / top if top > 0 else float("nan")
-
-
-def gradient_variance(grads: np.ndarray) -> float:
-    """E ||g - E g||^2 over batches (unbiased), from per-batch gradients (B, P)."""
-    if len(grads) < 2:
-        return 0.0
-    centred = grads - grads.mean(axis=0)
-    return float(np.sum(centred * centred) / (len(grads) - 1))
-
-
-def mean_cosine(ga: np.ndarray, gb: np.ndarray) -> float:
-    """Mean over batches of cos(g_a, g_b), the two gradients taken on the same batch."""
-    na, nb = np.linalg.norm(ga, axis=1), np.linalg.norm(gb, axis=1)
-    ok = (na > 0) & (nb > 0)
-    if not ok.any():
-        return float("nan")
-    return float(np.mean(np.sum(ga[ok] * gb[ok], axis=1) / (na[ok] * nb[ok])))

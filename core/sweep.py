@@ -23,10 +23,13 @@ from dataclasses import asdict, replace
 
 import numpy as np
 
+from smtui.core import streams
 from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
 from smtui.core.errors import UserError
 from smtui.core.fused import pack
-from smtui.core.objectives import OBJECTIVES, draw_batch
+from smtui.core.objectives import draw_batch
+from smtui.core.run import objective_gradient
+from smtui.core.stats import gradient_variance, mean_gradient_norm2
 from smtui.core.text import quoted
 from smtui.core.trainer import Trainer
 
@@ -104,21 +107,23 @@ def sweep_configs(base: Config, sigmas: list[float], seeds: int) -> list[Config]
             for s in sigmas for k in range(seeds)]
 
 
-def gradient_variance(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tuple[float, float]:
+def gradient_noise(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tuple[float, float]:
     """(E||g_b - g||^2, ||g||^2): the trace of the covariance of the training objective's
     gradient over fresh minibatches of the configured size at the current parameters, and
-    the squared norm of their mean. Its own random stream: training is not disturbed."""
+    the squared norm of their mean (core/stats.py; docs/math.md, "Gradient noise"). Its
+    own random stream: training is not disturbed."""
     cfg = trainer.config
-    objective = OBJECTIVES[cfg.objective]
+    gradient = objective_gradient(cfg.objective, cfg.sigma, cfg.lam)
     dtype = np.dtype(cfg.dtype)
     theta = pack(trainer.params).astype(dtype)
     data_score = trainer.analytic.score(trainer.data) if trainer.analytic is not None else None
-    rng = np.random.default_rng([cfg.seed, 0x6AD1, trainer.step])
-    draw = (cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic, dtype, data_score)
-    grads = np.stack([np.asarray(objective.value_and_grad(theta, draw_batch(*draw), cfg.sigma, cfg.lam)[1], dtype=float)
-                      for _ in range(batches)])
-    mean = grads.mean(axis=0)
-    return float(np.sum((grads - mean) ** 2) / (batches - 1)), float(mean @ mean)
+    rng = streams.stream(cfg.seed, streams.GRADIENT_NOISE, trainer.step)
+    grads = np.stack([
+        np.asarray(gradient(theta, draw_batch(cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic,
+                                              dtype, data_score))[1], dtype=float)
+        for _ in range(batches)
+    ])
+    return gradient_variance(grads), mean_gradient_norm2(grads)
 
 
 def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> dict:
@@ -131,7 +136,7 @@ def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> 
         trainer.train(min(1000, steps - trainer.step), evaluate=False)
     with np.errstate(over="ignore", invalid="ignore"):
         figs = trainer.evaluate()
-        var, mean_sq = gradient_variance(trainer)
+        var, mean_sq = gradient_noise(trainer)
     return {
         "sigma": config.sigma, "seed": config.seed, "status": trainer.status, "steps": trainer.step,
         "esm": figs["esm"], "esm_sigma": figs["esm_sigma"], "dsm": figs["dsm"],

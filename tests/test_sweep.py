@@ -16,7 +16,7 @@ from smtui.core import distributions
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.model import score
-from smtui.core.sweep import gradient_variance, parse_sigmas, run_sweep, summarise, sweep_configs
+from smtui.core.sweep import gradient_noise, parse_sigmas, run_sweep, summarise, sweep_configs
 from smtui.core.trainer import Trainer
 from smtui.tui.cli.main import main
 
@@ -50,12 +50,12 @@ def test_results_identical_for_one_and_two_worker_processes():
     assert len({r["esm_sigma"] for r in one}) == 4  # the seeds really differ
 
 
-def test_gradient_variance_matches_a_direct_estimate():
+def test_gradient_noise_matches_a_direct_estimate():
     """Gradients of the objective's definition (autograd, not the fused primitive) on
     batches drawn independently here: the same trace of covariance within sampling error."""
     t = Trainer(SMALL.with_changes(sigma=0.3))
     t.train(50, evaluate=False)
-    var, mean_sq = gradient_variance(t, batches=400)
+    var, mean_sq = gradient_noise(t, batches=400)
     rng = np.random.default_rng(11)
     sigma, data = 0.3, t.data
     p = {k: np.array(v, dtype=float) for k, v in t.params.items()}
