@@ -158,3 +158,19 @@ def test_render_helpers_without_an_app():
     one = Comparison(FAST.with_changes(distribution="bimodal"), ["dsm", "esm-sigma"]).snapshot(field_shape=(30,))
     assert np.shape(one.fields["dsm"][1]) == (30, 1)
     assert cr.multiple_panel(one, "dsm", 0, 30, 10).plain.strip()
+
+
+def test_the_status_line_and_the_table_say_which_runs_diverged():
+    from smtui.tui.runner.compare_loop import CompareReport
+
+    c = Comparison(Config(optimizer="sgd", lr=0.1, n_train=96, hidden=16, batch=64), ["dsm", "dae"], match_lr=False)
+    c.train(400)  # DSM's steps are 62 times DAE's: DSM diverges, DAE trains on (as in test_compare)
+    snap = c.snapshot()
+    assert snap.status == {"dsm": "diverged", "dae": "ok"} and snap.messages["dsm"].startswith("diverged at step")
+    line = cr.status_text(CompareReport(snap, training=False, busy="", steps_per_second=None)).plain
+    assert "✗ dsm diverged" in line and "dae" not in line and "space trains" in line
+    table = cr.table_panel(snap, 44, 16).plain.splitlines()
+    assert "✗" in next(r for r in table if " dsm " in r) and "✗" not in next(r for r in table if " dae " in r)
+    c.runs["dae"].status = "diverged"
+    line = cr.status_text(CompareReport(c.snapshot(), training=False, busy="", steps_per_second=None)).plain
+    assert "every run diverged" in line and "r re-initialises" in line

@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
         print(f"smtui: error: {one_line(line)}", file=sys.stderr)
     for run_name, r in comparison.runs.items():
         if r.status != "ok":
-            print(f"smtui: {run_name} {r.message}; try a smaller --lr or a larger --sigma", file=sys.stderr)
+            print(f"smtui: {run_name} {r.message}", file=sys.stderr)
     if failures:
         return EXIT_OUTPUT_FAILED
     return EXIT_DIVERGED if any(r.status != "ok" for r in comparison.runs.values()) else EXIT_OK

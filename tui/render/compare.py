@@ -188,7 +188,8 @@ def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
 
 
 def status_text(report, stopped: str = "") -> Text:
-    """step · steps/s · mode · state, saying what to press next."""
+    """step · steps/s · mode · state (which runs diverged, by the trainer's rule), saying
+    what to press next."""
     t = Text(no_wrap=True, overflow="ellipsis", end="")
     if stopped:
         t.append(f"✗ {stopped} — escape returns to the main screen", style="bold red")
@@ -201,12 +202,20 @@ def status_text(report, stopped: str = "") -> Text:
     mode = "exact (slow: the expectation each step)" if snap.exact else f"minibatch {snap.config.batch}"
     t.append(f"step {snap.step:,}", style="bold")
     t.append(f" · {rate} · {mode} · ")
-    if report.training:
-        t.append("▶ training", style="bold green")
-        t.append(" — space pauses")
+    diverged = [n for n in snap.objectives if snap.status.get(n, "ok") != "ok"]
+    if len(diverged) == len(snap.objectives):
+        t.append("✗ every run diverged", style="bold red")
+        t.append(" — r re-initialises")
     else:
-        t.append("❚❚ paused", style="bold yellow")
-        t.append(" — space trains")
+        if diverged:
+            t.append(f"✗ {', '.join(diverged)} diverged", style="bold red")
+            t.append(" · ")
+        if report.training:
+            t.append("▶ training", style="bold green")
+            t.append(" — space pauses")
+        else:
+            t.append("❚❚ paused", style="bold yellow")
+            t.append(" — space trains")
     if report.busy:
         t.append(f" · {report.busy}…", style="italic")
     return t
