@@ -35,14 +35,14 @@ from smtui.tui.runner.trainer_loop import _Loop
 SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)
 KEYS = {
-    "v": ("v", "v", lambda app, before: app.view != before["view"]),
-    "o": ("o", "o", lambda app, before: app.config.objective != before["config"].objective),
-    "O": ("O", "O", lambda app, before: app.config.objective != before["config"].objective),
-    "+": ("plus", "+", lambda app, before: app.config.sigma != before["config"].sigma),
-    "-": ("minus", "-", lambda app, before: app.config.sigma != before["config"].sigma),
-    "]": ("right_square_bracket", "]", lambda app, before: app.config.lr != before["config"].lr),
-    "[": ("left_square_bracket", "[", lambda app, before: app.config.lr != before["config"].lr),
-    "n": ("n", "n", lambda app, before: app.bridge.sent != before["sent"]),
+    "v": ("v", "v", lambda app, before: app.main.view != before["view"]),
+    "o": ("o", "o", lambda app, before: app.main.config.objective != before["config"].objective),
+    "O": ("O", "O", lambda app, before: app.main.config.objective != before["config"].objective),
+    "+": ("plus", "+", lambda app, before: app.main.config.sigma != before["config"].sigma),
+    "-": ("minus", "-", lambda app, before: app.main.config.sigma != before["config"].sigma),
+    "]": ("right_square_bracket", "]", lambda app, before: app.main.config.lr != before["config"].lr),
+    "[": ("left_square_bracket", "[", lambda app, before: app.main.config.lr != before["config"].lr),
+    "n": ("n", "n", lambda app, before: app.main.bridge.sent != before["sent"]),
 }
 WHILE_TRAINING = ("v", "o", "+", "]", "O", "-", "[")  # each undone by the next of its pair: the setup stays
 
@@ -105,7 +105,7 @@ async def _first_paint_child(launched: float) -> None:
     app = SMApp(Config(), bridge_mode="process")
     async with app.run_test(size=SIZE) as pilot:  # entered once the first screen is painted
         painted = time.time() - launched
-        while not app.frames:
+        while not app.main.frames:
             await pilot.pause(0.005)
         plots = time.time() - launched
     print(json.dumps({"paint_s": painted, "plots_s": plots}))
@@ -116,7 +116,7 @@ async def _answer(app, key: str) -> tuple[float, float | None]:
     field shows the new view. (Pilot.press also waits for the screen to go idle, which is
     not what a user waits for.)"""
     name, char, answered = KEYS[key]
-    before = {"view": app.view, "config": app.config, "sent": app.bridge.sent}
+    before = {"view": app.main.view, "config": app.main.config, "sent": app.main.bridge.sent}
     k0 = time.perf_counter()
     app.post_message(events.Key(name, char))
     while not answered(app, before):
@@ -124,7 +124,7 @@ async def _answer(app, key: str) -> tuple[float, float | None]:
     key_ms = 1e3 * (time.perf_counter() - k0)
     if key != "v":
         return key_ms, None
-    while app.drawn_view != app.view:
+    while app.main.drawn_view != app.main.view:
         await asyncio.sleep(0.001)
     return key_ms, 1e3 * (time.perf_counter() - k0)
 
@@ -134,27 +134,28 @@ async def in_app(config: Config, seconds: float, presses: int) -> dict:
     key_ms: dict[str, list[float]] = {k: [] for k in (*WHILE_TRAINING, "n")}
     redraw_ms: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
-        while not (app.report and app.report.snapshot.figures and not app.report.busy and app.frames):
+        main = app.main
+        while not (main.report and main.report.snapshot.figures and not main.report.busy and main.frames):
             await pilot.pause(0.02)
         await pilot.press("space")
         await pilot.pause(1.5)  # past the first rate window
         # Frames and steps/s while a user changes the view now and then.
-        f0, s0, t0 = app.frames, app.report.snapshot.step, time.perf_counter()
+        f0, s0, t0 = app.main.frames, app.main.report.snapshot.step, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             await pilot.pause(0.4)
             ms, redraw = await _answer(app, "v")
             key_ms["v"].append(ms)
             redraw_ms.append(redraw)
         dt = time.perf_counter() - t0
-        fps, rate = (app.frames - f0) / dt, (app.report.snapshot.step - s0) / dt
-        reported = app.report.steps_per_second
+        fps, rate = (app.main.frames - f0) / dt, (app.main.report.snapshot.step - s0) / dt
+        reported = app.main.report.steps_per_second
         # The other keys, still training.
         for _ in range(presses):
             for key in WHILE_TRAINING[1:]:
                 await pilot.pause(0.3)
                 key_ms[key].append((await _answer(app, key))[0])
         await pilot.press("space")
-        while app.training or (app.report and app.report.training):
+        while app.main.training or (app.main.report and app.main.report.training):
             await pilot.pause(0.02)
         for _ in range(presses):
             await pilot.pause(0.2)

@@ -42,7 +42,7 @@ async def _panel_sizes(width: int, height: int) -> dict[str, tuple[int, int]]:
     app = SMApp(Config(), bridge_mode="thread")
     async with app.run_test(size=(width, height)) as pilot:
         await pilot.pause()
-        return {wid: tuple(app.query_one(f"#{wid}").content_size) for wid in PANELS}
+        return {wid: tuple(app.main.query_one(f"#{wid}").content_size) for wid in PANELS}
 
 
 def _trained(config: Config, steps: int, samples: int) -> tuple[Trainer, np.ndarray]:

@@ -46,32 +46,32 @@ async def soak(config: Config, steps: int, every: int, size: tuple[int, int], ti
     app = SMApp(config)
     rows, t0 = [], time.perf_counter()
     async with app.run_test(size=size) as pilot:
-        while app.report is None or app.bridge.pid is None:
+        while app.main.report is None or app.main.bridge.pid is None:
             await pilot.pause(0.05)
-        rows.append(["start (paused)", 0, 0.0, rss_mb(os.getpid()), rss_mb(app.bridge.pid), app.frames, 0, 0])
+        rows.append(["start (paused)", 0, 0.0, rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, 0, 0])
         await pilot.press("space")
         t_train = time.perf_counter()
         todo = checkpoints(steps, every)
         while todo:
             await pilot.pause(0.1)
-            snap = app.report.snapshot
+            snap = app.main.report.snapshot
             if snap.step >= todo[0]:
                 while todo and snap.step >= todo[0]:
                     todo.pop(0)
                 rows.append([f"after {snap.step:,} steps", snap.step, time.perf_counter() - t_train,
-                             rss_mb(os.getpid()), rss_mb(app.bridge.pid), app.frames, len(snap.losses),
+                             rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, len(snap.losses),
                              len(snap.identity_history)])
             if time.perf_counter() - t0 > timeout:
                 rows.append([f"timed out at {snap.step:,} steps", snap.step, time.perf_counter() - t_train,
-                             rss_mb(os.getpid()), rss_mb(app.bridge.pid), app.frames, len(snap.losses),
+                             rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, len(snap.losses),
                              len(snap.identity_history)])
                 break
-            if app.stopped or app.report.snapshot.status != "ok":
-                raise SystemExit(f"soak: the trainer stopped ({app.stopped or app.report.snapshot.message})")
+            if app.main.stopped or app.main.report.snapshot.status != "ok":
+                raise SystemExit(f"soak: the trainer stopped ({app.main.stopped or app.main.report.snapshot.message})")
         await pilot.press("space")
         await pilot.pause(0.3)
-        info = {"render errors": len(app.render_errors), "notifications": len(app._notifications),
-                "steps/s (last report)": app.report.steps_per_second}
+        info = {"render errors": len(app.main.render_errors), "notifications": len(app._notifications),
+                "steps/s (last report)": app.main.report.steps_per_second}
     return rows, info
 
 

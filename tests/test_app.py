@@ -16,7 +16,7 @@ from smtui.core.trainer import Trainer
 from smtui.tui.app import MIN_SIZE, SMApp
 from smtui.tui.render import report as render
 from smtui.tui.screens.commands import SETTINGS, palette
-from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import HelpScreen, ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
@@ -31,10 +31,10 @@ async def wait_for(pilot, condition, timeout=20.0, what="condition"):
 
 
 def is_settled(app, step=None) -> bool:
-    r = app.report
+    r = app.main.report
     return (r is not None and r.snapshot.figures is not None and not r.training and not r.busy
             and r.snapshot.figures_step == r.snapshot.step and (step is None or r.snapshot.step == step)
-            and app.drawn == (r.snapshot.step, r.snapshot.figures_step))
+            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step))
 
 
 async def settled(app, pilot, step=None):
@@ -43,7 +43,7 @@ async def settled(app, pilot, step=None):
 
 
 def status(app) -> str:
-    return str(app.query_one("#status").render())
+    return str(app.main.query_one("#status").render())
 
 
 def notes(app) -> list[str]:
@@ -51,7 +51,7 @@ def notes(app) -> list[str]:
 
 
 async def until_config(app, pilot, **expected):
-    await wait_for(pilot, lambda: app.report and all(getattr(app.report.snapshot.config, k) == v
+    await wait_for(pilot, lambda: app.main.report and all(getattr(app.main.report.snapshot.config, k) == v
                                                       for k, v in expected.items()), what=f"config {expected}")
 
 
@@ -64,11 +64,11 @@ async def test_starts_paused_with_hint_then_space_trains_and_pauses():
         await settled(app, pilot, step=0)
         assert "step 0" in status(app) and "paused" in status(app) and "space trains" in status(app)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 50, what="training")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
         assert "training" in status(app)
         await pilot.press("space")
         await settled(app, pilot)
-        assert f"step {app.report.snapshot.step:,}" in status(app) and "paused" in status(app)
+        assert f"step {app.main.report.snapshot.step:,}" in status(app) and "paused" in status(app)
 
 
 async def test_process_bridge_trains():
@@ -76,10 +76,10 @@ async def test_process_bridge_trains():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 100, what="training in the process")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 100, what="training in the process")
         await pilot.press("space")
         await settled(app, pilot)
-        assert app.bridge.mode == "process" and not app.stopped
+        assert app.main.bridge.mode == "process" and not app.main.stopped
 
 
 async def test_identity_figures_shown_equal_the_engine():
@@ -87,12 +87,12 @@ async def test_identity_figures_shown_equal_the_engine():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 200, what="training")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 200, what="training")
         await pilot.press("space")
         await settled(app, pilot)
-        step = app.report.snapshot.step
+        step = app.main.report.snapshot.step
         assert f"step {step:,}" in status(app)
-        shown = app.panel_texts["identities"].plain
+        shown = app.main.panel_texts["identities"].plain
     reference = Trainer(FAST)
     reference.train(step, evaluate=False)
     expected = render.identities_table(reference.snapshot()).plain
@@ -112,9 +112,9 @@ async def test_n_steps_once_and_is_disabled_while_training():
         await settled(app, pilot, step=2)
         await pilot.press("space")
         await pilot.pause(0.05)
-        assert app.check_action("step", ()) is None
+        assert app.main.check_action("step", ()) is None
         await pilot.press("space")
-        assert app.check_action("step", ()) is True
+        assert app.main.check_action("step", ()) is True
 
 
 async def test_r_reinitialises_and_marks_the_loss():
@@ -125,7 +125,8 @@ async def test_r_reinitialises_and_marks_the_loss():
             await pilot.press("n")
         await settled(app, pilot, step=3)
         await pilot.press("r")
-        await wait_for(pilot, lambda: any(m[1] == "re-initialised" for m in app.report.snapshot.marks), what="mark")
+        await wait_for(pilot, lambda: any(m[1] == "re-initialised" for m in app.main.report.snapshot.marks),
+                       what="mark")
         assert any("re-initialised" in n for n in notes(app))
 
 
@@ -138,7 +139,7 @@ async def test_distribution_keys_cycle_both_ways():
         await pilot.press("D")
         await pilot.press("D")
         await until_config(app, pilot, distribution="gaussian")
-        assert app.report.snapshot.marks[-1][1].startswith("distribution=")
+        assert app.main.report.snapshot.marks[-1][1].startswith("distribution=")
 
 
 async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data():
@@ -160,7 +161,7 @@ async def test_distribution_change_that_cannot_apply_is_refused_with_why():
         await settled(app, pilot, step=0)
         await pilot.press("d")  # bimodal -> moons: no analytic score for ESM
         await pilot.pause(0.2)
-        assert app.config.distribution == "bimodal" and app.report.snapshot.config.distribution == "bimodal"
+        assert app.main.config.distribution == "bimodal" and app.main.report.snapshot.config.distribution == "bimodal"
         assert any("needs an analytic score" in n for n in notes(app))
 
 
@@ -178,7 +179,7 @@ async def test_sigma_and_learning_rate_keys():
         await pilot.press("left_square_bracket")
         await pilot.press("left_square_bracket")
         await until_config(app, pilot, lr=0.005)
-        assert "0.005" in str(app.query_one("#setup").render())
+        assert "0.005" in str(app.main.query_one("#setup").render())
 
 
 async def test_v_cycles_views_and_l_draws_langevin_samples():
@@ -187,12 +188,12 @@ async def test_v_cycles_views_and_l_draws_langevin_samples():
         await settled(app, pilot, step=0)
         for i in range(1, len(render.VIEWS) + 1):
             await pilot.press("v")
-            assert app.view == i % len(render.VIEWS)
-            assert render.VIEWS[app.view] in str(app.query_one("#field").border_title)
+            assert app.main.view == i % len(render.VIEWS)
+            assert render.VIEWS[app.main.view] in str(app.main.query_one("#field").border_title)
         await pilot.press("l")
-        await wait_for(pilot, lambda: app.report.samples_step == 0 and app.drawn is not None
-                       and "Langevin samples drawn at step 0" in app.panel_texts["field"].plain, what="samples")
-        assert app.view == render.VIEWS.index("Langevin samples")
+        await wait_for(pilot, lambda: app.main.report.samples_step == 0 and app.main.drawn is not None
+                       and "Langevin samples drawn at step 0" in app.main.panel_texts["field"].plain, what="samples")
+        assert app.main.view == render.VIEWS.index("Langevin samples")
 
 
 async def test_help_screen_lists_every_key_and_escape_closes_it():
@@ -203,17 +204,17 @@ async def test_help_screen_lists_every_key_and_escape_closes_it():
         box = app.screen.query_one("#help")
         assert box.border_title == "Help"
         text = str(app.screen.query_one("#help-text").render())
-        for k in KEYS:
+        for k in MAIN_KEYS:
             assert k.help in text
         assert "C2 - C3" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await settled(app, pilot, step=0)
         await pilot.press("space", "question_mark")  # the panels keep updating under the help
-        frames = app.frames
-        await wait_for(pilot, lambda: app.frames > frames + 2, what="frames under the help screen")
+        frames = app.main.frames
+        await wait_for(pilot, lambda: app.main.frames > frames + 2, what="frames under the help screen")
         await pilot.press("escape", "space")
-        assert not app.render_errors
+        assert not app.main.render_errors
 
 
 async def test_q_quits():
@@ -232,9 +233,9 @@ async def test_palette_offers_every_key_action_and_each_one_runs():
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        commands = list(palette(app))
+        commands = list(palette(app.main))
         titles = [c.title for c in commands]
-        for k in KEYS:
+        for k in MAIN_KEYS:
             if k.action not in ("command_palette", "quit"):
                 assert any(k.help.lower() in t.lower() for t in titles), k
         for name in ("Set sigma…", "Set learning rate…", "Set hidden size…", "Set seed…", "Set data file…"):
@@ -247,7 +248,7 @@ async def test_palette_offers_every_key_action_and_each_one_runs():
                 await result
             await pilot.pause(0.01)
         await pilot.pause(0.3)
-        assert not app.stopped and app.problem == ""
+        assert not app.main.stopped and app.main.problem == ""
 
 
 async def palette_set(pilot, title: str, value: str):
@@ -271,7 +272,7 @@ async def answer_prompt(pilot, value: str):
 
 async def prompt_set(pilot, title: str, value: str):
     """The same prompt, opened as the palette entry's callback does."""
-    pilot.app.ask_setting(next(s for s in SETTINGS if s.title == title))
+    pilot.app.main.ask_setting(next(s for s in SETTINGS if s.title == title))
     await answer_prompt(pilot, value)
 
 
@@ -304,7 +305,7 @@ async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
         await prompt_set(pilot, "data file", str(data))
         await until_config(app, pilot, data_path=str(data))
         await settled(app, pilot)
-        assert not app.stopped and not app.render_errors
+        assert not app.main.stopped and not app.main.render_errors
 
 
 async def test_palette_refuses_esm_on_sample_only_data():
@@ -316,7 +317,7 @@ async def test_palette_refuses_esm_on_sample_only_data():
         await pilot.pause(0.4)
         await pilot.press("enter")
         await pilot.pause(0.2)
-        assert app.config.objective == "dsm"
+        assert app.main.config.objective == "dsm"
         assert any("needs an analytic score" in n for n in notes(app))
 
 
@@ -346,15 +347,15 @@ async def test_resize_while_training_reflows_and_too_small_says_so():
         await pilot.press("space")
         await pilot.resize_terminal(60, 20)
         await pilot.pause(0.3)
-        assert app.has_class("-too-small")
-        assert f"need {MIN_SIZE[0]}x{MIN_SIZE[1]}" in str(app.query_one("#too-small").render())
+        assert app.main.has_class("-too-small")
+        assert f"need {MIN_SIZE[0]}x{MIN_SIZE[1]}" in str(app.main.query_one("#too-small").render())
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)
-        assert app.has_class("-compact") and not app.has_class("-too-small")
-        frames = app.frames
+        assert app.main.has_class("-compact") and not app.main.has_class("-too-small")
+        frames = app.main.frames
         await pilot.resize_terminal(120, 40)
-        await wait_for(pilot, lambda: app.frames > frames + 2, what="frames after resizing back")
-        assert not app.has_class("-compact") and app.report.training
+        await wait_for(pilot, lambda: app.main.frames > frames + 2, what="frames after resizing back")
+        assert not app.main.has_class("-compact") and app.main.report.training
         await pilot.press("space")
         await settled(app, pilot)
 
@@ -364,16 +365,16 @@ async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.status == "diverged", what="divergence")
+        await wait_for(pilot, lambda: app.main.report.snapshot.status == "diverged", what="divergence")
         assert "diverged" in status(app) and "lower the learning rate" in status(app)
         assert any("smaller learning rate" in n for n in notes(app))
-        app.change(optimizer="adam")  # as the palette's "Optimiser: adam" does
+        app.main.change(optimizer="adam")  # as the palette's "Optimiser: adam" does
         for _ in range(12):
             await pilot.press("left_square_bracket")
         await until_config(app, pilot, lr=50 / 2**12)
         await pilot.press("r", "space")
-        step = app.report.snapshot.step
-        await wait_for(pilot, lambda: app.report.snapshot.step > step + 20, what="training after divergence")
+        step = app.main.report.snapshot.step
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > step + 20, what="training after divergence")
         await pilot.press("space")
         await settled(app, pilot)
-        assert app.report.snapshot.status == "ok" and not app.render_errors
+        assert app.main.report.snapshot.status == "ok" and not app.main.render_errors

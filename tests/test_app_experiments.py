@@ -39,7 +39,7 @@ async def test_s_saves_with_the_default_name_and_the_saved_run_resumes(tmp_path,
         await settled(app, pilot, step=3)
         await press_s_and_accept_default(app, pilot)
         await wait_for(pilot, lambda: any("experiment saved to" in n for n in notes(app)), what="saved")
-        assert app.experiment == "bimodal-dsm-sigma0.3.toml"
+        assert app.main.experiment == "bimodal-dsm-sigma0.3.toml"
     toml = tmp_path / "bimodal-dsm-sigma0.3.toml"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [toml.name, *(p.name for p in named_files(toml))])  # no temp files
@@ -84,20 +84,20 @@ async def test_palette_loads_an_experiment_and_training_goes_on_as_if_never_stop
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for bad, why in ((tmp_path / "missing.toml", "does not exist"), (tmp_path / "x.csv", "must end in .toml")):
-            ask_load(app)
+            ask_load(app.main)
             await answer_prompt(pilot, str(bad))
             assert any(why in n and "\n" not in n for n in notes(app)), why
         (tmp_path / "broken.toml").write_text("format = [")
-        ask_load(app)
+        ask_load(app.main)
         await answer_prompt(pilot, str(tmp_path / "broken.toml"))
         assert any("not valid TOML" in n for n in notes(app))
-        ask_load(app)
+        ask_load(app.main)
         await answer_prompt(pilot, str(path))
         await settled(app, pilot, step=5)
-        assert app.config == FAST and any("loaded" in n for n in notes(app))
+        assert app.main.config == FAST and any("loaded" in n for n in notes(app))
         await pilot.press("n")
         await settled(app, pilot, step=6)
-        shown_loss = app.report.snapshot.loss
+        shown_loss = app.main.report.snapshot.loss
     ref = reference(6)
     assert shown_loss == ref.last_loss  # same parameters, optimiser state and batch stream
 
@@ -110,11 +110,11 @@ async def test_app_started_on_an_experiment_path_resumes_it_in_the_trainer_proce
     app = SMApp(saved.config, experiment=str(path))  # the real trainer process
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=7)
-        assert app.bridge.mode == "process" and app.bridge.pid is not None
+        assert app.main.bridge.mode == "process" and app.main.bridge.pid is not None
         assert "step 7" in status(app)
         await pilot.press("n")
         await settled(app, pilot, step=8)
-        assert app.report.snapshot.loss == reference(8).last_loss
+        assert app.main.report.snapshot.loss == reference(8).last_loss
 
 
 async def test_exports_write_an_svg_screenshot_and_the_metric_history(tmp_path, monkeypatch):
@@ -124,20 +124,20 @@ async def test_exports_write_an_svg_screenshot_and_the_metric_history(tmp_path, 
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
         await settled(app, pilot, step=2)
-        ask_screenshot(app)
+        ask_screenshot(app.main)
         await answer_prompt(pilot, "")  # an empty name is refused, nothing written
         assert any("no file name" in n for n in notes(app))
-        ask_screenshot(app)
+        ask_screenshot(app.main)
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ValuePrompt", what="the prompt")
         await pilot.press("enter")  # the default name
         svg = tmp_path / "smtui-bimodal-step2.svg"
         await wait_for(pilot, lambda: svg.exists(), what="the screenshot")
-        ask_history(app)
+        ask_history(app.main)
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ValuePrompt", what="the prompt")
         await pilot.press("enter")
         history = tmp_path / "smtui-bimodal-step2-history.csv"
         await wait_for(pilot, lambda: any("metric history" in n for n in notes(app)), what="the CSV")
-        ask_history(app)  # the same name again: asks first
+        ask_history(app.main)  # the same name again: asks first
         await answer_prompt(pilot, history.name)
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), what="the overwrite question")
         await pilot.press("escape")
@@ -161,7 +161,7 @@ async def test_exports_never_write_over_the_data_file_or_the_experiment(tmp_path
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for ask, name in ((ask_screenshot, "pts.csv"), (ask_screenshot, "same.csv"), (ask_history, "pts.csv")):
-            ask(app)
+            ask(app.main)
             await answer_prompt(pilot, name)
             await wait_for(pilot, lambda: any("is the data file the app trains on" in n for n in notes(app)),
                            what="the refusal")
@@ -169,9 +169,9 @@ async def test_exports_never_write_over_the_data_file_or_the_experiment(tmp_path
             app.clear_notifications()
         await press_s_and_accept_default(app, pilot)
         await wait_for(pilot, lambda: any("experiment saved to" in n for n in notes(app)), what="saved")
-        saved = app.experiment
+        saved = app.main.experiment
         for name in (saved, str(named_files(tmp_path / saved)[0])):
-            ask_screenshot(app)
+            ask_screenshot(app.main)
             await answer_prompt(pilot, name)
             await wait_for(pilot, lambda: any("the experiment last loaded or saved" in n for n in notes(app)),
                            what="the refusal")
@@ -193,7 +193,7 @@ async def test_a_screenshot_into_a_fifo_with_no_reader_is_one_note(tmp_path, mon
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        ask_screenshot(app)
+        ask_screenshot(app.main)
         await answer_prompt(pilot, str(fifo))
         await wait_for(pilot, lambda: any("FIFO with no reader" in n for n in notes(app)), what="the failure")
         assert not isinstance(app.screen, Confirm)

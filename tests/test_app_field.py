@@ -16,20 +16,20 @@ from smtui.tui.runner.protocol import grid_shape
 
 
 def grid_fits(app) -> bool:
-    r = app.report
+    r = app.main.report
     if r is None or r.snapshot.field is None:
         return False
-    f = app.query_one("#field").content_size
+    f = app.main.query_one("#field").content_size
     have = tuple(len(a) for a in r.snapshot.field.axes)
-    drawn = app.panel_texts.get("field")
+    drawn = app.main.panel_texts.get("field")
     return (have == grid_shape(f.width, f.height, r.snapshot.dim)[:len(have)]
-            and app.drawn == (r.snapshot.step, r.snapshot.figures_step)
+            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step)
             and drawn is not None and len(drawn.plain.split("\n")[0]) == f.width)  # drawn at this size
 
 
 def arrows(app) -> int:
     """Arrows drawn in the field's plot (not its legend line)."""
-    plot = app.panel_texts["field"].plain.rsplit("\n", 1)[0]
+    plot = app.main.panel_texts["field"].plain.rsplit("\n", 1)[0]
     return sum(plot.count(g) for g in fieldview.ARROWS + fieldview.BIG_ARROWS)
 
 
@@ -47,7 +47,7 @@ async def test_the_field_grid_fits_the_panel_after_every_resize(training):
             per ~4 x 2 cells of the plot, no more (crammed), not far fewer (sparse)."""
             if not grid_fits(app):
                 return False
-            f = app.query_one("#field").content_size
+            f = app.main.query_one("#field").content_size
             room = (f.width - 6) // 4 * ((f.height - 4) // 2)
             counts[size] = arrows(app)
             return 0.6 * room <= counts[size] <= room
@@ -57,7 +57,7 @@ async def test_the_field_grid_fits_the_panel_after_every_resize(training):
             await wait_for(pilot, lambda size=size: fits(size), timeout=20,
                            what=f"a grid that fits at {size}: {counts}")
         assert counts[(200, 60)] > 3 * counts[(80, 24)]
-        assert not app.render_errors
+        assert not app.main.render_errors
 
 
 @pytest.fixture
@@ -73,21 +73,22 @@ async def test_5d_data_is_drawn_on_a_plane_p_cycles_with_losses_and_identities(f
     app = SMApp(Config(data_path=five_d, objective="ism", seed=0), bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        await wait_for(pilot, lambda: "PC1-PC2 plane" in app.panel_texts["field"].plain, what="the plane")
+        await wait_for(pilot, lambda: "PC1-PC2 plane" in app.main.panel_texts["field"].plain, what="the plane")
         assert arrows(app) > 50
         await pilot.press("n", "n", "n")
         await settled(app, pilot, step=3)
-        assert "linear y" in app.panel_texts["loss"].plain or "log10 y" in app.panel_texts["loss"].plain
-        assert "Monte Carlo" in app.panel_texts["identities"].plain and "✓" in app.panel_texts["identities"].plain
+        assert "linear y" in app.main.panel_texts["loss"].plain or "log10 y" in app.main.panel_texts["loss"].plain
+        identities = app.main.panel_texts["identities"].plain
+        assert "Monte Carlo" in identities and "✓" in identities
         await pilot.press("p")
-        await wait_for(pilot, lambda: "PC1-PC3 plane" in app.panel_texts["field"].plain, what="the next plane")
+        await wait_for(pilot, lambda: "PC1-PC3 plane" in app.main.panel_texts["field"].plain, what="the next plane")
         for _ in range(9):
             await pilot.press("p")
-        await wait_for(pilot, lambda: "x1-x2 plane" in app.panel_texts["field"].plain, what="a coordinate plane")
+        await wait_for(pilot, lambda: "x1-x2 plane" in app.main.panel_texts["field"].plain, what="a coordinate plane")
         await pilot.press("v", "v", "v", "v")  # Langevin view: samples projected too
         await pilot.press("l")
-        await wait_for(pilot, lambda: "Langevin samples drawn" in app.panel_texts["field"].plain, what="samples")
-        assert not app.render_errors and app.problem == ""
+        await wait_for(pilot, lambda: "Langevin samples drawn" in app.main.panel_texts["field"].plain, what="samples")
+        assert not app.main.render_errors and app.main.problem == ""
         assert not any("error" in n for n in notes(app))
 
 
@@ -100,9 +101,9 @@ async def test_an_error_drawing_the_field_is_shown_once_not_per_frame(monkeypatc
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 50, what="training")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
         await pilot.pause(1.0)
-        assert "broadcast" in str(app.query_one("#status").render())
+        assert "broadcast" in str(app.main.query_one("#status").render())
         await pilot.press("space")
         shown = [n for n in notes(app) if "broadcast" in n]
         assert len(shown) == 1, shown
@@ -116,10 +117,10 @@ async def test_h_shows_the_loss_from_now_then_the_whole_history_again():
             await pilot.press("n")
         await settled(app, pilot, step=4)
         await pilot.press("h")
-        await wait_for(pilot, lambda: "from step 4" in app.panel_texts["loss"].plain, what="the loss from now")
-        assert "whole history" in app.query_one("#loss").border_subtitle
+        await wait_for(pilot, lambda: "from step 4" in app.main.panel_texts["loss"].plain, what="the loss from now")
+        assert "whole history" in app.main.query_one("#loss").border_subtitle
         await pilot.press("h")
-        await wait_for(pilot, lambda: "from step" not in app.panel_texts["loss"].plain, what="the whole history")
-        assert "from now" in app.query_one("#loss").border_subtitle
+        await wait_for(pilot, lambda: "from step" not in app.main.panel_texts["loss"].plain, what="the whole history")
+        assert "from now" in app.main.query_one("#loss").border_subtitle
         await pilot.press("p")  # 2-D data: no plane to choose, and it says so
         await wait_for(pilot, lambda: any("no plane to choose" in n for n in notes(app)), what="the p note")

@@ -20,7 +20,7 @@ from smtui.core.experiment import load_experiment
 from smtui.core.trainer import Trainer
 from smtui.tui.app import SMApp
 from smtui.tui.screens.commands import SETTINGS, parse_setting
-from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.keys import MAIN_KEYS
 
 
 async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_training_goes_on(tmp_path):
@@ -28,26 +28,26 @@ async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_trai
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.status == "diverged" and not app.report.training,
+        await wait_for(pilot, lambda: app.main.report.snapshot.status == "diverged" and not app.main.report.training,
                        what="divergence")
-        snap = app.report.snapshot
+        snap = app.main.report.snapshot
         assert "diverged" in status(app) and "lower the learning rate" in status(app) and "raise σ" in status(app)
         assert any("smaller learning rate or a larger sigma" in n for n in notes(app))
         await settled(app, pilot)
-        kept = app.report.snapshot
-        assert kept.step == snap.step and kept.status == "diverged" and not app.render_errors
-        app.command("save", path=str(tmp_path / "kept.toml"))  # what s sends: the kept state, saved
+        kept = app.main.report.snapshot
+        assert kept.step == snap.step and kept.status == "diverged" and not app.main.render_errors
+        app.main.command("save", path=str(tmp_path / "kept.toml"))  # what s sends: the kept state, saved
         await wait_for(pilot, lambda: any("saved to" in n for n in notes(app)), what="the save")
         saved = load_experiment(tmp_path / "kept.toml")
         assert saved.step == kept.step and saved.status == "diverged"
         assert all(np.isfinite(v).all() for v in saved.params.values())
-        app.change(optimizer="adam", lr=0.01)  # what the palette's entries do
+        app.main.change(optimizer="adam", lr=0.01)  # what the palette's entries do
         await until_config(app, pilot, optimizer="adam", lr=0.01)
         await pilot.press("r", "space")  # parameters at 1e155 would overflow again: start them afresh
-        await wait_for(pilot, lambda: app.report.snapshot.step > kept.step + 50, what="training on")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > kept.step + 50, what="training on")
         await pilot.press("space")
         await settled(app, pilot)
-        assert app.report.snapshot.status == "ok" and "diverged" not in status(app) and not app.render_errors
+        assert app.main.report.snapshot.status == "ok" and "diverged" not in status(app) and not app.main.render_errors
 
 
 async def test_a_storm_of_resizes_while_training():
@@ -60,17 +60,18 @@ async def test_a_storm_of_resizes_while_training():
             size = (rng.randint(20, 200), rng.randint(8, 60))
             app.post_message(events.Resize(size, size))  # no waiting between them
         await pilot.resize_terminal(120, 40)
-        frames = app.frames
-        await wait_for(pilot, lambda: app.frames > frames + 2, what="frames after the storm")
-        assert app.is_running and app.report.training and not app.has_class("-too-small")
+        frames = app.main.frames
+        await wait_for(pilot, lambda: app.main.frames > frames + 2, what="frames after the storm")
+        assert app.is_running and app.main.report.training and not app.main.has_class("-too-small")
         await pilot.press("space")
         await settled(app, pilot)
-        assert not app.render_errors and not app.stopped and app.problem == ""
+        assert not app.main.render_errors and not app.main.stopped and app.main.problem == ""
 
 
 async def test_a_burst_of_keys_faster_than_the_app_can_draw():
     rng = random.Random(1)
-    keys = [k.keys.split(",")[0] for k in KEYS if k.action not in ("quit_asking", "command_palette", "save", "help")]
+    keys = [k.keys.split(",")[0] for k in MAIN_KEYS
+            if k.action not in ("quit_asking", "command_palette", "save", "help")]
     app = SMApp(FAST.with_changes(distribution="gaussian"), bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
@@ -83,27 +84,27 @@ async def test_a_burst_of_keys_faster_than_the_app_can_draw():
         for key in ("question_mark", "escape", "s", "escape"):  # the modal keys still open and close
             await pilot.press(key)
         await pilot.pause(0.2)
-        assert app.is_running and app.screen is app.screen_stack[0]
-        if app.training:
+        assert app.is_running and app.screen is app.main
+        if app.main.training:
             await pilot.press("space")
         await settled(app, pilot)
-        assert not app.render_errors and not app.stopped
-        assert app.report.snapshot.config == app.config  # the trainer and the screen agree at the end
+        assert not app.main.render_errors and not app.main.stopped
+        assert app.main.report.snapshot.config == app.main.config  # the trainer and the screen agree at the end
 
 
 async def test_a_20x8_terminal_says_it_is_too_small_and_recovers():
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(20, 8)) as pilot:
         await pilot.pause(0.5)
-        assert app.has_class("-too-small")
+        assert app.main.has_class("-too-small")
         shown = app.export_screenshot()
         assert "too" in shown and "small" in shown and "20x8" in shown
         await pilot.press("space")  # keys still work underneath
-        await wait_for(pilot, lambda: app.report is not None and app.report.training, what="training")
+        await wait_for(pilot, lambda: app.main.report is not None and app.main.report.training, what="training")
         await pilot.resize_terminal(80, 24)
-        frames = app.frames
-        await wait_for(pilot, lambda: app.frames > frames, what="panels once big enough")
-        assert not app.has_class("-too-small") and not app.render_errors
+        frames = app.main.frames
+        await wait_for(pilot, lambda: app.main.frames > frames, what="panels once big enough")
+        assert not app.main.has_class("-too-small") and not app.main.render_errors
 
 
 async def test_no_color(monkeypatch):
@@ -113,7 +114,7 @@ async def test_no_color(monkeypatch):
         await settled(app, pilot, step=0)
         await pilot.press("n", "v", "v", "v", "v", "l")
         await settled(app, pilot, step=1)
-        assert app.no_color and not app.render_errors
+        assert app.no_color and not app.main.render_errors
         assert "step 1" in status(app)
 
 
@@ -135,11 +136,11 @@ async def test_an_exception_in_the_engine_is_shown_and_the_app_stays_usable(monk
         await wait_for(pilot, lambda: "simulated engine failure" in status(app), what="the error shown")
         assert any("RuntimeError: simulated engine failure" in n for n in notes(app))
         await settled(app, pilot)  # training paused, figures still current
-        assert not app.report.training
+        assert not app.main.report.training
         await pilot.press("d", "n")  # usable: commands still run
         await until_config(app, pilot, distribution="moons")
         await settled(app, pilot)
-        assert "simulated" not in status(app) and not app.stopped
+        assert "simulated" not in status(app) and not app.main.stopped
 
 
 async def test_a_trainer_process_that_dies_is_restarted_and_says_so():
@@ -148,17 +149,17 @@ async def test_a_trainer_process_that_dies_is_restarted_and_says_so():
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
         await settled(app, pilot, step=2)
-        first = app.bridge.pid
+        first = app.main.bridge.pid
         os.kill(first, signal.SIGKILL)
         await wait_for(pilot, lambda: any("restarted it" in n for n in notes(app)), what="the restart notice")
         await settled(app, pilot, step=0)
-        assert app.bridge.pid != first and not app.stopped
+        assert app.main.bridge.pid != first and not app.main.stopped
         await pilot.press("n")
         await settled(app, pilot, step=1)
-        os.kill(app.bridge.pid, signal.SIGKILL)  # again at once: said, not looped on
-        await wait_for(pilot, lambda: app.stopped != "", what="the stopped state")
+        os.kill(app.main.bridge.pid, signal.SIGKILL)  # again at once: said, not looped on
+        await wait_for(pilot, lambda: app.main.stopped != "", what="the stopped state")
         assert "Restart the trainer" in status(app)
-        app.restart_trainer()  # what the palette entry does
+        app.main.restart_trainer()  # what the palette entry does
         await settled(app, pilot, step=0)
 
 

@@ -17,16 +17,16 @@ from smtui.core.config import Config
 from smtui.tui.app import SMApp
 from smtui.tui.runner.protocol import Command
 from smtui.tui.runner.trainer_loop import RATE_WINDOW, _Loop, _working
-from smtui.tui.screens.keys import KEYS, footer_text
+from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import QuitPrompt
 from smtui.tui.screens.status import STALL_AFTER
 
 
 def keybar(app) -> str:
-    return str(app.query_one("#keys").render())
+    return str(app.main.query_one("#keys").render())
 
 
-ESSENTIAL = [f"{k.footer_key or k.label} {k.short}" for k in KEYS if k.rank == 0]
+ESSENTIAL = [f"{k.footer_key or k.label} {k.short}" for k in MAIN_KEYS if k.rank == 0]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
@@ -41,7 +41,7 @@ async def test_every_essential_key_and_a_whole_status_line_fit(size):
         assert len(line) <= size[0] - 2 and "…" not in line
         assert line.endswith(("space trains, n steps once", "n steps once, ? help")), line
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.training and app.report.steps_per_second, what="a rate")
+        await wait_for(pilot, lambda: app.main.report.training and app.main.report.steps_per_second, what="a rate")
         line = status(app)
         assert "▶ training" in line and "steps/s" in line and "…" not in line and len(line) <= size[0] - 2
 
@@ -59,10 +59,10 @@ async def test_resizing_refits_the_key_bar_and_status_line():
 
 
 def test_key_bar_gives_way_by_rank_and_keeps_help_and_quit():
-    assert footer_text(200).plain.count("  ") >= 5  # room: every key, spaced out
-    assert "r re-init" not in footer_text(80).plain and all(i in footer_text(80).plain for i in ESSENTIAL)
+    assert MAIN_KEYS.footer(200).plain.count("  ") >= 5  # room: every key, spaced out
+    assert "r re-init" not in MAIN_KEYS.footer(80).plain and all(i in MAIN_KEYS.footer(80).plain for i in ESSENTIAL)
     for width in range(30, 201):
-        bar = footer_text(width).plain
+        bar = MAIN_KEYS.footer(width).plain
         assert len(bar) <= max(width, len(" ? help q quit")) and "? help" in bar and "q quit" in bar
 
 
@@ -72,8 +72,8 @@ async def test_the_esm_dsm_plot_keeps_its_x_labels_at_80x24():
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
         await settled(app, pilot, step=2)
-        rows = app.panel_texts["idplot"].plain.splitlines()
-        assert len(rows) <= app.query_one("#idplot").content_size.height
+        rows = app.main.panel_texts["idplot"].plain.splitlines()
+        assert len(rows) <= app.main.query_one("#idplot").content_size.height
         assert "└" in rows[-2] and any(ch.isdigit() for ch in rows[-1]), rows
 
 
@@ -83,17 +83,17 @@ async def test_loss_title_never_shows_another_setups_number():
         await settled(app, pilot, step=0)
         await pilot.press("n")
         await settled(app, pilot, step=1)
-        latest = f"latest {app.report.snapshot.losses[-1, 1]:.4g}"
-        assert latest in app.panel_texts["loss"].plain
+        latest = f"latest {app.main.report.snapshot.losses[-1, 1]:.4g}"
+        assert latest in app.main.panel_texts["loss"].plain
         await pilot.press("o")
         await until_config(app, pilot, objective="dae")
         await settled(app, pilot, step=1)
-        await wait_for(pilot, lambda: "no step since the setup changed" in app.panel_texts["loss"].plain,
+        await wait_for(pilot, lambda: "no step since the setup changed" in app.main.panel_texts["loss"].plain,
                        what="the loss title")
-        assert latest not in app.panel_texts["loss"].plain
+        assert latest not in app.main.panel_texts["loss"].plain
         await pilot.press("n")
         await settled(app, pilot, step=2)
-        assert f"latest {app.report.snapshot.losses[-1, 1]:.4g}" in app.panel_texts["loss"].plain
+        assert f"latest {app.main.report.snapshot.losses[-1, 1]:.4g}" in app.main.panel_texts["loss"].plain
 
 
 async def test_palette_builtins_are_the_apps_own():
@@ -119,8 +119,8 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.is_running and not isinstance(app.screen, QuitPrompt)
-        app.command("save", path=str(tmp_path / "x.toml"))
-        await wait_for(pilot, lambda: app.report.saved_step == 3, what="the save")
+        app.main.command("save", path=str(tmp_path / "x.toml"))
+        await wait_for(pilot, lambda: app.main.report.saved_step == 3, what="the save")
         await pilot.press("q")
         await pilot.pause(0.2)
         assert not app.is_running  # everything is saved: no question
@@ -147,16 +147,16 @@ async def test_space_when_diverged_retries_and_says_it_diverged_again():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.status == "diverged" and not app.report.training,
+        await wait_for(pilot, lambda: app.main.report.snapshot.status == "diverged" and not app.main.report.training,
                        what="divergence")
-        step = app.report.snapshot.step
+        step = app.main.report.snapshot.step
         assert "then space" in status(app)
         await pilot.press("space")
         await wait_for(pilot, lambda: any("diverged again" in n for n in notes(app)), what="the retry")
         await settled(app, pilot)
         # The parameters kept are the last whose figures are finite (|theta| <= 1e50), so a
         # retry may take a step or two before it diverges again.
-        assert step <= app.report.snapshot.step <= step + 2 and "diverged" in status(app)
+        assert step <= app.main.report.snapshot.step <= step + 2 and "diverged" in status(app)
 
 
 def test_steps_per_second_is_a_steady_sliding_mean():
@@ -187,22 +187,22 @@ async def test_a_stopped_trainer_is_shown_stalled_and_its_clock_does_not_jump():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 200, what="training")
-        pid = app.bridge.pid
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 200, what="training")
+        pid = app.main.bridge.pid
         os.kill(pid, signal.SIGSTOP)
         try:
             stopped_at = time.monotonic()
             await wait_for(pilot, lambda: "stalled" in status(app), timeout=STALL_AFTER + 4, what="the stall")
             assert time.monotonic() - stopped_at >= STALL_AFTER - 0.6
-            before = app.report.elapsed
+            before = app.main.report.elapsed
             await pilot.pause(max(0.0, 4.0 - (time.monotonic() - stopped_at)))
         finally:
             os.kill(pid, signal.SIGCONT)
-        step = app.report.snapshot.step
-        await wait_for(pilot, lambda: app.report.snapshot.step > step + 50, what="training again")
+        step = app.main.report.snapshot.step
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > step + 50, what="training again")
         assert "stalled" not in status(app) and "▶ training" in status(app)
         # 4 s stopped; the clock moved on only by the training since (< 4 s on any machine here)
-        assert app.report.elapsed - before < 2.5, (before, app.report.elapsed)
+        assert app.main.report.elapsed - before < 2.5, (before, app.main.report.elapsed)
         await pilot.press("space")
 
 
@@ -211,18 +211,19 @@ async def test_training_time_is_saved_and_restored_as_shown(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.elapsed > 1.5 and len(app.report.snapshot.identity_history) > 2,
+        await wait_for(pilot, lambda: app.main.report.elapsed > 1.5
+                       and len(app.main.report.snapshot.identity_history) > 2,
                        what="training with evaluations")
         await pilot.press("space")
         await settled(app, pilot)
-        shown = app.report.elapsed
-        app.command("save", path=str(tmp_path / "t.toml"))
+        shown = app.main.report.elapsed
+        app.main.command("save", path=str(tmp_path / "t.toml"))
         await wait_for(pilot, lambda: any("saved to" in n for n in notes(app)), what="the save")
         await pilot.press("ctrl+q")
     app = SMApp(FAST, bridge_mode="thread", experiment=str(tmp_path / "t.toml"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot)
-        assert app.report.elapsed == pytest.approx(shown, abs=1e-6)
+        assert app.main.report.elapsed == pytest.approx(shown, abs=1e-6)
 
 
 class _Sent:
@@ -258,11 +259,11 @@ async def test_every_report_the_app_draws_has_a_field_while_training():
         seen = set()
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < 2.0:
-            assert app.report.snapshot.field is not None
-            seen.add(app.report.snapshot.step)
+            assert app.main.report.snapshot.field is not None
+            seen.add(app.main.report.snapshot.step)
             await pilot.pause(0.03)
         await pilot.press("space")
-        assert len(seen) > 5 and not app.render_errors
+        assert len(seen) > 5 and not app.main.render_errors
 
 
 async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
@@ -281,7 +282,8 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
         await settled(app, pilot, step=0)
         for _ in range(6):  # queued at once: each used to cost a full draw (up to 2 s of MALA)
             app.post_message(events.Key("l", "l"))
-        await wait_for(pilot, lambda: app.report.samples_step == 0 and not app.report.busy, what="the samples")
+        await wait_for(pilot, lambda: app.main.report.samples_step == 0 and not app.main.report.busy,
+                       what="the samples")
         await settled(app, pilot, step=0)
         assert 1 <= len(calls) <= 2, calls
 
@@ -313,14 +315,14 @@ async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
     app = SMApp(FAST, bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        start = (app.config.sigma, app.config.lr)
+        start = (app.main.config.sigma, app.main.config.lr)
         await pilot.press(*["plus", "right_square_bracket"] * 12)
-        assert app.config.lr == start[1] * 4096 and app.config.sigma == pytest.approx(start[0] * 1.25**12)
+        assert app.main.config.lr == start[1] * 4096 and app.main.config.sigma == pytest.approx(start[0] * 1.25**12)
         await pilot.press(*["minus", "left_square_bracket"] * 12)
-        assert (app.config.sigma, app.config.lr) == start  # 3-figure rounding at each press drifted
-        app.change(sigma=0.5)  # a value set another way starts a new ladder
+        assert (app.main.config.sigma, app.main.config.lr) == start  # 3-figure rounding at each press drifted
+        app.main.change(sigma=0.5)  # a value set another way starts a new ladder
         await pilot.press("plus", "minus")
-        assert app.config.sigma == 0.5
+        assert app.main.config.sigma == 0.5
 
 
 async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay():
@@ -328,15 +330,15 @@ async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay():
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
-        await wait_for(pilot, lambda: app.report.snapshot.step > 50, what="training")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
         await pilot.press("q")
         await pilot.pause(0.1)
-        assert isinstance(app.screen, QuitPrompt) and not app.training
-        await wait_for(pilot, lambda: not app.report.training, what="the trainer paused")
-        asked = app.report.snapshot.step
+        assert isinstance(app.screen, QuitPrompt) and not app.main.training
+        await wait_for(pilot, lambda: not app.main.report.training, what="the trainer paused")
+        asked = app.main.report.snapshot.step
         await pilot.pause(0.5)
-        assert app.report.snapshot.step == asked  # the count in the question stays true
+        assert app.main.report.snapshot.step == asked  # the count in the question stays true
         await pilot.press("n")
-        await wait_for(pilot, lambda: app.report.snapshot.step > asked, what="training going on")
-        assert app.training
+        await wait_for(pilot, lambda: app.main.report.snapshot.step > asked, what="training going on")
+        assert app.main.training
         await pilot.press("space")

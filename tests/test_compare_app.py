@@ -88,24 +88,24 @@ async def test_keys_step_train_pause_sigma_view_exact_and_reinit():
         assert all(g[-1, 1] == 0 for g in s.report.snapshot.gaps.values())
         await pilot.press("d")
         assert any("main screen" in n for n in notes(app))
-        assert app.report.snapshot.config.distribution == "ring8"  # the main run untouched
+        assert app.main.report.snapshot.config.distribution == "ring8"  # the main run untouched
 
 
 async def test_the_palette_and_refusals():
     app = SMApp(FAST.with_changes(distribution="moons"), bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        open_compare(app, ["esm", "ism"])  # esm needs an analytic q
+        open_compare(app.main, ["esm", "ism"])  # esm needs an analytic q
         await pilot.pause(0.1)
         assert not isinstance(app.screen, CompareScreen)
         assert any("analytic" in n for n in notes(app))
-        open_compare(app, ["esm", "dsm"])
+        open_compare(app.main, ["esm", "dsm"])
         await pilot.pause(0.1)
         assert any("no common scale" in n for n in notes(app)) and not isinstance(app.screen, CompareScreen)
         from smtui.tui.screens.commands import palette
-        titles = [c.title for c in palette(app)]
+        titles = [c.title for c in palette(app.main)]
         assert "Compare chosen objectives…" in titles and any(t.startswith("Compare objectives") for t in titles)
-        open_compare(app, ["dsm", "ism-sigma"])
+        open_compare(app.main, ["dsm", "ism-sigma"])
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
         s = app.screen
         await wait_for(pilot, lambda: screen_settled(s, 0), what="compare at step 0")
@@ -129,7 +129,7 @@ async def test_80x24_and_resizes_keep_every_panel_drawn():
 async def test_the_real_compare_process_trains_and_ends_with_the_screen():
     app = SMApp(FAST, bridge_mode="process")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.report is not None, timeout=60, what="the main trainer")
+        await wait_for(pilot, lambda: app.main.report is not None, timeout=60, what="the main trainer")
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
         s = app.screen

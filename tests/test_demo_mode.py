@@ -20,7 +20,7 @@ FILE_ENTRIES = ("Load an experiment", "Export a screenshot", "Export the metric 
 
 
 def titles(app) -> list[str]:
-    return [c.title for c in palette(app)]
+    return [c.title for c in palette(app.main)]
 
 
 async def test_a_no_files_session_offers_no_way_to_touch_a_file(tmp_path, monkeypatch):
@@ -32,7 +32,7 @@ async def test_a_no_files_session_offers_no_way_to_touch_a_file(tmp_path, monkey
         assert not [t for t in shown if t.startswith(FILE_ENTRIES)], shown
         assert any(t.startswith("Sweep sigma") for t in shown)  # the rest of the palette is still there
         await pilot.press("n", "n", "n")
-        await wait_for(pilot, lambda: app.report.snapshot.step == 3, what="three steps")
+        await wait_for(pilot, lambda: app.main.report.snapshot.step == 3, what="three steps")
         await pilot.press("s")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, ValuePrompt) and NO_FILES in notes(app)

@@ -76,7 +76,7 @@ async def test_app_shows_an_escaped_data_file_name(tmp_path):
     app = SMApp(FAST.with_changes(data_path=str(data)), bridge_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
-        shown = str(app.query_one("#setup").render())
+        shown = str(app.main.query_one("#setup").render())
         assert "odd\\x1b[2Jname.csv" in shown and "\x1b" not in shown
 
 

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import stat
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -305,7 +306,6 @@ async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
     from smtui.tui.screens.sweep import SweepScreen, ask_sweep
 
     class Host(App):
-        config = SMALL
         notes: list = []
 
         def notify(self, message, **kw):
@@ -313,7 +313,7 @@ async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
 
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:
-        ask_sweep(app)
+        ask_sweep(SimpleNamespace(config=SMALL, notify=app.notify, app=app))  # what it reads of the main screen
         await pilot.pause(0.1)
         assert isinstance(app.screen, ValuePrompt)
         assert app.screen.current == "0.03:3:8"  # two decades around sigma = 0.3

@@ -1,6 +1,7 @@
-"""What each key (and palette entry) does: setup changes checked here before they go to the
-trainer, views, samples, save, compare, help and quit. A mixin of ``smtui.tui.app.SMApp``, which
-supplies ``command``, ``config``, ``report`` and the drawing methods these call."""
+"""What each key of the main screen (and palette entry) does: setup changes checked here
+before they go to the trainer, views, samples, save, compare, help and quit. A mixin of
+``smtui.tui.screens.main.MainScreen``, which supplies ``command`` and the reactive state
+(``config``, ``report``, ``view``, ...) whose watchers redraw."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ NO_FILES = ("saving is off: this session touches no files (smtui --no-files, as 
             "runs unless the server is given --allow-files)")
 
 
-class KeyActions:
-    """The app's actions (``action_*``, named in ``smtui.tui.screens.keys.KEYS``) and the setup changes they make."""
+class MainActions:
+    """The main screen's actions (``action_*``, named in ``smtui.tui.screens.keys.MAIN_KEYS``) and the setup
+    changes they make."""
 
     def change(self, **changes) -> bool:
         """Apply a setup change, refusing it here (with why) if it cannot apply."""
@@ -30,13 +32,10 @@ class KeyActions:
         if new != self.config:
             self.config = new
             self.command("configure", **changes)
-            self._show_setup()
         return True
 
     def show_view(self, view: int) -> None:
         self.view = view
-        self._show_view_title()
-        self._draw()
 
     def ask_setting(self, setting: Setting) -> None:
         current = getattr(self.config, setting.field)
@@ -51,7 +50,7 @@ class KeyActions:
                 return
             self.change(**changes)
 
-        self.push_screen(ValuePrompt(f"{setting.title} ({setting.what})", "" if current is None else str(current)),
+        self.app.push_screen(ValuePrompt(f"{setting.title} ({setting.what})", "" if current is None else str(current)),
                          apply)
 
     def check_action(self, action: str, parameters) -> bool | None:
@@ -62,8 +61,6 @@ class KeyActions:
     def action_toggle_training(self) -> None:
         self.training = not self.training
         self.command("train" if self.training else "pause")
-        self.refresh_bindings()
-        self._show_keys()
 
     def action_step(self) -> None:
         self.command("step")
@@ -107,11 +104,9 @@ class KeyActions:
             self.notify("the data is 1-D or 2-D: the field is drawn on its own axes, no plane to choose")
             return
         self.plane += 1
-        self._ask_grid()
 
     def action_loss_view(self) -> None:
         self.loss_from = 0 if self.loss_from or self.report is None else max(self.report.snapshot.step, 1)
-        self._draw()
 
     def action_langevin(self) -> None:
         self.command("langevin")
@@ -129,15 +124,15 @@ class KeyActions:
         open_compare(self)
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen())
 
     def action_quit_asking(self) -> None:
         """q: quit, after a question if steps were trained since the last save (ctrl+q does not ask)."""
         r = self.report
         unsaved = 0 if r is None or self.stopped or not self.files else r.snapshot.step - r.saved_step
         if unsaved <= 0:
-            self.exit()
+            self.app.exit()
             return
 
         # Training pauses while the question is up, so the count it gives stays true.
@@ -147,10 +142,10 @@ class KeyActions:
 
         def answered(choice: str | None) -> None:
             if choice == "quit":
-                self.exit()
+                self.app.exit()
             elif choice == "save":
                 self.action_save()
             elif was_training and not self.training:
                 self.action_toggle_training()  # stay: training goes on
 
-        self.push_screen(QuitPrompt(unsaved), answered)
+        self.app.push_screen(QuitPrompt(unsaved), answered)

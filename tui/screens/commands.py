@@ -93,15 +93,15 @@ def free_path(stem: str, suffix: str, folder: str | Path = ".") -> Path:
     raise UserError(f"no free file name like {stem + suffix!r} in {str(folder)!r}")
 
 
-def app_inputs(app, for_save: bool = False) -> list[Input]:
+def app_inputs(main, for_save: bool = False) -> list[Input]:
     """The files the app reads, which no save or export may replace: the data file it trains
     on, and the experiment last loaded or saved with the files it names (its TOML left out
     for a save, which replaces it after a yes)."""
-    return [*data_input(app.config.data_path, "the data file the app trains on"),
-            *experiment_inputs(app.experiment, "the experiment last loaded or saved", with_toml=not for_save)]
+    return [*data_input(main.config.data_path, "the data file the app trains on"),
+            *experiment_inputs(main.experiment, "the experiment last loaded or saved", with_toml=not for_save)]
 
 
-def ask_file(app, question: str, default: Path, request: Callable[[str], Request], inputs: list[Input],
+def ask_file(main, question: str, default: Path, request: Callable[[str], Request], inputs: list[Input],
              then: Callable[[str, bool], None]) -> None:
     """Ask for a file name (``default`` filled in); check ``request(name)`` by the one
     writer's rules (core/outputs.py) against ``inputs``; if the file exists, ask before
@@ -114,7 +114,7 @@ def ask_file(app, question: str, default: Path, request: Callable[[str], Request
         try:
             out = check(request(name), inputs, force=True)  # every rule but "exists": asked below
         except UserError as exc:
-            app.notify(str(exc), title="refused", severity="error")
+            main.notify(str(exc), title="refused", severity="error")
             return
         if not out.exists:
             then(name, False)
@@ -125,12 +125,12 @@ def ask_file(app, question: str, default: Path, request: Callable[[str], Request
             if yes:
                 then(name, True)
             else:
-                app.notify(f"nothing written; {taken} kept (give another name to write beside it)",
+                main.notify(f"nothing written; {taken} kept (give another name to write beside it)",
                            severity="warning")
 
-        app.push_screen(Confirm(f"{taken} exists. Overwrite?"), confirmed)
+        main.app.push_screen(Confirm(f"{taken} exists. Overwrite?"), confirmed)
 
-    app.push_screen(ValuePrompt(question, str(default)), chosen)
+    main.app.push_screen(ValuePrompt(question, str(default)), chosen)
 
 
 def _sent(inputs: list[Input]) -> list[tuple[str, str]]:
@@ -138,19 +138,19 @@ def _sent(inputs: list[Input]) -> list[tuple[str, str]]:
     return [(i.what, str(i.path)) for i in inputs]
 
 
-def ask_save(app) -> None:
+def ask_save(main) -> None:
     """s: save the experiment (setup, parameters and optimiser state, metric history)."""
     def toml(name: str) -> str:
         return name if name.lower().endswith(".toml") or not name else name + ".toml"
 
-    inputs = app_inputs(app, for_save=True)
-    ask_file(app, "Save the experiment as (.toml; .npz and .csv go beside it)",
-             suggest_experiment_path(app.config),
+    inputs = app_inputs(main, for_save=True)
+    ask_file(main, "Save the experiment as (.toml; .npz and .csv go beside it)",
+             suggest_experiment_path(main.config),
              lambda name: Request("experiment", toml(name), replaces=False, regular_only=True), inputs,
-             lambda name, overwrite: app.command("save", path=toml(name), overwrite=overwrite, inputs=_sent(inputs)))
+             lambda name, overwrite: main.command("save", path=toml(name), overwrite=overwrite, inputs=_sent(inputs)))
 
 
-def ask_load(app) -> None:
+def ask_load(main) -> None:
     """Load a saved experiment: its setup is checked here, the rest where it trains."""
 
     def chosen(text: str | None) -> None:
@@ -162,23 +162,23 @@ def ask_load(app) -> None:
                 raise UserError("no file name typed; nothing loaded")
             load_config(name)
         except UserError as exc:
-            app.notify(str(exc), title="refused", severity="error")
+            main.notify(str(exc), title="refused", severity="error")
             return
-        app.command("load", path=name)
+        main.command("load", path=name)
 
-    app.push_screen(ValuePrompt("Load an experiment (.toml, saved with s or smtui run --save)", ""), chosen)
-
-
-def _stem(app) -> str:
-    step = app.report.snapshot.step if app.report else 0
-    return f"smtui-{Path(app.config.source).stem}-step{step}"
+    main.app.push_screen(ValuePrompt("Load an experiment (.toml, saved with s or smtui run --save)", ""), chosen)
 
 
-def ask_screenshot(app) -> None:
+def _stem(main) -> str:
+    step = main.report.snapshot.step if main.report else 0
+    return f"smtui-{Path(main.config.source).stem}-step{step}"
+
+
+def ask_screenshot(main) -> None:
     """Export what the screen shows now as SVG (by the one writer: atomically, never over an
     input). The screen is rendered on the UI thread and written off it (a FIFO's reader may
     take seconds)."""
-    inputs = app_inputs(app)
+    inputs = app_inputs(main)
 
     def request(name: str) -> Request:
         return Request("screenshot", name, replaces=False)
@@ -188,74 +188,74 @@ def ask_screenshot(app) -> None:
             try:  # checked again: the answer to "Overwrite?" may have taken a while
                 out = check(request(name), inputs, force=overwrite, force_hint="allow overwriting it")
             except UserError as exc:
-                app.notify(str(exc), title="refused", severity="error")
+                main.notify(str(exc), title="refused", severity="error")
                 return
-            svg = app.export_screenshot(title=f"smtui · {Path(name).name}")
+            svg = main.app.export_screenshot(title=f"smtui · {Path(name).name}")
 
             def written() -> None:
                 failures = write_each([out], lambda o: write(o, svg))
                 if failures:
-                    app.call_from_thread(app.notify, failures[0], title="refused", severity="error")
+                    main.app.call_from_thread(main.notify, failures[0], title="refused", severity="error")
                 else:
-                    app.call_from_thread(app.notify, f"screenshot written to {name}", title="done")
+                    main.app.call_from_thread(main.notify, f"screenshot written to {name}", title="done")
 
-            app.run_worker(written, thread=True, group="export", exit_on_error=False)
+            main.run_worker(written, thread=True, group="export", exit_on_error=False)
 
-        app.call_after_refresh(now)  # once the prompt is gone from the screen
+        main.call_after_refresh(now)  # once the prompt is gone from the screen
 
-    ask_file(app, "Export a screenshot as (.svg)", free_path(_stem(app), ".svg"), request, inputs, write_svg)
+    ask_file(main, "Export a screenshot as (.svg)", free_path(_stem(main), ".svg"), request, inputs, write_svg)
 
 
-def ask_history(app) -> None:
+def ask_history(main) -> None:
     """Export the metric history (every evaluation so far) as CSV, written by the trainer."""
-    inputs = app_inputs(app)
-    ask_file(app, "Export the metric history as (.csv)", free_path(_stem(app) + "-history", ".csv"),
+    inputs = app_inputs(main)
+    ask_file(main, "Export the metric history as (.csv)", free_path(_stem(main) + "-history", ".csv"),
              lambda name: Request("metric history", name, replaces=False), inputs,
-             lambda name, overwrite: app.command("export_csv", path=name, overwrite=overwrite, inputs=_sent(inputs)))
+             lambda name, overwrite: main.command("export_csv", path=name, overwrite=overwrite, inputs=_sent(inputs)))
 
 
-def palette(app) -> Iterator[SystemCommand]:
+def palette(main) -> Iterator[SystemCommand]:
     """Every action the keys offer, every choice, and a prompt for each exact value."""
-    files = app.files  # False in a demo session: no entry that saves, loads or reads a file
+    files = main.files  # False in a demo session: no entry that saves, loads or reads a file
     for k in KEYS:
         if k.action == "command_palette" or (k.action == "save" and not files):
             continue
-        yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(app, k.action))
+        yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(main, k.action))
     for s in SETTINGS:
         if s.field == "data_path" and not files:
             continue
-        yield SystemCommand(f"Set {s.title}…", s.what, partial(app.ask_setting, s))
+        yield SystemCommand(f"Set {s.title}…", s.what, partial(main.ask_setting, s))
     yield SystemCommand("Compare chosen objectives…", "2 to 4 objectives side by side from one start",
-                        partial(_compare, app))
+                        partial(_compare, main))
     if files:
         yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
-                            partial(ask_load, app))
-        yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, app))
+                            partial(ask_load, main))
+        yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, main))
         yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
-                            partial(ask_history, app))
+                            partial(ask_history, main))
     yield SystemCommand("Sweep sigma…", "one run per sigma and seed in worker processes: what sigma buys and costs",
-                        partial(ask_sweep, app))
+                        partial(ask_sweep, main))
     yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",
-                        app.restart_trainer)
+                        main.restart_trainer)
     for name in NAMES:
-        yield SystemCommand(f"Distribution: {name}", "switch the data", partial(app.change, distribution=name,
+        yield SystemCommand(f"Distribution: {name}", "switch the data", partial(main.change, distribution=name,
                                                                               data_path=None))
     for name, o in OBJECTIVES.items():
-        yield SystemCommand(f"Objective: {name}", o.description, partial(app.change, objective=name))
+        yield SystemCommand(f"Objective: {name}", o.description, partial(main.change, objective=name))
     for name in OPTIMIZERS:
-        yield SystemCommand(f"Optimiser: {name}", "resets the optimiser state", partial(app.change, optimizer=name))
+        yield SystemCommand(f"Optimiser: {name}", "resets the optimiser state", partial(main.change, optimizer=name))
     for i, name in enumerate(VIEWS):
-        yield SystemCommand(f"View: {name}", "what the score field panel shows", partial(app.show_view, i))
+        yield SystemCommand(f"View: {name}", "what the score field panel shows", partial(main.show_view, i))
 
 
-def _compare(app) -> None:
+def _compare(main) -> None:
     from smtui.tui.screens.compare import ask_objectives
 
-    ask_objectives(app)
+    ask_objectives(main)
 
 
-def _action(app, action: str) -> Callable:
+def _action(main, action: str) -> Callable:
     async def run() -> None:
-        await app.run_action(action)
+        await main.run_action(action)
 
     return run

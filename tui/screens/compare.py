@@ -77,7 +77,9 @@ class CompareScreen(Screen):
         Binding("v", "view", "view"),
         Binding("e", "exact", "exact"),
         Binding("escape,c", "close", "back"),
-        Binding("d,D,o,O,l,s", "elsewhere", show=False),
+        Binding("question_mark", "help", "help", show=False),
+        Binding("q", "quit_asking", "quit", show=False),
+        Binding("d,D,o,O,l,s,h,p", "elsewhere", show=False),
     ]
 
     def __init__(self, config: Config, objectives=DEFAULT_OBJECTIVES, exact: bool = False,
@@ -322,29 +324,35 @@ class CompareScreen(Screen):
     def action_close(self) -> None:
         self.app.pop_screen()
 
+    def action_help(self) -> None:
+        self.app.main.action_help()
 
-def open_compare(app, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:
-    """Push the compare screen over the app's main screen, pausing the main trainer (the
-    two would share the cores); refused in one line when the objectives cannot be compared."""
-    if isinstance(app.screen, CompareScreen):
+    def action_quit_asking(self) -> None:
+        self.app.main.action_quit_asking()
+
+
+def open_compare(main, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:
+    """Push the compare screen over the main screen, pausing its trainer (the two would
+    share the cores); refused in one line when the objectives cannot be compared."""
+    if isinstance(main.app.screen, CompareScreen):
         return
     try:
-        screen = CompareScreen(app.config, objectives, exact=exact, mode=getattr(app.bridge, "mode", "process"))
+        screen = CompareScreen(main.config, objectives, exact=exact, mode=main.bridge.mode)
     except UserError as exc:
-        app.notify(str(exc), title="refused", severity="error")
+        main.notify(str(exc), title="refused", severity="error")
         return
-    if getattr(app, "training", False):
-        app.action_toggle_training()
-    app.push_screen(screen)
+    if main.training:
+        main.action_toggle_training()
+    main.app.push_screen(screen)
 
 
-def ask_objectives(app) -> None:
+def ask_objectives(main) -> None:
     """Palette: type the objectives to compare."""
     from smtui.tui.screens.modals import ValuePrompt
 
     def apply(text: str | None) -> None:
         if text:
-            open_compare(app, [t.strip() for t in text.split(",") if t.strip()])
+            open_compare(main, [t.strip() for t in text.split(",") if t.strip()])
 
-    app.push_screen(ValuePrompt("objectives to compare (2 to 4, comma-separated)", ",".join(DEFAULT_OBJECTIVES)),
-                    apply)
+    main.app.push_screen(ValuePrompt("objectives to compare (2 to 4, comma-separated)", ",".join(DEFAULT_OBJECTIVES)),
+                         apply)

@@ -1,7 +1,7 @@
-"""Every key, once: the app's bindings, the footer and the help screen are all built
-from this table, so they cannot disagree.
+"""Every key, once: each screen's bindings, key bar and help are all built from its table
+(``KeyTable``), so they cannot disagree.
 
-The footer fits any width: essential keys first, then the others as room allows (all of
+A key bar fits any width: essential keys first, then the others as room allows (all of
 them are in the help screen, ?)."""
 
 from __future__ import annotations
@@ -44,9 +44,61 @@ class Key:
     show: bool = True  # in the footer, when there is room
     footer_key: str = ""  # how the footer shows the key, if not as ``label``
     rank: int = 2  # footer priority: 0 essential (shown from 80 columns); higher ranks give way first
+    bound: bool = True  # False: the app binds it (ctrl+p), the table only shows it
 
 
-KEYS = (
+@dataclass(frozen=True)
+class KeyTable:
+    """One screen's keys, each declared once: its bindings, its key bar and its help are all
+    made from this, so they cannot disagree. ``keep``: actions the key bar never drops."""
+
+    keys: tuple[Key, ...]
+    keep: tuple[str, ...] = ()
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def bindings(self) -> list[Binding]:
+        return [Binding(k.keys, k.action, k.short, show=False, key_display=k.footer_key or k.label)
+                for k in self.keys if k.bound]
+
+    def footer(self, width: int, greyed: frozenset[str] = frozenset(), shorts: dict[str, str] | None = None) -> Text:
+        """The keys that fit in ``width`` cells: every essential one (from 80 columns), then
+        the others in table order while room is left; ``greyed`` actions are shown dim;
+        ``shorts`` gives an action another word for now (space: train or pause)."""
+        shorts = shorts or {}
+        keys = [k for k in self.keys if k.show]
+        items = lambda ks: [(k, f"{k.footer_key or k.label} {shorts.get(k.action, k.short)}") for k in ks]  # noqa: E731
+
+        def fits(ks, gap):
+            return 1 + sum(len(s) for _, s in items(ks)) + gap * (len(ks) - 1) <= width
+
+        while not fits(keys, 1):
+            # the highest rank gives way first, the latest in the table among equals; ``keep`` stays
+            extra = [k for k in keys if k.action not in self.keep]
+            if not extra:
+                break
+            keys.remove(max(reversed(extra), key=lambda k: k.rank))
+        gap = 2 if fits(keys, 2) else 1
+        t = Text(" ", no_wrap=True, overflow="crop", end="")
+        for i, (k, _) in enumerate(items(keys)):
+            dim = "dim " if k.action in greyed else ""
+            t.append(k.footer_key or k.label, style=f"{dim}bold")
+            t.append(f" {shorts.get(k.action, k.short)}", style=dim.strip())
+            if i < len(keys) - 1:
+                t.append(" " * gap)
+        return t
+
+    def help(self) -> Text:
+        """Every key and what it does, one a line, for the help screen."""
+        text = Text("Keys\n", style="bold")
+        for k in self.keys:
+            text.append(f"{k.label:>8}  ", style="bold")
+            text.append(f"{k.help}\n")
+        return text
+
+
+MAIN_KEYS = KeyTable((
     Key("space", "toggle_training", "space", "train", "train / pause", rank=0),
     Key("n", "step", "n", "step", "one training step (while paused)", rank=0),
     Key("r", "reinitialise", "r", "re-init", "re-initialise the parameters (same seed; the step count goes on)",
@@ -76,38 +128,8 @@ KEYS = (
         "from one start on one batch stream, on one scale (the main run pauses; escape returns)"),
     Key("question_mark", "help", "?", "help", "this help: every key (escape closes it)", rank=0),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
-        footer_key="^p"),
+        footer_key="^p", bound=False),
     Key("q", "quit_asking", "q", "quit", "quit (asks first if steps are unsaved; ctrl+q quits at once)",
         rank=0),
-)
-
-
-def bindings() -> list[Binding]:
-    return [Binding(k.keys, k.action, k.short, show=False, key_display=k.footer_key or k.label) for k in KEYS
-            if k.action != "command_palette"]
-
-
-def footer_text(width: int, greyed: frozenset[str] = frozenset()) -> Text:
-    """The keys that fit in ``width`` cells: every essential one (from 80 columns), then
-    the others in table order while room is left; ``greyed`` actions are shown dim."""
-    keys = [k for k in KEYS if k.show]
-    items = lambda ks: [(k, f"{k.footer_key or k.label} {k.short}") for k in ks]  # noqa: E731
-
-    def fits(ks, gap):
-        return 1 + sum(len(s) for _, s in items(ks)) + gap * (len(ks) - 1) <= width
-
-    while not fits(keys, 1):
-        # the highest rank gives way first, the latest in the table among equals; help and quit stay
-        extra = [k for k in keys if k.action not in ("help", "quit_asking")]
-        if not extra:
-            break
-        keys.remove(max(reversed(extra), key=lambda k: k.rank))
-    gap = 2 if fits(keys, 2) else 1
-    t = Text(" ", no_wrap=True, overflow="crop", end="")
-    for i, (k, _) in enumerate(items(keys)):
-        dim = "dim " if k.action in greyed else ""
-        t.append(k.footer_key or k.label, style=f"{dim}bold")
-        t.append(f" {k.short}", style=dim.strip())
-        if i < len(keys) - 1:
-            t.append(" " * gap)
-    return t
+), keep=("help", "quit_asking"))
+KEYS = MAIN_KEYS.keys

@@ -1,16 +1,13 @@
-"""The Textual messages: trainer reports and built plots travelling to the widgets.
+"""The Textual messages: trainer reports and built panels travelling to the screens.
 
 (Commands and reports themselves live in ``smtui.tui.runner.protocol``, free of Textual, because
 the trainer process imports them.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from rich.text import Text
 from textual.message import Message
-from textual.strip import Strip
 
+from smtui.tui.render.frames import Panels
 from smtui.tui.runner.protocol import Notice
 
 # --- Textual messages ----------------------------------------------------------------
@@ -34,20 +31,9 @@ class TrainerStopped(Message):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Panels:
-    """Built panel contents, keyed by widget id."""
-
-    texts: dict[str, Text]
-    step: tuple  # (step, figures step) they were built from
-    problems: tuple[str, ...] = ()  # panels that failed to draw
-    view: int = 0  # the score-field view they show
-    rows: dict[str, list[Strip]] = field(default_factory=dict)  # prebuilt rows of the panels that changed
-    shown: dict[str, tuple] = field(default_factory=dict)  # id -> (inputs, size, text): the next build compares
-    subtitles: dict[str, str] = field(default_factory=dict)  # panel id -> its border note (e.g. the loss scale)
-
-
 class PanelsBuilt(Message):
+    """A frame of a screen's panels, built by its worker (``smtui.tui.screens.drawing``)."""
+
     def __init__(self, panels: Panels) -> None:
         super().__init__()
         self.panels = panels

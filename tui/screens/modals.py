@@ -4,6 +4,8 @@ asks when steps are unsaved."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +13,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.keys import MAIN_KEYS
+
+CSS = Path(__file__).with_name("modals.tcss")
 
 FIGURES = (
     "[b]What the figures mean[/b]  (P. Vincent, \"A Connection Between Score Matching and Denoising "
@@ -57,14 +61,12 @@ FIGURES = (
 class HelpScreen(ModalScreen[None]):
     """Every key and what the figures mean; escape (or ?, q) closes it."""
 
+    CSS_PATH = CSS
     BINDINGS = [Binding("escape", "dismiss", "close"), Binding("question_mark", "dismiss", "close", show=False),
                 Binding("q", "dismiss", "close", show=False)]
 
     def compose(self) -> ComposeResult:
-        text = Text("Keys\n", style="bold")
-        for k in KEYS:
-            text.append(f"{k.label:>8}  ", style="bold")
-            text.append(f"{k.help}\n")
+        text = MAIN_KEYS.help()
         text.append("\n")
         text.append_text(Text.from_markup(FIGURES))
         with VerticalScroll(id="help") as box:
@@ -76,6 +78,7 @@ class HelpScreen(ModalScreen[None]):
 class ValuePrompt(ModalScreen[str | None]):
     """Ask for one exact value; enter submits it, escape cancels."""
 
+    CSS_PATH = CSS
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, question: str, current: str) -> None:

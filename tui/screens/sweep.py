@@ -28,9 +28,9 @@ def default_sigmas(sigma: float) -> str:
     return f"{sigma / 10:.3g}:{sigma * 10:.3g}:8"
 
 
-def ask_sweep(app) -> None:
+def ask_sweep(main) -> None:
     """Palette: ask for the sigmas (a list or START:STOP:COUNT), then run the sweep."""
-    config: Config = app.config
+    config: Config = main.config
 
     def chosen(text: str | None) -> None:
         if text is None:
@@ -39,12 +39,12 @@ def ask_sweep(app) -> None:
             sigmas = parse_sigmas(text)
             configs = sweep_configs(config, sigmas, SEEDS)
         except UserError as exc:
-            app.notify(str(exc), title="refused", severity="error")
+            main.notify(str(exc), title="refused", severity="error")
             return
-        app.push_screen(SweepScreen(configs, STEPS, config.is_analytic))
+        main.app.push_screen(SweepScreen(configs, STEPS, config.is_analytic))
 
-    app.push_screen(ValuePrompt(f"Sweep sigma, {SEEDS} seeds x {STEPS:,} steps: 0.1,0.3,1 or START:STOP:COUNT",
-                                default_sigmas(config.sigma)), chosen)
+    main.app.push_screen(ValuePrompt(f"Sweep sigma, {SEEDS} seeds x {STEPS:,} steps: 0.1,0.3,1 or START:STOP:COUNT",
+                                     default_sigmas(config.sigma)), chosen)
 
 
 class SweepScreen(ModalScreen[None]):
