@@ -30,7 +30,9 @@ from smtui.core.config import Config
 from smtui.core.trainer import Trainer
 from smtui.tui.app import SMApp
 from smtui.tui.cli.flags import add_setup_options, config_from_args
-from smtui.tui.runner.trainer_loop import _Loop
+from smtui.tui.runner.loop import Loop
+from smtui.tui.runner.protocol import Grid
+from smtui.tui.runner.trainer_job import TrainerJob, TrainerSetup
 
 SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)
@@ -42,7 +44,7 @@ KEYS = {
     "-": ("minus", "-", lambda app, before: app.main.config.sigma != before["config"].sigma),
     "]": ("right_square_bracket", "]", lambda app, before: app.main.config.lr != before["config"].lr),
     "[": ("left_square_bracket", "[", lambda app, before: app.main.config.lr != before["config"].lr),
-    "n": ("n", "n", lambda app, before: app.main.bridge.sent != before["sent"]),
+    "n": ("n", "n", lambda app, before: app.main.runner.sent != before["sent"]),
 }
 WHILE_TRAINING = ("v", "o", "+", "]", "O", "-", "[")  # each undone by the next of its pair: the setup stays
 
@@ -73,19 +75,20 @@ def loop_overhead(config: Config, rounds: int, seconds: float) -> list[float]:
     """The app's trainer loop (reports with the field, evaluations on their time budget, no
     UI) against the same setup's Trainer.train alone, interleaved in this one process so
     both see the same load: steps/s ratios, one per round."""
-    loop = _Loop(_Pickling(), config)
+    loop = Loop(_Pickling(), TrainerJob, TrainerSetup(config))
     field = 120 - 48 - 2, 40 - 12 - 4  # the field panel's content at 120x40
-    loop.panel, loop.training = field, True
+    loop.job.handle(Grid(field))
+    loop.training = True
     plain = Trainer(config)
     loop.maybe_evaluate()  # the evaluation set is built once, before timing
     ratios = []
     for _ in range(rounds):
-        t0, s0 = time.perf_counter(), loop.trainer.step
+        t0, s0 = time.perf_counter(), loop.job.step
         while time.perf_counter() - t0 < seconds:
             loop.train_chunk()
             loop.maybe_evaluate()
             loop.maybe_send()
-        in_loop = (loop.trainer.step - s0) / (time.perf_counter() - t0)
+        in_loop = (loop.job.step - s0) / (time.perf_counter() - t0)
         t0, s0 = time.perf_counter(), plain.step
         while time.perf_counter() - t0 < seconds:
             plain.train(16, evaluate=False)
@@ -102,7 +105,7 @@ def first_paint() -> dict:
 
 
 async def _first_paint_child(launched: float) -> None:
-    app = SMApp(Config(), bridge_mode="process")
+    app = SMApp(Config(), runner_mode="process")
     async with app.run_test(size=SIZE) as pilot:  # entered once the first screen is painted
         painted = time.time() - launched
         while not app.main.frames:
@@ -116,7 +119,7 @@ async def _answer(app, key: str) -> tuple[float, float | None]:
     field shows the new view. (Pilot.press also waits for the screen to go idle, which is
     not what a user waits for.)"""
     name, char, answered = KEYS[key]
-    before = {"view": app.main.view, "config": app.main.config, "sent": app.main.bridge.sent}
+    before = {"view": app.main.view, "config": app.main.config, "sent": app.main.runner.sent}
     k0 = time.perf_counter()
     app.post_message(events.Key(name, char))
     while not answered(app, before):
@@ -130,7 +133,7 @@ async def _answer(app, key: str) -> tuple[float, float | None]:
 
 
 async def in_app(config: Config, seconds: float, presses: int) -> dict:
-    app = SMApp(config, bridge_mode="process")
+    app = SMApp(config, runner_mode="process")
     key_ms: dict[str, list[float]] = {k: [] for k in (*WHILE_TRAINING, "n")}
     redraw_ms: list[float] = []
     async with app.run_test(size=SIZE) as pilot:

@@ -39,7 +39,7 @@ async def _panel_sizes(width: int, height: int) -> dict[str, tuple[int, int]]:
     """The content size of every panel as the app lays it out in a terminal this big."""
     from smtui.tui.app import SMApp  # imported here: Textual is only needed for the layout
 
-    app = SMApp(Config(), bridge_mode="thread")
+    app = SMApp(Config(), runner_mode="thread")
     async with app.run_test(size=(width, height)) as pilot:
         await pilot.pause()
         return {wid: tuple(app.main.query_one(f"#{wid}").content_size) for wid in PANELS}
@@ -69,7 +69,8 @@ def report_for(t: Trainer, samples: np.ndarray, field_size: tuple[int, int], cap
     marks = tuple((int(step), "setup changed") for step in np.linspace(0, losses[-1, 0], MAX_MARKS))
     snap = dataclasses.replace(snap, losses=losses, marks=marks,
                                identity_history=_full(snap.identity_history, capacity, rng))
-    return unpack(pack(Report(snap, True, "", 1234.0, 61.0, t.step)))
+    return unpack(pack(Report(snapshot=snap, training=True, steps_per_second=1234.0, elapsed=61.0,
+                                samples_step=t.step)))
 
 
 def _median_ms(fn, repeats: int) -> float:

@@ -46,9 +46,9 @@ async def soak(config: Config, steps: int, every: int, size: tuple[int, int], ti
     app = SMApp(config)
     rows, t0 = [], time.perf_counter()
     async with app.run_test(size=size) as pilot:
-        while app.main.report is None or app.main.bridge.pid is None:
+        while app.main.report is None or app.main.runner.pid is None:
             await pilot.pause(0.05)
-        rows.append(["start (paused)", 0, 0.0, rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, 0, 0])
+        rows.append(["start (paused)", 0, 0.0, rss_mb(os.getpid()), rss_mb(app.main.runner.pid), app.main.frames, 0, 0])
         await pilot.press("space")
         t_train = time.perf_counter()
         todo = checkpoints(steps, every)
@@ -59,11 +59,11 @@ async def soak(config: Config, steps: int, every: int, size: tuple[int, int], ti
                 while todo and snap.step >= todo[0]:
                     todo.pop(0)
                 rows.append([f"after {snap.step:,} steps", snap.step, time.perf_counter() - t_train,
-                             rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, len(snap.losses),
+                             rss_mb(os.getpid()), rss_mb(app.main.runner.pid), app.main.frames, len(snap.losses),
                              len(snap.identity_history)])
             if time.perf_counter() - t0 > timeout:
                 rows.append([f"timed out at {snap.step:,} steps", snap.step, time.perf_counter() - t_train,
-                             rss_mb(os.getpid()), rss_mb(app.main.bridge.pid), app.main.frames, len(snap.losses),
+                             rss_mb(os.getpid()), rss_mb(app.main.runner.pid), app.main.frames, len(snap.losses),
                              len(snap.identity_history)])
                 break
             if app.main.stopped or app.main.report.snapshot.status != "ok":

@@ -1,6 +1,31 @@
+"""Shared fixtures: seeded generators, SSH keys for the serve tests, and fake jobs that let
+UI tests run without the training."""
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from time import sleep
+
 import asyncssh
 import numpy as np
 import pytest
+
+from smtui.core.config import Config
+from smtui.core.trainer import Trainer
+from smtui.tui.runner.loop import Job
+from smtui.tui.runner.protocol import (
+    Command,
+    Configure,
+    ExportCsv,
+    Grid,
+    Langevin,
+    Load,
+    Reinit,
+    Report,
+    Save,
+    Train,
+    grid_shape,
+)
+from smtui.tui.runner.trainer_job import TrainerJob
 
 
 @pytest.fixture
@@ -25,3 +50,146 @@ def keys(tmp_path):
     ak = tmp_path / "authorized_keys"
     ak.write_bytes(viewer.export_public_key())
     return viewer, stranger, ak, tmp_path / "host_key"
+
+
+# --- fake jobs: UI tests without the training -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Die(Command):
+    """Tests only: the job's thread ends at once, as a killed job process would."""
+
+
+def mortal(job: type[Job]) -> type[Job]:
+    """``job`` that also takes Die (a job in a thread cannot be killed from outside)."""
+
+    def handle(self, command):
+        if isinstance(command, Die):
+            raise SystemExit  # past the loop's guard (Exception only): the thread ends, the pipe closes
+        job.handle(self, command)
+
+    return type(f"Mortal{job.__name__}", (job,), {"commands": job.commands + (Die,), "handle": handle, "Die": Die})
+
+
+@pytest.fixture
+def mortal_job():
+    """mortal(job): the job class that also takes ``job.Die()``, which ends its thread at once."""
+    return mortal
+
+
+@lru_cache(maxsize=8)
+def _real(config: Config) -> Trainer:
+    """One real trainer per setup, evaluated at step 0: where a fake's snapshots come from."""
+    t = Trainer(config)
+    t.evaluate()
+    return t
+
+
+@lru_cache(maxsize=32)
+def _field(config: Config, shape: tuple):
+    return _real(config).field(shape)
+
+
+class FakeTrainerJob(Job):
+    """The main screen's job without the training, for tests of the UI: a chunk of steps
+    costs a short sleep (so the UI thread is never starved), an evaluation costs nothing,
+    and every report carries one real snapshot of the starting setup at step 0,
+    relabelled with the fake's step, setup, marks and status. It takes every command the
+    trainer takes, and records them (``handled``) and its sample draws (``draws``);
+    ``diverge_at``: the step at which it diverges (None: never)."""
+
+    name = "trainer"
+    commands = TrainerJob.commands
+    chunk_seconds = 0.005
+    first_chunk = 8
+    handled: list = []
+    draws: list = []
+    diverge_at: int | None = None
+
+    def __init__(self, setup, ctx):
+        super().__init__(setup, ctx)
+        self.start, self.config = setup.config, setup.config
+        _real(self.start)
+        self.n, self.figures_step, self.marks = 0, None, []
+        self.status = self.message = ""
+        self.panel, self.plane, self.samples_step = None, 0, None
+        self.saved_step = 0
+
+    @property
+    def step(self) -> int:
+        return self.n
+
+    def advance(self, steps: int) -> int:
+        sleep(0.002)
+        if self.diverge_at is not None and self.n + steps > self.diverge_at:
+            steps = max(self.diverge_at - self.n, 0)
+            self.status = "diverged"
+            self.message = f"the loss is inf at step {self.diverge_at + 1}: try a smaller learning rate"
+        self.n += steps
+        return steps
+
+    def can_go_on(self) -> bool:
+        return not self.status
+
+    @property
+    def eval_every(self) -> int:
+        return self.config.eval_every
+
+    def evaluate(self) -> None:
+        self.figures_step = self.n
+
+    def draw(self) -> None:
+        self.ctx.busy("drawing Langevin samples")
+        self.draws.append(self.n)
+        self.samples_step = self.n
+
+    def handle(self, command: Command) -> None:
+        self.handled.append(command)
+        match command:
+            case Train():
+                self.status = self.message = ""  # a retry
+            case Grid(size=size, plane=plane):
+                self.panel, self.plane = tuple(size), self.plane if plane is None else plane
+            case Configure(changes=changes):
+                old, self.config = self.config, self.config.with_changes(**changes)
+                self.marks.append((self.n, ", ".join(f"{k}={v}" for k, v in changes.items()
+                                                       if getattr(old, k) != v)))
+                self.status = self.message = ""
+                self.ctx.stale()
+            case Reinit():
+                self.marks.append((self.n, "re-initialised"))
+                self.ctx.stale()
+            case Langevin():
+                self.ctx.later(self.draw)
+            case Save(path=path) | Load(path=path) | ExportCsv(path=path):
+                self.saved_step = self.n
+                self.ctx.say("done", f"{type(command).__name__.lower()} {path} (fake, step {self.n:,})", path)
+
+    def report(self, changed: bool) -> Report:
+        base = _real(self.start).snapshot(figures=False)
+        figures = None if self.figures_step is None else {**base.figures, "step": self.figures_step}
+        field = _field(self.start, grid_shape(*self.panel, base.dim)) if self.panel else None
+        snap = replace(base, step=self.n, status=self.status or "ok", message=self.message, config=self.config,
+                       marks=tuple(self.marks), figures=figures, figures_step=self.figures_step, field=field)
+        return Report(snapshot=snap, samples_step=self.samples_step, saved_step=self.saved_step)
+
+
+FAST = Config(distribution="bimodal", n_train=128, seed=0)
+
+
+@pytest.fixture
+def fake_job():
+    """A FakeTrainerJob class of this test's own (its records start empty)."""
+    return type("FakeJob", (FakeTrainerJob,), {"handled": [], "draws": []})
+
+
+@pytest.fixture
+def fake_app(fake_job):
+    """make(config=FAST, **kwargs): the app with the fake trainer job in a thread; the
+    job's class (and its records) is ``app.runner.job``."""
+    from smtui.tui.app import SMApp
+
+    def make(config: Config = FAST, job: type[Job] | None = None, **kwargs) -> SMApp:
+        return SMApp(config, runner_mode="thread", job=job or fake_job, **kwargs)
+
+    return make

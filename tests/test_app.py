@@ -1,7 +1,7 @@
 """The app driven by Pilot: every key and palette action, refusals, training, resizing.
 
-Most tests run the trainer loop in a thread (``bridge_mode="thread"``) so they start
-fast; ``test_process_bridge_trains`` drives the real trainer process."""
+Most tests run the trainer loop in a thread (``runner_mode="thread"``) so they start
+fast; ``test_the_trainer_process_trains`` drives the real trainer process."""
 
 from __future__ import annotations
 
@@ -55,11 +55,11 @@ async def until_config(app, pilot, **expected):
                                                       for k, v in expected.items()), what=f"config {expected}")
 
 
-# --- starting, training, the process bridge ---------------------------------------------------
+# --- starting, training, the trainer process ---------------------------------------------------
 
 
 async def test_starts_paused_with_hint_then_space_trains_and_pauses():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         assert "step 0" in status(app) and "paused" in status(app) and "space trains" in status(app)
@@ -71,19 +71,19 @@ async def test_starts_paused_with_hint_then_space_trains_and_pauses():
         assert f"step {app.main.report.snapshot.step:,}" in status(app) and "paused" in status(app)
 
 
-async def test_process_bridge_trains():
-    app = SMApp(FAST, bridge_mode="process")
+async def test_the_trainer_process_trains():
+    app = SMApp(FAST, runner_mode="process")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.report.snapshot.step > 100, what="training in the process")
         await pilot.press("space")
         await settled(app, pilot)
-        assert app.main.bridge.mode == "process" and not app.main.stopped
+        assert app.main.runner.mode == "process" and not app.main.stopped
 
 
 async def test_identity_figures_shown_equal_the_engine():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -103,7 +103,7 @@ async def test_identity_figures_shown_equal_the_engine():
 
 
 async def test_n_steps_once_and_is_disabled_while_training():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -118,7 +118,7 @@ async def test_n_steps_once_and_is_disabled_while_training():
 
 
 async def test_r_reinitialises_and_marks_the_loss():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for _ in range(3):
@@ -131,7 +131,7 @@ async def test_r_reinitialises_and_marks_the_loss():
 
 
 async def test_distribution_keys_cycle_both_ways():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("d")
@@ -143,7 +143,7 @@ async def test_distribution_keys_cycle_both_ways():
 
 
 async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data():
-    app = SMApp(FAST.with_changes(distribution="moons", objective="dae"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="moons", objective="dae"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("o")  # dae -> esm is refused for moons, so ism
@@ -156,7 +156,7 @@ async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data():
 
 
 async def test_distribution_change_that_cannot_apply_is_refused_with_why():
-    app = SMApp(FAST.with_changes(objective="esm"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(objective="esm"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("d")  # bimodal -> moons: no analytic score for ESM
@@ -166,7 +166,7 @@ async def test_distribution_change_that_cannot_apply_is_refused_with_why():
 
 
 async def test_sigma_and_learning_rate_keys():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("plus")
@@ -183,7 +183,7 @@ async def test_sigma_and_learning_rate_keys():
 
 
 async def test_v_cycles_views_and_l_draws_langevin_samples():
-    app = SMApp(Config(distribution="gaussian", n_train=128), bridge_mode="thread")
+    app = SMApp(Config(distribution="gaussian", n_train=128), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for i in range(1, len(render.VIEWS) + 1):
@@ -197,7 +197,7 @@ async def test_v_cycles_views_and_l_draws_langevin_samples():
 
 
 async def test_help_screen_lists_every_key_and_escape_closes_it():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -218,7 +218,7 @@ async def test_help_screen_lists_every_key_and_escape_closes_it():
 
 
 async def test_q_quits():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("q")
         await pilot.pause(0.1)
@@ -230,7 +230,7 @@ async def test_q_quits():
 
 
 async def test_palette_offers_every_key_action_and_each_one_runs():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         commands = list(palette(app.main))
@@ -277,7 +277,7 @@ async def prompt_set(pilot, title: str, value: str):
 
 
 async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await palette_set(pilot, "set sigma", "0.5")
@@ -309,7 +309,7 @@ async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
 
 
 async def test_palette_refuses_esm_on_sample_only_data():
-    app = SMApp(FAST.with_changes(distribution="moons"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="moons"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("ctrl+p")
@@ -329,7 +329,7 @@ async def test_trainer_exception_is_shown_and_the_app_stays_usable(monkeypatch):
         raise RuntimeError("simulated engine failure")
 
     monkeypatch.setattr(Trainer, "langevin_samples", broken)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("l")
@@ -341,7 +341,7 @@ async def test_trainer_exception_is_shown_and_the_app_stays_usable(monkeypatch):
 
 
 async def test_resize_while_training_reflows_and_too_small_says_so():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -361,7 +361,7 @@ async def test_resize_while_training_reflows_and_too_small_says_so():
 
 
 async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
-    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")

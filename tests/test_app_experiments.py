@@ -32,7 +32,7 @@ async def press_s_and_accept_default(app, pilot) -> None:
 
 async def test_s_saves_with_the_default_name_and_the_saved_run_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n", "n")
@@ -54,7 +54,7 @@ async def test_save_never_overwrites_without_a_yes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     save_experiment(reference(1), tmp_path / "mine.toml")
     before = (tmp_path / "mine.toml").read_bytes()
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
@@ -80,7 +80,7 @@ async def test_save_never_overwrites_without_a_yes(tmp_path, monkeypatch):
 async def test_palette_loads_an_experiment_and_training_goes_on_as_if_never_stopped(tmp_path):
     path = tmp_path / "five.toml"
     save_experiment(reference(5), path)
-    app = SMApp(FAST.with_changes(distribution="gaussian", sigma=0.7), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="gaussian", sigma=0.7), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for bad, why in ((tmp_path / "missing.toml", "does not exist"), (tmp_path / "x.csv", "must end in .toml")):
@@ -110,7 +110,7 @@ async def test_app_started_on_an_experiment_path_resumes_it_in_the_trainer_proce
     app = SMApp(saved.config, experiment=str(path))  # the real trainer process
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=7)
-        assert app.main.bridge.mode == "process" and app.main.bridge.pid is not None
+        assert app.main.runner.mode == "process" and app.main.runner.pid is not None
         assert "step 7" in status(app)
         await pilot.press("n")
         await settled(app, pilot, step=8)
@@ -119,7 +119,7 @@ async def test_app_started_on_an_experiment_path_resumes_it_in_the_trainer_proce
 
 async def test_exports_write_an_svg_screenshot_and_the_metric_history(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = SMApp(FAST.with_changes(eval_every=2), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(eval_every=2), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
@@ -157,7 +157,7 @@ async def test_exports_never_write_over_the_data_file_or_the_experiment(tmp_path
     np.savetxt(pts, np.random.default_rng(0).normal(size=(60, 2)), delimiter=",")
     os.link(pts, tmp_path / "same.csv")
     before = pts.read_bytes()
-    app = SMApp(FAST.with_changes(data_path=str(pts)), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(data_path=str(pts)), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for ask, name in ((ask_screenshot, "pts.csv"), (ask_screenshot, "same.csv"), (ask_history, "pts.csv")):
@@ -190,7 +190,7 @@ async def test_a_screenshot_into_a_fifo_with_no_reader_is_one_note(tmp_path, mon
     monkeypatch.setattr(smtui.core.outputs, "FIFO_WAIT", 0.05)
     fifo = tmp_path / "shot.svg"
     os.mkfifo(fifo)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         ask_screenshot(app.main)

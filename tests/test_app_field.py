@@ -35,7 +35,7 @@ def arrows(app) -> int:
 
 @pytest.mark.parametrize("training", [False, True])
 async def test_the_field_grid_fits_the_panel_after_every_resize(training):
-    app = SMApp(FAST.with_changes(distribution="ring8"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="ring8"), runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot, step=0)
         if training:
@@ -70,7 +70,7 @@ def five_d(tmp_path):
 
 
 async def test_5d_data_is_drawn_on_a_plane_p_cycles_with_losses_and_identities(five_d):
-    app = SMApp(Config(data_path=five_d, objective="ism", seed=0), bridge_mode="thread")
+    app = SMApp(Config(data_path=five_d, objective="ism", seed=0), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await wait_for(pilot, lambda: "PC1-PC2 plane" in app.main.panel_texts["field"].plain, what="the plane")
@@ -97,7 +97,7 @@ async def test_an_error_drawing_the_field_is_shown_once_not_per_frame(monkeypatc
         raise ValueError("operands could not be broadcast together")
 
     monkeypatch.setattr(Trainer, "field", broken)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -110,7 +110,7 @@ async def test_an_error_drawing_the_field_is_shown_once_not_per_frame(monkeypatc
 
 
 async def test_h_shows_the_loss_from_now_then_the_whole_history_again():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for _ in range(4):

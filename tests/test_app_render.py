@@ -22,7 +22,7 @@ def report_for(config: Config, steps=20, samples=True, size=(70, 22)) -> Report:
     t.evaluate()
     snap = t.snapshot(field_shape=grid_shape(*size, t.dim), figures=False,
                       samples=t.langevin_samples(50, 20) if samples else None)
-    return unpack(pack(Report(snap, False, "", None, 0.0, t.step if samples else None)))
+    return unpack(pack(Report(snapshot=snap, samples_step=t.step if samples else None)))
 
 
 @pytest.mark.parametrize("distribution", ["ring8", "bimodal"])
@@ -61,7 +61,7 @@ def test_reports_survive_pickling_read_only():
 
 
 def test_the_trainer_side_never_imports_the_ui():
-    code = ("import sys, smtui.tui.runner.bridge, smtui.tui.runner.trainer_loop; "
+    code = ("import sys, smtui.tui.runner.loop, smtui.tui.runner.trainer_job, smtui.tui.runner.compare_job; "
             "print(sorted(m for m in ('textual', 'rich', 'plotext') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

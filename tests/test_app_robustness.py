@@ -19,12 +19,13 @@ from smtui.core.errors import UserError
 from smtui.core.experiment import load_experiment
 from smtui.core.trainer import Trainer
 from smtui.tui.app import SMApp
+from smtui.tui.runner.protocol import Save
 from smtui.tui.screens.commands import SETTINGS, parse_setting
 from smtui.tui.screens.keys import MAIN_KEYS
 
 
 async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_training_goes_on(tmp_path):
-    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -36,7 +37,7 @@ async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_trai
         await settled(app, pilot)
         kept = app.main.report.snapshot
         assert kept.step == snap.step and kept.status == "diverged" and not app.main.render_errors
-        app.main.command("save", path=str(tmp_path / "kept.toml"))  # what s sends: the kept state, saved
+        app.main.command(Save(str(tmp_path / "kept.toml")))  # what s sends: the kept state, saved
         await wait_for(pilot, lambda: any("saved to" in n for n in notes(app)), what="the save")
         saved = load_experiment(tmp_path / "kept.toml")
         assert saved.step == kept.step and saved.status == "diverged"
@@ -52,7 +53,7 @@ async def test_divergence_stops_keeps_finite_parameters_says_what_to_do_and_trai
 
 async def test_a_storm_of_resizes_while_training():
     rng = random.Random(0)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -72,7 +73,7 @@ async def test_a_burst_of_keys_faster_than_the_app_can_draw():
     rng = random.Random(1)
     keys = [k.keys.split(",")[0] for k in MAIN_KEYS
             if k.action not in ("quit_asking", "command_palette", "save", "help")]
-    app = SMApp(FAST.with_changes(distribution="gaussian"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="gaussian"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -93,7 +94,7 @@ async def test_a_burst_of_keys_faster_than_the_app_can_draw():
 
 
 async def test_a_20x8_terminal_says_it_is_too_small_and_recovers():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(20, 8)) as pilot:
         await pilot.pause(0.5)
         assert app.main.has_class("-too-small")
@@ -109,7 +110,7 @@ async def test_a_20x8_terminal_says_it_is_too_small_and_recovers():
 
 async def test_no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "v", "v", "v", "v", "l")
@@ -129,7 +130,7 @@ async def test_an_exception_in_the_engine_is_shown_and_the_app_stays_usable(monk
         return original(self, steps, evaluate)
 
     monkeypatch.setattr(Trainer, "train", flaky)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -149,14 +150,14 @@ async def test_a_trainer_process_that_dies_is_restarted_and_says_so():
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
         await settled(app, pilot, step=2)
-        first = app.main.bridge.pid
+        first = app.main.runner.pid
         os.kill(first, signal.SIGKILL)
         await wait_for(pilot, lambda: any("restarted it" in n for n in notes(app)), what="the restart notice")
         await settled(app, pilot, step=0)
-        assert app.main.bridge.pid != first and not app.main.stopped
+        assert app.main.runner.pid != first and not app.main.stopped
         await pilot.press("n")
         await settled(app, pilot, step=1)
-        os.kill(app.main.bridge.pid, signal.SIGKILL)  # again at once: said, not looped on
+        os.kill(app.main.runner.pid, signal.SIGKILL)  # again at once: said, not looped on
         await wait_for(pilot, lambda: app.main.stopped != "", what="the stopped state")
         assert "Restart the trainer" in status(app)
         app.main.restart_trainer()  # what the palette entry does

@@ -26,12 +26,12 @@ async def _help(pilot):
 
 
 def test_main_screen_80x24(snap_compare):
-    assert snap_compare(SMApp(SETUP, bridge_mode="thread"), terminal_size=(80, 24), run_before=_settled)
+    assert snap_compare(SMApp(SETUP, runner_mode="thread"), terminal_size=(80, 24), run_before=_settled)
 
 
 def test_main_screen_120x40(snap_compare):
-    assert snap_compare(SMApp(SETUP, bridge_mode="thread"), terminal_size=(120, 40), run_before=_settled)
+    assert snap_compare(SMApp(SETUP, runner_mode="thread"), terminal_size=(120, 40), run_before=_settled)
 
 
 def test_help_screen(snap_compare):
-    assert snap_compare(SMApp(SETUP, bridge_mode="thread"), terminal_size=(120, 40), run_before=_help)
+    assert snap_compare(SMApp(SETUP, runner_mode="thread"), terminal_size=(120, 40), run_before=_help)

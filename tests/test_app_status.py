@@ -13,10 +13,8 @@ import pytest
 from test_app import FAST, notes, settled, status, until_config, wait_for
 from textual import events
 
-from smtui.core.config import Config
 from smtui.tui.app import SMApp
-from smtui.tui.runner.protocol import Command
-from smtui.tui.runner.trainer_loop import RATE_WINDOW, _Loop, _working
+from smtui.tui.runner.protocol import Save
 from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import QuitPrompt
 from smtui.tui.screens.status import STALL_AFTER
@@ -31,7 +29,7 @@ ESSENTIAL = [f"{k.footer_key or k.label} {k.short}" for k in MAIN_KEYS if k.rank
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 async def test_every_essential_key_and_a_whole_status_line_fit(size):
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot, step=0)
         bar, line = keybar(app), status(app)
@@ -47,7 +45,7 @@ async def test_every_essential_key_and_a_whole_status_line_fit(size):
 
 
 async def test_resizing_refits_the_key_bar_and_status_line():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(200, 60)) as pilot:
         await settled(app, pilot, step=0)
         assert "^p commands" in keybar(app) and "r re-init" in keybar(app)
@@ -67,7 +65,7 @@ def test_key_bar_gives_way_by_rank_and_keeps_help_and_quit():
 
 
 async def test_the_esm_dsm_plot_keeps_its_x_labels_at_80x24():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
@@ -78,7 +76,7 @@ async def test_the_esm_dsm_plot_keeps_its_x_labels_at_80x24():
 
 
 async def test_loss_title_never_shows_another_setups_number():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -97,7 +95,7 @@ async def test_loss_title_never_shows_another_setups_number():
 
 
 async def test_palette_builtins_are_the_apps_own():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -108,7 +106,7 @@ async def test_palette_builtins_are_the_apps_own():
 
 
 async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp_path):
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n", "n")
@@ -119,12 +117,12 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.is_running and not isinstance(app.screen, QuitPrompt)
-        app.main.command("save", path=str(tmp_path / "x.toml"))
+        app.main.command(Save(str(tmp_path / "x.toml")))
         await wait_for(pilot, lambda: app.main.report.saved_step == 3, what="the save")
         await pilot.press("q")
         await pilot.pause(0.2)
         assert not app.is_running  # everything is saved: no question
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -132,7 +130,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
         await pilot.press("q", "q")  # q twice: quit anyway, as a script would
         await pilot.pause(0.2)
         assert not app.is_running
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -143,7 +141,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
 
 
 async def test_space_when_diverged_retries_and_says_it_diverged_again():
-    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(lr=50.0, optimizer="sgd"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -159,36 +157,13 @@ async def test_space_when_diverged_retries_and_says_it_diverged_again():
         assert step <= app.main.report.snapshot.step <= step + 2 and "diverged" in status(app)
 
 
-def test_steps_per_second_is_a_steady_sliding_mean():
-    loop = _Loop(None, Config(n_train=64, seed=0))
-    rates = []
-    clock = 0.0
-    for i in range(3000):  # 20 ms chunks of 20 steps, and a 0.4 s evaluation every 65 chunks
-        loop._count(20, 0.02)
-        clock += 0.02
-        if i % 65 == 64:
-            loop._count(0, 0.4)
-            clock += 0.4
-        if clock > RATE_WINDOW + 1:
-            rates.append(loop.rate)
-    mean = 20 * 3000 / clock
-    assert max(rates) / min(rates) < 1.06 and abs(rates[-1] / mean - 1) < 0.04
-    assert loop.elapsed == pytest.approx(clock)
-
-
-def test_a_frozen_stretch_counts_only_its_cpu_time():
-    assert _working(0.03, 0.0) == 0.03  # a short chunk: wall time, whatever the CPU
-    assert _working(2.0, 0.6) == 2.0  # a loaded machine still gives a share: wall time
-    assert _working(10.0, 0.02) == 0.02  # a stopped process gets none: only the work counts
-
-
 async def test_a_stopped_trainer_is_shown_stalled_and_its_clock_does_not_jump():
-    app = SMApp(FAST, bridge_mode="process")
+    app = SMApp(FAST, runner_mode="process")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.report.snapshot.step > 200, what="training")
-        pid = app.main.bridge.pid
+        pid = app.main.runner.pid
         os.kill(pid, signal.SIGSTOP)
         try:
             stopped_at = time.monotonic()
@@ -207,7 +182,7 @@ async def test_a_stopped_trainer_is_shown_stalled_and_its_clock_does_not_jump():
 
 
 async def test_training_time_is_saved_and_restored_as_shown(tmp_path):
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -217,42 +192,17 @@ async def test_training_time_is_saved_and_restored_as_shown(tmp_path):
         await pilot.press("space")
         await settled(app, pilot)
         shown = app.main.report.elapsed
-        app.main.command("save", path=str(tmp_path / "t.toml"))
+        app.main.command(Save(str(tmp_path / "t.toml")))
         await wait_for(pilot, lambda: any("saved to" in n for n in notes(app)), what="the save")
         await pilot.press("ctrl+q")
-    app = SMApp(FAST, bridge_mode="thread", experiment=str(tmp_path / "t.toml"))
+    app = SMApp(FAST, runner_mode="thread", experiment=str(tmp_path / "t.toml"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot)
         assert app.main.report.elapsed == pytest.approx(shown, abs=1e-6)
 
 
-class _Sent:
-    def __init__(self):
-        self.items = []
-
-    def send(self, item):
-        self.items.append(item)
-
-
-def test_while_training_the_field_is_recomputed_on_a_clock_or_after_a_command():
-    loop = _Loop(_Sent(), Config(n_train=64, seed=0))
-    loop.panel, loop.training = (60, 20), True
-    loop.send("")
-    loop.dirty = False
-    loop.send("")  # within FIELD_SECONDS of the last: the field is kept, not recomputed
-    first, kept = loop.conn.items
-    assert first.snapshot.field is not None and not first.field_kept
-    assert kept.snapshot.field is None and kept.field_kept
-    loop.handle(Command("grid", {"size": (40, 12)}, 1))  # a command: the next report has a fresh field
-    loop.send("")
-    assert loop.conn.items[-1].snapshot.field is not None
-    loop.training, loop.dirty = False, False  # paused: always a field
-    loop.send("")
-    assert loop.conn.items[-1].snapshot.field is not None
-
-
 async def test_every_report_the_app_draws_has_a_field_while_training():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
@@ -277,7 +227,7 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "langevin_samples", counted)
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for _ in range(6):  # queued at once: each used to cost a full draw (up to 2 s of MALA)
@@ -288,31 +238,8 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
         assert 1 <= len(calls) <= 2, calls
 
 
-def test_a_trainer_still_starting_is_not_called_stalled(monkeypatch):
-    from smtui.tui.runner import bridge as bridge_module
-
-    real = bridge_module.serve
-
-    def slow_start(*args):  # a trainer process takes a while to import and load before it speaks
-        time.sleep(STALL_AFTER + 0.5)
-        real(*args)
-
-    monkeypatch.setattr(bridge_module, "serve", slow_start)
-    b = bridge_module.TrainerBridge(FAST, lambda: None, lambda n: None, lambda why: None, mode="thread")
-    b.start()
-    try:
-        time.sleep(STALL_AFTER + 0.2)
-        assert b.silent_for() == 0.0
-        t0 = time.monotonic()
-        while b.heard is None and time.monotonic() - t0 < 30:
-            time.sleep(0.05)
-        assert b.heard is not None and b.silent_for() < STALL_AFTER
-    finally:
-        b.close()
-
-
 async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         start = (app.main.config.sigma, app.main.config.lr)
@@ -326,7 +253,7 @@ async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
 
 
 async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")

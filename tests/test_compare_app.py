@@ -13,6 +13,7 @@ from smtui.core.compare import Comparison
 from smtui.core.config import Config
 from smtui.tui.app import SMApp
 from smtui.tui.render import compare as cr
+from smtui.tui.runner.protocol import CompareReport
 from smtui.tui.screens.compare import CompareScreen, open_compare
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -23,8 +24,8 @@ FAST = Config(distribution="ring8", n_train=96, hidden=16, seed=0)
 
 def screen_settled(s: CompareScreen, step=None) -> bool:
     r = s.report
-    return (r is not None and r.snapshot is not None and not r.training and not r.busy
-            and r.acked >= s.bridge.sent and (step is None or r.snapshot.step == step)
+    return (isinstance(r, CompareReport) and not r.training and not r.busy
+            and r.acked >= s.runner.sent and (step is None or r.snapshot.step == step)
             and all(len(c) and c[-1, 0] == r.snapshot.step for c in r.snapshot.curves.values())
             and s.drawn == r.snapshot.step and s.grid_matches() and not s.render_errors)
 
@@ -40,7 +41,7 @@ async def open_settled(app, pilot) -> CompareScreen:
 
 
 async def test_c_opens_compare_and_the_table_shows_the_engines_figures():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         s = await open_settled(app, pilot)
         engine = Comparison(FAST, s.names)
@@ -54,11 +55,11 @@ async def test_c_opens_compare_and_the_table_shows_the_engines_figures():
             assert s.texts[f"cmp-field-{i}"][0].plain.strip(), "every small multiple is drawn"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back to main")
-        await wait_for(pilot, lambda: s.bridge._worker is None, what="the compare trainer closed")
+        await wait_for(pilot, lambda: s.runner._worker is None, what="the compare trainer closed")
 
 
 async def test_keys_step_train_pause_sigma_view_exact_and_reinit():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         s = await open_settled(app, pilot)
         await pilot.press("n")
@@ -92,7 +93,7 @@ async def test_keys_step_train_pause_sigma_view_exact_and_reinit():
 
 
 async def test_the_palette_and_refusals():
-    app = SMApp(FAST.with_changes(distribution="moons"), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(distribution="moons"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         open_compare(app.main, ["esm", "ism"])  # esm needs an analytic q
@@ -113,7 +114,7 @@ async def test_the_palette_and_refusals():
 
 
 async def test_80x24_and_resizes_keep_every_panel_drawn():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         s = await open_settled(app, pilot)
         assert s.has_class("-compact")
@@ -127,14 +128,14 @@ async def test_80x24_and_resizes_keep_every_panel_drawn():
 
 
 async def test_the_real_compare_process_trains_and_ends_with_the_screen():
-    app = SMApp(FAST, bridge_mode="process")
+    app = SMApp(FAST, runner_mode="process")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.main.report is not None, timeout=60, what="the main trainer")
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
         s = app.screen
         await wait_for(pilot, lambda: screen_settled(s, 0), timeout=60, what="compare at step 0")
-        worker = s.bridge._worker
+        worker = s.runner._worker
         assert worker.pid is not None and worker.is_alive()
         await pilot.press("n")
         await wait_for(pilot, lambda: screen_settled(s, 1), timeout=30, what="one step")
@@ -161,16 +162,14 @@ def test_render_helpers_without_an_app():
 
 
 def test_the_status_line_and_the_table_say_which_runs_diverged():
-    from smtui.tui.runner.compare_loop import CompareReport
-
     c = Comparison(Config(optimizer="sgd", lr=0.1, n_train=96, hidden=16, batch=64), ["dsm", "dae"], match_lr=False)
     c.train(400)  # DSM's steps are 62 times DAE's: DSM diverges, DAE trains on (as in test_compare)
     snap = c.snapshot()
     assert snap.status == {"dsm": "diverged", "dae": "ok"} and snap.messages["dsm"].startswith("diverged at step")
-    line = cr.status_text(CompareReport(snap, training=False, busy="", steps_per_second=None)).plain
+    line = cr.status_text(CompareReport(snapshot=snap)).plain
     assert "✗ dsm diverged" in line and "dae" not in line and "space trains" in line
     table = cr.table_panel(snap, 44, 16).plain.splitlines()
     assert "✗" in next(r for r in table if " dsm " in r) and "✗" not in next(r for r in table if " dae " in r)
     c.runs["dae"].status = "diverged"
-    line = cr.status_text(CompareReport(c.snapshot(), training=False, busy="", steps_per_second=None)).plain
+    line = cr.status_text(CompareReport(snapshot=c.snapshot())).plain
     assert "every run diverged" in line and "r re-initialises" in line

@@ -21,8 +21,8 @@ async def _compare(pilot):
 
 
 def test_compare_screen_80x24(snap_compare):
-    assert snap_compare(SMApp(SETUP, bridge_mode="thread"), terminal_size=(80, 24), run_before=_compare)
+    assert snap_compare(SMApp(SETUP, runner_mode="thread"), terminal_size=(80, 24), run_before=_compare)
 
 
 def test_compare_screen_120x40(snap_compare):
-    assert snap_compare(SMApp(SETUP, bridge_mode="thread"), terminal_size=(120, 40), run_before=_compare)
+    assert snap_compare(SMApp(SETUP, runner_mode="thread"), terminal_size=(120, 40), run_before=_compare)

@@ -25,7 +25,7 @@ def titles(app) -> list[str]:
 
 async def test_a_no_files_session_offers_no_way_to_touch_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = SMApp(FAST, bridge_mode="thread", files=False)
+    app = SMApp(FAST, runner_mode="thread", files=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         shown = titles(app)
@@ -43,7 +43,7 @@ async def test_a_no_files_session_offers_no_way_to_touch_a_file(tmp_path, monkey
 
 
 async def test_an_ordinary_session_keeps_every_file_entry():
-    app = SMApp(FAST, bridge_mode="thread")
+    app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         shown = titles(app)

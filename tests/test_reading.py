@@ -84,7 +84,7 @@ async def test_the_apps_trainer_says_why_it_cannot_start_instead_of_waiting(tmp_
     from smtui.tui.app import SMApp
 
     os.mkfifo(tmp_path / "f.csv")
-    app = SMApp(FAST.with_changes(data_path=str(tmp_path / "f.csv")), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(data_path=str(tmp_path / "f.csv")), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: "cannot start" in status(app), timeout=15, what="the refusal")
         assert "starting the trainer" not in status(app)

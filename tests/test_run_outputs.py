@@ -372,7 +372,7 @@ def test_the_app_never_exports_or_saves_over_its_data_file(tmp_path, pts):
     from smtui.core.config import Config
     from smtui.core.errors import UserError
     from smtui.core.experiment import save_experiment
-    from smtui.tui.runner.trainer_loop import export_csv
+    from smtui.tui.runner.trainer_job import export_csv
 
     before = pts.read_bytes()
     t = Trainer(Config(data_path=str(pts), n_train=40, hidden=4, batch=8))

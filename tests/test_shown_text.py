@@ -57,7 +57,7 @@ def test_a_control_character_in_a_flag_is_shown_escaped(tmp_path):
 
 async def test_app_shows_a_saved_message_literally(tmp_path):
     path = _evil_experiment(tmp_path, FAST)
-    app = SMApp(FAST, bridge_mode="thread", experiment=str(path))
+    app = SMApp(FAST, runner_mode="thread", experiment=str(path))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=3)
         await wait_for(pilot, lambda: any("pwned" in n for n in notes(app)), what="the diverged toast")
@@ -73,7 +73,7 @@ async def test_app_shows_an_escaped_data_file_name(tmp_path):
 
     data = tmp_path / "odd\x1b[2Jname.csv"
     np.savetxt(data, np.random.default_rng(0).normal(size=(40, 2)), delimiter=",")
-    app = SMApp(FAST.with_changes(data_path=str(data)), bridge_mode="thread")
+    app = SMApp(FAST.with_changes(data_path=str(data)), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         shown = str(app.main.query_one("#setup").render())

@@ -8,6 +8,8 @@ from textual.app import App
 
 from smtui.core.config import Config
 from smtui.core.text import visible
+from smtui.tui.runner.loop import Job
+from smtui.tui.runner.trainer_job import TrainerJob
 from smtui.tui.screens.commands import palette
 from smtui.tui.screens.main import MIN_SIZE, MainScreen
 
@@ -19,10 +21,12 @@ class SMApp(App):
 
     TITLE = "smtui"
 
-    def __init__(self, config: Config, bridge_mode: str = "process", experiment: str | None = None,
-                 files: bool = True) -> None:
+    def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
+                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None) -> None:
+        """``runner_mode``: the trainer in a process, or a thread (tests); ``job`` and
+        ``compare_job``: the screens' job classes (tests give fakes; None: the real one)."""
         super().__init__()
-        self.main = MainScreen(config, bridge_mode, experiment, files)
+        self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job)
 
     def on_mount(self) -> None:
         self.push_screen(self.main)

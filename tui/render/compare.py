@@ -12,6 +12,7 @@ from rich.text import Text
 
 from smtui.core.compare import CompareSnapshot
 from smtui.tui.render import plot
+from smtui.tui.runner.protocol import CompareReport, Progress
 
 VIEWS = ("model score", "difference", "model density")
 ARROWS = "→↗↑↖←↙↓↘"  # direction glyph by angle, counter-clockwise from +x
@@ -187,14 +188,15 @@ def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     return plot.text(fig)
 
 
-def status_text(report, stopped: str = "") -> Text:
+def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0) -> Text:
     """step · steps/s · mode · state (which runs diverged, by the trainer's rule), saying
-    what to press next."""
+    what to press next; ``report`` a CompareReport, or what the job does while it is built;
+    ``silent``: seconds the stalled trainer has said nothing (0 when it is not stalled)."""
     t = Text(no_wrap=True, overflow="ellipsis", end="")
     if stopped:
         t.append(f"✗ {stopped} — escape returns to the main screen", style="bold red")
         return t
-    if report is None or report.snapshot is None:
+    if not isinstance(report, CompareReport):
         t.append("compare · starting…" + (f" {report.busy}…" if report is not None and report.busy else ""))
         return t
     snap = report.snapshot
@@ -202,6 +204,10 @@ def status_text(report, stopped: str = "") -> Text:
     mode = "exact (slow: the expectation each step)" if snap.exact else f"minibatch {snap.config.batch}"
     t.append(f"step {snap.step:,}", style="bold")
     t.append(f" · {rate} · {mode} · ")
+    if silent:
+        t.append(f"⚠ stalled: no word from the compare trainer for {silent:.0f} s", style="bold red")
+        t.append(" (process stopped or starved of CPU; escape returns)")
+        return t
     diverged = [n for n in snap.objectives if snap.status.get(n, "ok") != "ok"]
     if len(diverged) == len(snap.objectives):
         t.append("✗ every run diverged", style="bold red")

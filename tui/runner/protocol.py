@@ -1,64 +1,172 @@
-"""What travels between the app and the trainer: commands one way, reports and notices
-the other. Plain frozen dataclasses that pickle across processes; no Textual here,
-because the trainer process imports this module."""
+"""What travels between a screen and its background job: typed commands one way, reports
+and notices the other. Plain frozen dataclasses that pickle across processes; no Textual
+here, because the job's process imports this module.
+
+The loop (``smtui.tui.runner.loop``) understands ``Train``, ``Pause``, ``Step``, ``Quit``
+itself and passes every command to its job too; each job class lists the others it takes."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from smtui.core.trainer import Snapshot
+if TYPE_CHECKING:  # (annotations only: a job's process imports just what it runs)
+    from smtui.core.compare import CompareSnapshot
+    from smtui.core.trainer import Snapshot
 
-# save / export_csv take {"path", "overwrite", "inputs"} (inputs: (what, path) pairs of files the app
-# reads, never written over); load takes {"path"}: files are written and
-# read by the trainer, between steps, so what is saved is one moment's state.
-COMMANDS = ("train", "pause", "step", "configure", "reinit", "langevin", "grid", "save", "load", "export_csv",
-            "quit")
+# --- commands ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Command:
-    """One request to the trainer: ``kind`` is one of COMMANDS, ``args`` its keywords."""
+    """One request to a job. ``seq`` is numbered by the runner, so that a report can say
+    which commands it reflects (``Progress.acked``)."""
 
-    kind: str
-    args: dict = field(default_factory=dict)
-    seq: int = 0  # numbered by the bridge, so reports can say which commands they reflect
-
-    def __post_init__(self):
-        if self.kind not in COMMANDS:
-            raise ValueError(f"unknown trainer command {self.kind!r}")
+    seq: int = field(default=0, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
-class Report:
-    """A snapshot plus what only the trainer loop knows (wall-clock rate, busy state)."""
+class Train(Command):
+    """Train (or run) continuously until paused."""
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    """Stop training; the state stays as it is."""
+
+
+@dataclass(frozen=True)
+class Step(Command):
+    """Pause, then advance exactly one step."""
+
+
+@dataclass(frozen=True)
+class Quit(Command):
+    """End the loop (the runner sends it when it closes)."""
+
+
+@dataclass(frozen=True)
+class Grid(Command):
+    """The size in cells of the panel a field is drawn in, and (d > 2) the plane it lies on."""
+
+    size: tuple[int, int]
+    plane: int | None = None  # None: keep the plane
+
+
+@dataclass(frozen=True)
+class Configure(Command):
+    """Change settings of the setup (Config field names and values)."""
+
+    changes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reinit(Command):
+    """Back to the initial parameters of the setup's seed."""
+
+
+@dataclass(frozen=True)
+class Langevin(Command):
+    """Draw model samples (a burst of these draws once)."""
+
+
+# Files are written and read by the job, between steps, so each holds one moment's state.
+# ``inputs``: (what, path) pairs of the files the app reads, which a save or export never
+# writes over (core/outputs.py); plain pairs, they cross a pipe.
+@dataclass(frozen=True)
+class Save(Command):
+    path: str
+    overwrite: bool = False
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Load(Command):
+    path: str
+
+
+@dataclass(frozen=True)
+class ExportCsv(Command):
+    path: str
+    overwrite: bool = False
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Exact(Command):
+    """The comparison's mode: the expectation itself each step (on) or one shared minibatch (off)."""
+
+    on: bool
+
+
+LOOP_COMMANDS = (Train, Pause, Step, Quit)  # every job takes these; the loop acts on them itself
+
+# --- reports -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """What the loop knows of any job: filled in by the loop on every report. Sent alone
+    (with ``busy``) while a job is still being built."""
+
+    training: bool = False
+    busy: str = ""  # what the job is doing that the user waits for ("" when idle)
+    steps_per_second: float | None = None  # wall-clock rate over the last RATE_WINDOW s, evaluations included
+    elapsed: float = 0.0  # wall seconds spent training so far
+    acked: int = 0  # seq of the last command handled before this report
+
+    def packed(self) -> Progress:
+        """A copy that pickles (to another process)."""
+        return self
+
+    def received(self, last: Progress | None) -> Progress:
+        """This report as the screen should see it; ``last`` is the one received before."""
+        return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report(Progress):
+    """The trainer job's report: a snapshot plus what only the trainer side knows."""
 
     snapshot: Snapshot
-    training: bool
-    busy: str  # what the trainer is doing that the user waits for ("" when idle)
-    steps_per_second: float | None  # wall-clock training rate, evaluation time included
-    elapsed: float  # wall seconds spent training so far
-    samples_step: int | None  # step at which the Langevin samples were drawn
-    acked: int = 0  # seq of the last command handled before this report
+    samples_step: int | None = None  # step at which the Langevin samples were drawn
     saved_step: int = 0  # the step last saved or loaded (0 for a fresh run): later steps are not in a file
     field_kept: bool = False  # no field computed for this report: the last one sent still holds
+
+    def packed(self) -> Report:
+        return pack(self)
+
+    def received(self, last: Progress | None) -> Report:
+        report = unpack(self)
+        if report.field_kept and isinstance(last, Report) and last.snapshot.field is not None:
+            report = dataclasses.replace(report, snapshot=dataclasses.replace(report.snapshot,
+                                                                              field=last.snapshot.field))
+        return report
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareReport(Progress):
+    """The comparison job's report."""
+
+    snapshot: CompareSnapshot
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A one-line outcome of a command: 'refused' (the user's input), 'note', 'done' (a
-    file written or read: ``path`` says which), or 'error' (an exception in the trainer: a
-    bug to report, shown rather than swallowed)."""
+    """A one-line outcome: 'refused' (the user's input), 'note', 'done' (a file written or
+    read: ``path`` says which), 'error' (an exception in the job: a bug to report, shown
+    rather than swallowed), or 'unstartable' (the setup cannot start: a restart would not help)."""
 
     level: str
     text: str
     path: str = ""
 
 
-BEAT = "beat"  # the trainer's "alive" between reports (a plain string: cheap to pickle)
+BEAT = "beat"  # the job's "alive" between reports (a plain string: cheap to pickle)
 
 
 def grid_shape(width: int, height: int, dim: int) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ from smtui.core.distributions import NAMES
 from smtui.core.errors import UserError
 from smtui.core.objectives import OBJECTIVES
 from smtui.tui.render import report as render
+from smtui.tui.runner.protocol import Configure, Langevin, Pause, Reinit, Step, Train
 from smtui.tui.screens.commands import Setting, ask_save, parse_setting
 from smtui.tui.screens.keys import LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from smtui.tui.screens.modals import HelpScreen, QuitPrompt, ValuePrompt
@@ -31,7 +32,7 @@ class MainActions:
             return False
         if new != self.config:
             self.config = new
-            self.command("configure", **changes)
+            self.command(Configure(changes))
         return True
 
     def show_view(self, view: int) -> None:
@@ -60,13 +61,13 @@ class MainActions:
 
     def action_toggle_training(self) -> None:
         self.training = not self.training
-        self.command("train" if self.training else "pause")
+        self.command(Train() if self.training else Pause())
 
     def action_step(self) -> None:
-        self.command("step")
+        self.command(Step())
 
     def action_reinitialise(self) -> None:
-        self.command("reinit")
+        self.command(Reinit())
         self.notify("parameters re-initialised (same seed)")
 
     def action_distribution(self, direction: int) -> None:
@@ -109,7 +110,7 @@ class MainActions:
         self.loss_from = 0 if self.loss_from or self.report is None else max(self.report.snapshot.step, 1)
 
     def action_langevin(self) -> None:
-        self.command("langevin")
+        self.command(Langevin())
         self.show_view(render.VIEWS.index("Langevin samples"))
 
     def action_save(self) -> None:

@@ -26,6 +26,7 @@ from smtui.core.outputs import Input, Request, check, data_input, experiment_inp
 from smtui.core.reading import check_regular
 from smtui.core.text import quoted
 from smtui.tui.render.report import VIEWS
+from smtui.tui.runner.protocol import ExportCsv, Load, Save
 from smtui.tui.screens.keys import KEYS
 from smtui.tui.screens.modals import Confirm, ValuePrompt
 from smtui.tui.screens.sweep import ask_sweep
@@ -133,9 +134,9 @@ def ask_file(main, question: str, default: Path, request: Callable[[str], Reques
     main.app.push_screen(ValuePrompt(question, str(default)), chosen)
 
 
-def _sent(inputs: list[Input]) -> list[tuple[str, str]]:
+def _sent(inputs: list[Input]) -> tuple[tuple[str, str], ...]:
     """Inputs as the trainer's commands carry them (plain pairs: they cross a pipe)."""
-    return [(i.what, str(i.path)) for i in inputs]
+    return tuple((i.what, str(i.path)) for i in inputs)
 
 
 def ask_save(main) -> None:
@@ -147,7 +148,7 @@ def ask_save(main) -> None:
     ask_file(main, "Save the experiment as (.toml; .npz and .csv go beside it)",
              suggest_experiment_path(main.config),
              lambda name: Request("experiment", toml(name), replaces=False, regular_only=True), inputs,
-             lambda name, overwrite: main.command("save", path=toml(name), overwrite=overwrite, inputs=_sent(inputs)))
+             lambda name, overwrite: main.command(Save(toml(name), overwrite, _sent(inputs))))
 
 
 def ask_load(main) -> None:
@@ -164,7 +165,7 @@ def ask_load(main) -> None:
         except UserError as exc:
             main.notify(str(exc), title="refused", severity="error")
             return
-        main.command("load", path=name)
+        main.command(Load(name))
 
     main.app.push_screen(ValuePrompt("Load an experiment (.toml, saved with s or smtui run --save)", ""), chosen)
 
@@ -211,7 +212,7 @@ def ask_history(main) -> None:
     inputs = app_inputs(main)
     ask_file(main, "Export the metric history as (.csv)", free_path(_stem(main) + "-history", ".csv"),
              lambda name: Request("metric history", name, replaces=False), inputs,
-             lambda name, overwrite: main.command("export_csv", path=name, overwrite=overwrite, inputs=_sent(inputs)))
+             lambda name, overwrite: main.command(ExportCsv(name, overwrite, _sent(inputs))))
 
 
 def palette(main) -> Iterator[SystemCommand]:

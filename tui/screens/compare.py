@@ -1,5 +1,6 @@
 """The compare screen: 2 to 4 objectives trained side by side from one start on one
-batch stream (``smtui.core.compare``), in a trainer of its own (``smtui.tui.runner.compare_loop``).
+batch stream (``smtui.core.compare``), in a job of its own (``smtui.tui.runner.compare_job``) on the
+one runner (``smtui.tui.runner.runner``): the heartbeat, the rate and restarts as on the main screen.
 
 One plot of every run's objective on one scale, a table of how far apart they are
 (parameter gaps, gradient variances and cosines) with a plot of the gaps over steps,
@@ -26,26 +27,45 @@ from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.tui.render import compare as cr
 from smtui.tui.render import frames, plot
-from smtui.tui.runner.compare_loop import CompareBridge, CompareNotice
-from smtui.tui.runner.protocol import grid_shape
+from smtui.tui.runner.compare_job import CompareJob, CompareSetup
+from smtui.tui.runner.loop import Job
+from smtui.tui.runner.protocol import (
+    Command,
+    CompareReport,
+    Configure,
+    Exact,
+    Grid,
+    Notice,
+    Pause,
+    Reinit,
+    Step,
+    Train,
+    grid_shape,
+)
+from smtui.tui.runner.runner import Runner
 from smtui.tui.screens.keys import LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from smtui.tui.screens.panel import PlotPanel
+from smtui.tui.screens.status import STALL_AFTER
 
 COMPACT_BELOW = (110, 34)
 
 
 class CompareReportArrived(Message):
-    """A newer compare report waits in the bridge."""
+    """A newer compare report waits in the runner."""
 
 
 class CompareNoticeArrived(Message):
-    def __init__(self, notice: CompareNotice) -> None:
+    def __init__(self, notice: Notice) -> None:
         super().__init__()
         self.notice = notice
 
 
 class CompareStopped(Message):
     """The compare trainer ended without being asked to."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class ComparePanels(Message):
@@ -83,30 +103,34 @@ class CompareScreen(Screen):
     ]
 
     def __init__(self, config: Config, objectives=DEFAULT_OBJECTIVES, exact: bool = False,
-                 match_lr: bool = True, mode: str = "process") -> None:
+                 match_lr: bool = True, mode: str = "process", job: type[Job] = CompareJob) -> None:
         super().__init__()
         self.names = validate(config, objectives)
-        self.config, self.exact = config, exact
+        self.config, self.exact, self.match_lr = config, exact, match_lr
         self._ladders: dict = {}  # where the +/- and [/] keys are (smtui.tui.screens.actions.step_on_ladder)
         self.report = None
         self.view = 0
         self.training = False
         self.stopped = ""
+        self.stalled = False  # no word from the compare trainer for STALL_AFTER seconds
         self.texts: dict = {}
         self.frames = 0
         self.drawn: int | None = None  # the step of the snapshot drawn last
         self.render_errors: list[str] = []  # panels that failed to draw
         self._building = self._again = False
         self._grid_sent: tuple[int, int] | None = None
-        self.bridge = CompareBridge(
-            config, self.names, exact, match_lr, mode=mode,
-            on_report=lambda: self.post_message(CompareReportArrived()),
+        self.runner = Runner(
+            job, self._setup(), mode=mode, on_report=lambda: self.post_message(CompareReportArrived()),
             on_notice=lambda n: self.post_message(CompareNoticeArrived(n)),
-            on_stopped=lambda: self.post_message(CompareStopped()))
+            on_stopped=lambda why: self.post_message(CompareStopped(why)))
+
+    def _setup(self) -> CompareSetup:
+        """The setup as it stands now (a restart starts from it)."""
+        return CompareSetup(self.config, self.names, self.exact, self.match_lr)
 
     def grid_matches(self) -> bool:
         """Whether the newest report's fields were computed for the panels' present size."""
-        snap = self.report.snapshot if self.report else None
+        snap = self.report.snapshot if isinstance(self.report, CompareReport) else None
         if snap is None or snap.fields is None:
             return False
         f = self.query_one("#cmp-field-0").content_size
@@ -140,15 +164,16 @@ class CompareScreen(Screen):
             panel.styles.border_title_color = cr.RUN_COLOURS[i]
         self._view_titles()
         self._status()
+        self.set_interval(0.5, self._watch_runner)
         try:
-            self.bridge.start()
+            self.runner.start()
         except (OSError, ValueError) as exc:
             self.stopped = f"the compare trainer could not start ({exc})"
             self._status()
         self.call_after_refresh(self._sized)
 
     def on_unmount(self) -> None:
-        threading.Thread(target=self.bridge.close, name="smtui-compare-close", daemon=True).start()
+        threading.Thread(target=self.runner.close, name="smtui-compare-close", daemon=True).start()
 
     def on_resize(self, _) -> None:
         self._status()
@@ -175,7 +200,7 @@ class CompareScreen(Screen):
         size = (max(f.width, 8), max(f.height, 4))
         if size != self._grid_sent:
             self._grid_sent = size
-            self.bridge.send("grid", size=size)
+            self.runner.send(Grid(size))
 
     def _view_titles(self) -> None:
         for i in range(len(self.names)):
@@ -184,15 +209,17 @@ class CompareScreen(Screen):
     # --- reports and drawing ---------------------------------------------------------------
 
     def on_compare_report_arrived(self, _: CompareReportArrived) -> None:
-        report = self.bridge.take_latest()
+        report = self.runner.take_latest()
         if report is None or not self.is_attached:
             return
-        self.report = report
-        if report.snapshot is not None:
-            self.query_one("#cmp-curves").border_subtitle = (
-                f"{report.snapshot.scale} · lines on top of each other" if cr.coincide(report.snapshot)
-                else report.snapshot.scale)
-        if report.acked >= self.bridge.sent and report.snapshot is not None:
+        self.report = report  # a CompareReport, or only what the job does while it is built
+        if not isinstance(report, CompareReport):
+            self._status()
+            return
+        self.query_one("#cmp-curves").border_subtitle = (
+            f"{report.snapshot.scale} · lines on top of each other" if cr.coincide(report.snapshot)
+            else report.snapshot.scale)
+        if report.acked >= self.runner.sent:
             if report.training != self.training:
                 self.training = report.training
                 self.refresh_bindings()
@@ -202,25 +229,43 @@ class CompareScreen(Screen):
 
     def on_compare_notice_arrived(self, message: CompareNoticeArrived) -> None:
         n = message.notice
-        self.notify(n.text, title="compare", severity="error" if n.level in ("error", "refused") else "information",
-                    timeout=10)
+        self.notify(n.text, title="compare", severity="error" if n.level in ("error", "refused", "unstartable")
+                    else "information", timeout=10)
         if n.level == "error":
             self.training = False
 
-    def on_compare_stopped(self, _: CompareStopped) -> None:
-        self.stopped, self.training = "the compare trainer stopped", False
+    def on_compare_stopped(self, message: CompareStopped) -> None:
+        """Start a compare trainer that died again (the runner does, once in RESTART_QUIET
+        seconds) from the setup as it stands, at step 0; else say it stopped."""
+        self.training = False
+        if self.is_attached and self.runner.recover(self._setup()):
+            self.stopped, self.report, self._grid_sent = "", None, None
+            self.notify(f"{message.reason}; restarted it from step 0 with the same setup", title="compare",
+                        severity="error", timeout=15)
+            self.call_after_refresh(self._sized)  # the new trainer needs the multiples' size
+        else:
+            self.stopped = self.runner.unstartable or f"{message.reason} again"
         self._status()
 
+    def _watch_runner(self) -> None:
+        """Twice a second: a compare trainer silent for STALL_AFTER seconds is shown as stalled."""
+        stalled = not self.stopped and self.runner.silent_for() >= STALL_AFTER
+        if stalled or stalled != self.stalled:
+            self.stalled = stalled
+            self._status()
+
     def _status(self) -> None:
+        silent = self.runner.silent_for() if self.stalled else 0.0
         try:
-            self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped), layout=False)
+            self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped, silent),
+                                                         layout=False)
             self.query_one("#cmp-keys", Static).update(cr.keys_text(self.app.size.width, self.training, self.exact),
                                                        layout=False)
         except NoMatches:
             pass
 
     def _draw(self) -> None:
-        if self.report is None or self.report.snapshot is None or not self.is_attached:
+        if not isinstance(self.report, CompareReport) or not self.is_attached:
             return
         if self._building:
             self._again = True
@@ -266,11 +311,11 @@ class CompareScreen(Screen):
 
     # --- keys --------------------------------------------------------------------------------
 
-    def _send(self, kind: str, **args) -> None:
+    def _send(self, command: Command) -> None:
         if self.stopped:
             self.notify("the compare trainer has stopped: escape, then c to start again", severity="error")
             return
-        self.bridge.send(kind, **args)
+        self.runner.send(command)
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "step" and self.training:
@@ -279,15 +324,15 @@ class CompareScreen(Screen):
 
     def action_toggle_training(self) -> None:
         self.training = not self.training
-        self._send("train" if self.training else "pause")
+        self._send(Train() if self.training else Pause())
         self.refresh_bindings()
         self._status()
 
     def action_step(self) -> None:
-        self._send("step")
+        self._send(Step())
 
     def action_reinitialise(self) -> None:
-        self._send("reinit")
+        self._send(Reinit())
         self.notify("every run back to the one initial theta (same seed)")
 
     def _change(self, **changes) -> bool:
@@ -296,7 +341,7 @@ class CompareScreen(Screen):
         except UserError as exc:
             self.notify(str(exc), title="refused", severity="error")
             return False
-        self._send("configure", **changes)
+        self._send(Configure(changes))
         return True
 
     def action_sigma(self, direction: int) -> None:
@@ -313,7 +358,7 @@ class CompareScreen(Screen):
 
     def action_exact(self) -> None:
         self.exact = not self.exact
-        self._send("exact", on=self.exact)
+        self._send(Exact(self.exact))
         self._status()
         self.notify("exact: every step uses the expectation itself (much slower per step)" if self.exact else
                     "minibatch: one shared batch per step, as in practice")
@@ -337,7 +382,8 @@ def open_compare(main, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> No
     if isinstance(main.app.screen, CompareScreen):
         return
     try:
-        screen = CompareScreen(main.config, objectives, exact=exact, mode=main.bridge.mode)
+        screen = CompareScreen(main.config, objectives, exact=exact, mode=main.runner.mode,
+                               job=main.compare_job or CompareJob)
     except UserError as exc:
         main.notify(str(exc), title="refused", severity="error")
         return

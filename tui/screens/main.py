@@ -3,14 +3,13 @@
 Its state lives in reactive attributes whose watchers redraw what depends on them: the
 setup, the latest report, the view, the plane, the loss plot's start, whether it trains,
 why the trainer stopped, its latest error and how long it has been silent. Reports arrive
-from the trainer (through ``smtui.tui.runner.bridge``) as messages; plots are built by a
+from the trainer (``smtui.tui.runner.trainer_job``, run by ``smtui.tui.runner.runner``) as
+messages; plots are built by a
 thread worker (``smtui.tui.screens.drawing``); what each key does is
 ``smtui.tui.screens.actions``."""
 
 from __future__ import annotations
 
-import math
-import time
 from functools import partial
 from pathlib import Path
 
@@ -25,8 +24,10 @@ from textual.widgets import Static
 from smtui.core.config import Config
 from smtui.tui.render import frames
 from smtui.tui.render import report as render
-from smtui.tui.runner.bridge import RATE_WINDOW, TrainerBridge
-from smtui.tui.runner.protocol import Report
+from smtui.tui.runner.loop import RATE_WINDOW, Job
+from smtui.tui.runner.protocol import Command, Grid, Report
+from smtui.tui.runner.runner import Runner
+from smtui.tui.runner.trainer_job import TrainerJob, TrainerSetup
 from smtui.tui.screens.actions import MainActions
 from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import MAIN_KEYS
@@ -36,7 +37,6 @@ from smtui.tui.screens.status import STALL_AFTER, status_text
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
-RESTART_QUIET = 30.0  # seconds: a trainer that dies again this soon is not restarted by itself
 TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the paper's result)",
           "loss": "loss", "setup": "setup"}
 
@@ -62,22 +62,20 @@ class MainScreen(MainActions, Drawing, Screen):
     compact = var(False, init=False, toggle_class="-compact")
     too_small = var(False, init=False, toggle_class="-too-small")
 
-    def __init__(self, config: Config, bridge_mode: str = "process", experiment: str | None = None,
-                 files: bool = True) -> None:
+    def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
+                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None) -> None:
         super().__init__()
         self.set_reactive(MainScreen.config, config)
         self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
         self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
-        self.unstartable = ""  # why the trainer could not start at all (a refused file): not restarted by itself
-        self.restarted_at = -math.inf  # when the trainer was last restarted by itself
         self._ladders: dict = {}  # field -> (base, k): where the +/- and [/] keys are (keys.step_on_ladder)
         self._grid_sent = None  # (field size, plane) last asked of the trainer
         self._errors_said: set[str] = set()  # trainer errors already shown as a toast
-        self.bridge = TrainerBridge(
-            config, on_report=lambda: self.post_message(ReportArrived()),
+        self.compare_job = compare_job  # the compare screen's job class (None: the real one; tests give fakes)
+        self.runner = Runner(
+            job, TrainerSetup(config, experiment), on_report=lambda: self.post_message(ReportArrived()),
             on_notice=lambda n: self.post_message(NoticeArrived(n)),
-            on_stopped=lambda why: self.post_message(TrainerStopped(why)), mode=bridge_mode,
-            experiment=experiment)
+            on_stopped=lambda why: self.post_message(TrainerStopped(why)), mode=runner_mode)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):
@@ -113,7 +111,7 @@ class MainScreen(MainActions, Drawing, Screen):
         self.watch_view()
         self.set_interval(0.5, self._watch_trainer)
         try:
-            self.bridge.start()
+            self.runner.start()
         except (OSError, ValueError) as exc:  # e.g. no processes left: say so, keep the app
             self.on_trainer_stopped(TrainerStopped(f"the trainer could not start ({exc})"))
         self._reflow(self.app.size)
@@ -122,7 +120,7 @@ class MainScreen(MainActions, Drawing, Screen):
         self._show_keys()
 
     def on_unmount(self) -> None:
-        self.bridge.close()
+        self.runner.close()
 
     # --- watchers: what each piece of state redraws ----------------------------------------
 
@@ -208,17 +206,17 @@ class MainScreen(MainActions, Drawing, Screen):
         want = ((f.width, f.height), self.plane)
         if force or want != self._grid_sent:
             self._grid_sent = want
-            self.bridge.send("grid", size=want[0], plane=self.plane)
+            self.runner.send(Grid(want[0], self.plane))
 
     # --- the trainer's reports and words ----------------------------------------------------
 
     def on_report_arrived(self, _: ReportArrived) -> None:
         if not self.drawable:
             return
-        report = self.bridge.take_latest()
-        if report is None:
+        report = self.runner.take_latest()
+        if not isinstance(report, Report):  # none, or only "starting" (a job built slowly may say so)
             return
-        if report.acked >= self.bridge.sent:  # else a command is in flight: keep what it asked for
+        if report.acked >= self.runner.sent:  # else a command is in flight: keep what it asked for
             self.config, self.training = report.snapshot.config, report.training
         self.report = report
 
@@ -231,8 +229,7 @@ class MainScreen(MainActions, Drawing, Screen):
                 self.notify(n.text, title="trainer error", severity="error", timeout=10)
         elif n.level == "refused":
             self.notify(n.text, title="refused", severity="error")
-        elif n.level == "unstartable":  # the same setup would fail again: no restart by itself
-            self.unstartable = n.text
+        elif n.level == "unstartable":  # the same setup would fail again: the runner does not restart it
             self.notify(n.text, title="trainer not started", severity="error", timeout=15)
         elif n.level == "done":
             if n.path.lower().endswith(".toml"):
@@ -242,14 +239,13 @@ class MainScreen(MainActions, Drawing, Screen):
             self.notify(n.text)
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
-        """Restart a trainer that died (once in RESTART_QUIET seconds), saying what was lost."""
+        """Restart a trainer that died (the runner does, once in RESTART_QUIET seconds), saying what was lost."""
         self.training = False
-        if self.unstartable:
-            self.stopped = f"{self.unstartable} (fix it, then ctrl+p: Restart the trainer)"
+        if self.runner.unstartable:
+            self.stopped = f"{self.runner.unstartable} (fix it, then ctrl+p: Restart the trainer)"
             return
-        if time.monotonic() - self.restarted_at > RESTART_QUIET and self.drawable:
-            self.restarted_at = time.monotonic()
-            self.restart_trainer()
+        if self.drawable and self.runner.recover(TrainerSetup(self.config, self.experiment)):
+            self._restarted()
             where = (f"from {self.experiment}, as last saved or loaded" if self.experiment else
                      "with the same setup from step 0 (s saves the parameters, to resume from)")
             self.notify(f"{message.reason}; restarted it {where}", title="trainer restarted", severity="error",
@@ -262,23 +258,26 @@ class MainScreen(MainActions, Drawing, Screen):
     def restart_trainer(self) -> None:
         """A new trainer: the experiment last saved or loaded (with the current settings), or
         the current setup from step 0."""
-        self.stopped = self.problem = self.unstartable = ""
+        self.runner.restart(TrainerSetup(self.config, self.experiment))
+        self._restarted()
+
+    def _restarted(self) -> None:
+        self.stopped = self.problem = ""
         self.training = False
-        self.bridge.restart(self.config, self.experiment)
         self._sized()  # the new trainer needs the field's size
 
     def _watch_trainer(self) -> None:
         """Twice a second: a trainer silent for STALL_AFTER seconds is shown as stalled."""
-        silent = self.bridge.silent_for() if not self.stopped else 0.0
+        silent = self.runner.silent_for() if not self.stopped else 0.0
         self.silent = silent if silent >= STALL_AFTER else 0.0
 
-    def command(self, kind: str, **args) -> None:
+    def command(self, command: Command) -> None:
         """Send a command to the trainer; a new command clears the last error shown."""
         if self.stopped:
             self.notify("the trainer has stopped: ctrl+p → 'Restart the trainer', or q to quit", severity="error")
             return
         self.problem = ""
-        self.bridge.send(kind, **args)
+        self.runner.send(command)
 
     # --- the lines: status, keys, setup -------------------------------------------------------
 

@@ -14,7 +14,7 @@ from smtui.tui.runner.protocol import Notice
 
 
 class ReportArrived(Message):
-    """A newer trainer report is waiting in the bridge (older ones were dropped)."""
+    """A newer trainer report is waiting in the runner (older ones were dropped)."""
 
 
 class NoticeArrived(Message):
