@@ -9,10 +9,15 @@ sigma change (common random numbers), never on a training batch:
   computed once (``PosteriorStats``).
 * d > 2: a large fixed Monte Carlo set xt = x + sigma * eps, with standard errors.
 
-The DSM figure is rao-blackwellised: the expectation over the clean point given xt is
-taken exactly with the posterior weights, so ESM - DSM is theta-free point by point.
-A separate fixed set of (x, xt) pairs gives the "pairs" estimate training sees, with
-its standard error.
+Two DSM figures. ``dsm`` is rao-blackwellised: the expectation over the clean point given
+xt is taken with the posterior weights, which uses the very identity the paper proves, so
+``esm_minus_dsm`` is C2 - C3 by construction at every theta (a way to compute the constant,
+no measurement of it). ``dsm_measured`` is DSM as training defines it: for each clean point
+the expectation over the noise, each evaluation point's target -eps/sigma from its own
+centre, never through the posterior; ``esm_minus_dsm_measured`` against C2 - C3 (and
+``ism_minus_dsm_measured`` against -d/(2 sigma^2)) are then measurements that a wrong score
+or target fails, with their errors (``measured_identities``). A separate fixed set of
+(x, xt) pairs gives the "pairs" estimate training sees, with its standard error.
 
 The theory value of ESM - DSM is C2 - C3 = -(1/(2 sigma^4)) E[tr Var(x | xt)], the spread of
 the Parzen posterior (docs/math.md): never a difference of two numbers of size d/(2 sigma^2).
@@ -26,7 +31,7 @@ import numpy as np
 from numpy.polynomial.hermite import hermgauss
 
 from smtui.core.distributions import GaussianMixture
-from smtui.core.model import score_and_divergence
+from smtui.core.model import score, score_and_divergence
 from smtui.core.parzen import PosteriorStats, posterior_stats
 from smtui.core.streams import EVALUATION, stream
 
@@ -40,7 +45,7 @@ NODE_WEIGHT_FLOOR = 1e-6  # product weights below this (relative) are dropped
 MAX_REFERENCE_POINTS = 1024  # q_sigma for evaluation is built on at most this many points
 MC_POINTS = 8192
 MC_C2_POINTS = 32768
-PAIRS = 4096
+PAIRS = 8192
 ISM_DATA_POINTS = 4096
 # What the arithmetic resolves: each figure is a weighted sum of terms computed in float64,
 # so its rounding error is a few hundred ulps of the terms' size at most (measured: ~10).
@@ -49,6 +54,13 @@ TAIL_LIMIT = 0.5  # above this tail share a sample standard error is not trusted
 # What the quadrature resolves, relative to the terms' size, for the identities that rest on
 # integration by parts (ISM against DSM or ESM): see README, "How precise the figures are".
 QUADRATURE_PRECISION = 1e-4
+# The identities measured with DSM as training defines it (ESM - DSM against C2 - C3, ISM - DSM
+# against -d/(2 sigma^2)) rest on the rule integrating psi . (t - grad log q_sigma) and div psi +
+# psi . t to zero: their residuals were at most 3.1e-5 of the terms subtracted over 400 random
+# thetas at sharpness <= SHARPNESS_LIMIT, sigma 1e-3-1e3, four data sets in 1-D and 2-D
+# (python -m benchmarks.measured_identities). Their error is this share of the terms (and their
+# verdicts' bound 3 times that).
+MEASURED_PRECISION = QUADRATURE_PRECISION
 # ... which holds while each hidden unit's sigmoid is smooth across a Parzen bump:
 # sigma max_j ||W_j|| <= 3 kept every identity residual and every figure within 2.2e-5 of
 # its scale at sigma 0.01-1000; at 10 they reach 1e-2 (python -m benchmarks.precision).
@@ -97,6 +109,7 @@ class EvalSet:
     method: str  # "quadrature" or "monte-carlo"
     reference: np.ndarray  # the points q_sigma is built on (all of D unless n is large)
     xt: np.ndarray  # (M, d) evaluation points under q_sigma
+    noise: np.ndarray  # (M, d) each point's eps: xt = (its clean point) + sigma eps
     weight: np.ndarray  # (M,), sums to 1
     post: PosteriorStats  # Parzen score, posterior moments at xt
     c2: float
@@ -139,28 +152,29 @@ def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: Gaussian
     if use_quad:
         z, wz = gauss_hermite_nodes(d, NODES_PER_DIM.get(d, 8))
         xt = (reference[:, None, :] + sigma * z[None, :, :]).reshape(-1, d)
+        noise = np.tile(z, (reference.shape[0], 1))
         weight = np.tile(wz, reference.shape[0]) / reference.shape[0]
         post = posterior_stats(xt, reference, sigma)
         c2, c2_se = float(weight @ (0.5 * np.sum(post.score**2, axis=1))), None
         gap, gap_se = -float(weight @ post.variance) / (2.0 * sigma**4), None
         strata = None
     else:
-        _, xt, strata = _noisy(reference, MC_POINTS, sigma, rng)
+        _, xt, strata, noise = _noisy(reference, MC_POINTS, sigma, rng)
         weight = stratum_weights(strata)
         post = posterior_stats(xt, reference, sigma)
-        _, big_xt, big_strata = _noisy(reference, MC_C2_POINTS, sigma, rng)
+        _, big_xt, big_strata, _ = _noisy(reference, MC_C2_POINTS, sigma, rng)
         big = posterior_stats(big_xt, reference, sigma)
         vals = 0.5 * np.sum(big.score**2, axis=1)
         big_weight = stratum_weights(big_strata)
         c2, c2_se = float(big_weight @ vals), stratified_se(vals, big_strata)
         spread = -big.variance / (2.0 * sigma**4)
         gap, gap_se = float(big_weight @ spread), stratified_se(spread, big_strata)
-    pair_x, pair_xt, pair_strata = _noisy(reference, PAIRS, sigma, rng)
+    pair_x, pair_xt, pair_strata, _ = _noisy(reference, PAIRS, sigma, rng)
     pair_score = posterior_stats(pair_xt, reference, sigma).score
     data_points = data if n <= ISM_DATA_POINTS else data[rng.choice(n, ISM_DATA_POINTS, replace=False)]
     return EvalSet(
         sigma=float(sigma), dim=d, method="quadrature" if use_quad else "monte-carlo",
-        reference=reference, xt=xt, weight=weight, post=post, c2=c2, c2_se=c2_se,
+        reference=reference, xt=xt, noise=noise, weight=weight, post=post, c2=c2, c2_se=c2_se,
         c2_minus_c3=gap, c2_minus_c3_se=gap_se, strata=strata,
         pair_x=pair_x, pair_xt=pair_xt, pair_score=pair_score, pair_strata=pair_strata, data_points=data_points,
         analytic=_analytic_set(analytic) if analytic is not None else None, seed=seed,
@@ -169,10 +183,11 @@ def build_eval_set(data: np.ndarray, sigma: float, seed: int, analytic: Gaussian
 
 def _noisy(points, m, sigma, rng):
     """m pairs (x, x + sigma eps) with x cycling through the points in a shuffled order
-    (each point m/n times: stratified), and the index of each x."""
+    (each point m/n times: stratified), the index of each x, and eps."""
     idx = rng.permutation(np.resize(np.arange(points.shape[0]), m))
     x = points[idx]
-    return x, x + sigma * rng.standard_normal(x.shape), idx
+    eps = rng.standard_normal(x.shape)
+    return x, x + sigma * eps, idx, eps
 
 
 def stratum_weights(strata: np.ndarray) -> np.ndarray:
@@ -262,6 +277,67 @@ def evaluate(params, ev: EvalSet, fallback: bool = True) -> dict:
         return out
 
 
+def denoising_target(ev: EvalSet) -> np.ndarray:
+    """DSM's regression target at each evaluation point, from its own clean point:
+    (x - xt)/sigma^2 = -eps/sigma (docs/math.md, "The objectives")."""
+    return -ev.noise / ev.sigma
+
+
+def measured_identities(psi: np.ndarray, div: np.ndarray, ev: EvalSet, target: np.ndarray | None = None) -> dict:
+    """Identities 3 and 4 with DSM measured as training defines it (docs/math.md, "Which rows
+    measure what"): for each clean point the expectation over the noise of 1/2 ||psi(xt) - t||^2,
+    t = ``target`` (default ``denoising_target``), never through the Parzen posterior. So
+    ESM_qsigma - DSM meets C2 - C3 only because psi . (t - grad log q_sigma) integrates to zero,
+    and ISM_qsigma - DSM meets -d/(2 sigma^2) only because div psi + psi . t does (Stein's
+    lemma under each Parzen bump): a score that is not a function of xt alone, or a wrong
+    target, fails them. ``psi`` and ``div`` are the score and its divergence at ``ev.xt``.
+
+    Each difference comes with ``_err``, its own error: the standard error for Monte Carlo,
+    for quadrature what the rule resolves (MEASURED_PRECISION of the terms subtracted), plus
+    rounding either way; and ``_cancel``, the size of the theta-dependent terms whose
+    cancellation it asserts (what a verdict must resolve, smtui.core.verdicts)."""
+    t = denoising_target(ev) if target is None else target
+    g = ev.post.score
+    w, strata = ev.weight, ev.strata
+    half_psi2 = _half_sq(psi)
+    psi_t = np.sum(psi * t, axis=1)
+    half_t2 = _half_sq(t)
+    esm_pts = _half_sq(psi - g)
+    dsm_pts = _half_sq(psi - t)
+    gap_pts = esm_pts - dsm_pts
+    stein_pts = half_psi2 + div - dsm_pts  # ISM_qsigma - DSM per point: div psi + psi . t - 1/2 ||t||^2
+    dsm_terms = float(w @ (half_psi2 + np.abs(psi_t) + half_t2))
+    precision = MEASURED_PRECISION if strata is None else 0.0
+    out = {}
+    out["dsm_measured"], out["dsm_measured_se"] = _mean_se(dsm_pts, w, strata)
+    for name, pts, terms, cancel in (
+        ("esm_minus_dsm_measured", gap_pts, float(w @ esm_pts) + dsm_terms, np.abs(np.sum(psi * (t - g), axis=1))),
+        ("ism_minus_dsm_measured", stein_pts, float(w @ (half_psi2 + np.abs(div))) + dsm_terms,
+         np.abs(div) + np.abs(psi_t)),
+    ):
+        value, se = _mean_se(pts, w, strata)
+        out[name] = value
+        out[name + "_err"] = (se or 0.0) + (ROUNDING + precision) * terms
+        out[name + "_cancel"] = float(w @ cancel)
+    return out
+
+
+def pairs_estimate(psi, x, xt, parzen, strata, sigma: float) -> dict:
+    """ESM_qsigma - DSM on pairs (x, xt), one clean point per xt as training draws them, with
+    psi and the Parzen score at xt: the stratified mean (each clean point weighs the same),
+    its standard error (``stratified_se``, the estimator's own), the rounding tolerance, the
+    tail share (``tail_share``) and the size of the terms that cancel, E|psi . (t - g)|."""
+    esm_p, dsm_p = _half_sq(psi - parzen), _half_sq(psi - (x - xt) / sigma**2)
+    diff = esm_p - dsm_p
+    return {
+        "esm_minus_dsm_pairs": float(stratum_weights(strata) @ diff),
+        "esm_minus_dsm_pairs_se": stratified_se(diff, strata),
+        "esm_minus_dsm_pairs_tol": ROUNDING * float(np.mean(esm_p + dsm_p)),
+        "esm_minus_dsm_pairs_tail": tail_share(diff),
+        "esm_minus_dsm_pairs_cancel": float(np.mean(np.abs(np.sum(psi * ((x - xt) / sigma**2 - parzen), axis=1)))),
+    }
+
+
 def _evaluate(params, ev: EvalSet) -> dict:
     s = ev.sigma
     p = {k: np.asarray(v, dtype=float) for k, v in params.items()}
@@ -285,6 +361,7 @@ def _evaluate(params, ev: EvalSet) -> dict:
     out["esm_minus_dsm_theory"], out["esm_minus_dsm_theory_se"] = ev.c2_minus_c3, ev.c2_minus_c3_se
     out["ism_minus_dsm"], out["ism_minus_dsm_se"] = _mean_se(ism_pts - dsm_pts, ev.weight, strata)
     out["ism_minus_dsm_theory"] = -ev.c3
+    out.update(measured_identities(psi, div, ev))
 
     # What each identity's two sides can resolve (the tick rule, tui/render.agrees): the
     # size of the terms subtracted to get them, times float64's rounding; ISM's identities
@@ -297,15 +374,13 @@ def _evaluate(params, ev: EvalSet) -> dict:
     out["esm_minus_dsm_tol"] = ROUNDING * (esm_terms + dsm_terms)
     out["ism_minus_dsm_tol"] = (ROUNDING + ism_resolution) * (ism_terms + dsm_terms)
     out["dsm_dae_tol"] = ROUNDING * (dsm_terms + dae_terms / (2.0 * s**4))
+    # Identity 2, ESM_qsigma - ISM_qsigma = C2: integration by parts under q_sigma.
+    out["esm_minus_ism_sigma_se"] = _mean_se(esm_pts - ism_pts, ev.weight, strata)[1]
+    out["esm_minus_ism_sigma_tol"] = (ROUNDING + ism_resolution) * (esm_terms + ism_terms)
+    out["esm_minus_ism_sigma_cancel"] = float(ev.weight @ (np.abs(div) + np.abs(psi_dot_g)))
 
     # The pairs estimator: one clean x per xt, as training sees it; wobbles around theory.
-    psi_p = score_and_divergence(p, ev.pair_xt, s)[0]
-    esm_p, dsm_p = _half_sq(psi_p - ev.pair_score), _half_sq(psi_p - (ev.pair_x - ev.pair_xt) / s**2)
-    diff = esm_p - dsm_p
-    out["esm_minus_dsm_pairs"] = float(stratum_weights(ev.pair_strata) @ diff)
-    out["esm_minus_dsm_pairs_se"] = stratified_se(diff, ev.pair_strata)
-    out["esm_minus_dsm_pairs_tol"] = ROUNDING * float(np.mean(esm_p + dsm_p))
-    out["esm_minus_dsm_pairs_tail"] = tail_share(diff)
+    out.update(pairs_estimate(score(p, ev.pair_xt, s), ev.pair_x, ev.pair_xt, ev.pair_score, ev.pair_strata, s))
 
     dp = ev.data_points
     psi_d, div_d = score_and_divergence(p, dp, s)
@@ -313,9 +388,12 @@ def _evaluate(params, ev: EvalSet) -> dict:
     a = ev.analytic
     if a is not None:
         psi_q, div_q = score_and_divergence(p, a.nodes, s)
-        out["esm"] = float(a.weights @ _half_sq(psi_q - a.score))
-        out["ism"] = float(a.weights @ (_half_sq(psi_q) + div_q))
-        out["c1"] = a.c1
+        esm_q, ism_q = _half_sq(psi_q - a.score), _half_sq(psi_q) + div_q
+        out["esm"], out["ism"], out["c1"] = float(a.weights @ esm_q), float(a.weights @ ism_q), a.c1
+        # Identity 1, ESM_q - ISM_q = C1: integration by parts under q, by the same kind of rule.
+        terms = float(a.weights @ (esm_q + _half_sq(psi_q) + np.abs(div_q)))
+        out["esm_minus_ism_tol"] = (ROUNDING + QUADRATURE_PRECISION) * terms
+        out["esm_minus_ism_cancel"] = float(a.weights @ (np.abs(div_q) + np.abs(np.sum(psi_q * a.score, axis=1))))
     else:
-        out["esm"] = out["ism"] = out["c1"] = None
+        out["esm"] = out["ism"] = out["c1"] = out["esm_minus_ism_tol"] = out["esm_minus_ism_cancel"] = None
     return out

@@ -40,18 +40,30 @@ def test_every_view_and_panel_draws_at_any_size(distribution, size):
 
 def test_identity_rows_agree_and_use_the_papers_scaling():
     r = report_for(Config(distribution="ring8", n_train=64), samples=False)
-    rows = {name: (m, t, ok) for name, m, _, t, _, ok in render.identity_rows(r.snapshot)}
+    rows = {v.label: v for v in render.identity_rows(r.snapshot)}
     f, s = r.snapshot.figures, r.snapshot.config.sigma
-    assert rows["DSM"][1] == pytest.approx(f["dae"] / (2 * s**4))
-    assert rows["ISM-DSM"][1] == pytest.approx(-r.snapshot.dim / (2 * s**2))
-    assert all(ok for _, _, ok in rows.values())
+    assert list(rows) == ["ESM-DSM", "pairs", "ISM-DSM", "DSM"]
+    assert rows["DSM"].theory == pytest.approx(f["dae"] / (2 * s**4))
+    assert rows["ISM-DSM"].theory == pytest.approx(-r.snapshot.dim / (2 * s**2))
+    # ESM - DSM is the measured one (DSM as training defines it), not the rao-blackwellised
+    assert rows["ESM-DSM"].measured == f["esm_minus_dsm_measured"] != f["esm_minus_dsm"]
+    assert all(v.verdict == "agree" for v in rows.values())
 
 
-def test_agrees_uses_standard_errors_and_the_resolution_given():
-    assert not render.agrees(0.0, -5e-4) and not render.agrees(1.0, 1.0005)  # no vacuous 1e-3 floor
-    assert render.agrees(1.0, 1.0 + 1e-14)  # a few ulps
-    assert render.agrees(1.0, 1.2, se=0.1) and not render.agrees(1.0, 1.4, se=0.1)
-    assert render.agrees(-9976.5, -10000.0, tol=30.0) and not render.agrees(-9976.5, -10000.0, tol=20.0)
+def test_the_panel_marks_each_verdict_and_nothing_after_a_divergence():
+    """✓ agree, ✗ disagree, ? undecided; after a divergence every row says so, none ticked
+    (the issue saw ESM-DSM 0 ±0 -0.7239 ✓ beside a DSM of 2.86e96)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    r = report_for(Config(distribution="ring8", n_train=64), samples=False)
+    shown = render.identities_table(r.snapshot).plain
+    assert shown.count("✓") == 4 and "diverged" not in shown
+    wrong = dict(r.snapshot.figures, dsm=r.snapshot.figures["dsm"] * 1.01)  # DSM no longer DAE / 2σ⁴
+    assert "✗" in render.identities_table(replace(r.snapshot, figures=MappingProxyType(wrong))).plain
+    gone = replace(r.snapshot, status="diverged")
+    shown = render.identities_table(gone).plain
+    assert shown.count("diverged") == 4 and not any(mark in shown for mark in "✓✗?")
 
 
 def test_reports_survive_pickling_read_only():
@@ -159,8 +171,8 @@ def test_the_pairs_row_is_undecided_when_a_few_pairs_carry_its_spread():
     assert tail_share(rng.standard_normal(100_000)) == pytest.approx(0.09, abs=0.02)
     small = report_for(Config(distribution="ring8", sigma=1e-3), steps=100, samples=False)
     assert small.snapshot.figures["esm_minus_dsm_pairs_tail"] > TAIL_LIMIT
-    rows = {name: ok for name, *_, ok in render.identity_rows(small.snapshot)}
-    assert rows["pairs"] is None and rows["ESM-DSM"] is True
+    rows = {v.label: v for v in render.identity_rows(small.snapshot)}
+    assert rows["pairs"].verdict == "undecided" and "rare" in rows["pairs"].reason
     usual = report_for(Config(distribution="ring8", n_train=64), samples=False)
     assert usual.snapshot.figures["esm_minus_dsm_pairs_tail"] < TAIL_LIMIT
-    assert {name: ok for name, *_, ok in render.identity_rows(usual.snapshot)}["pairs"] is True
+    assert {v.label: v.verdict for v in render.identity_rows(usual.snapshot)}["pairs"] == "agree"

@@ -22,6 +22,7 @@ RUNS = {
     "sweep": ["--sigma", "0.1,1", "--seeds", "1", "--steps", "20", "--jobs", "2"],
     "compare_step": ["--n-train", "32", "--steps", "5", "--rounds", "1"],
     "cli_startup": ["--rounds", "1"],
+    "measured_identities": ["--thetas", "2", "--n", "32", "--sigma", "0.3"],
 }
 
 

@@ -101,8 +101,9 @@ def test_5d_data_draws_on_a_plane_with_the_identities_by_monte_carlo(tmp_path):
     figs = r.snapshot.figures
     assert figs["evaluation"] != "quadrature"
     rows = render.identity_rows(r.snapshot)
-    assert all(se is not None and se > 0 for name, _, _, _, se, _ in rows if name in ("pairs", "ISM-DSM"))
-    assert all(ok for *_, ok in rows), rows
+    assert all(v.error is not None and v.error > 0 for v in rows if v.label in ("pairs", "ISM-DSM", "ESM-DSM"))
+    verdicts = {v.label: v.verdict for v in rows}
+    assert "disagree" not in verdicts.values() and verdicts["ISM-DSM"] == verdicts["DSM"] == "agree", rows
 
 
 @pytest.mark.parametrize("asked", [(3000, 2000), (10**9, 4), (4, 10**9), (230, 140), (5, 1)])

@@ -11,6 +11,7 @@ import time
 from smtui.core.errors import UserError
 from smtui.core.text import shown, visible
 from smtui.core.trainer import Trainer
+from smtui.core.verdicts import identity_verdicts
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
@@ -113,6 +114,9 @@ def _result(trainer: Trainer, metrics: dict, wall: float) -> dict:
         "train_steps_per_second": trainer.step / trainer.train_seconds if trainer.train_seconds > 0 else None,
         "metrics": {k: v for k, v in metrics.items() if k != "step"},
     }
+    # Each identity's verdict by the one rule (smtui.core.verdicts): agree / undecided / disagree.
+    verdicts = identity_verdicts(metrics, trainer.config.sigma, diverged=trainer.status == "diverged")
+    result["metrics"]["verdicts"] = {v.key: v.as_dict() for v in verdicts}
     if trainer.status == "diverged":
         result["message"] = trainer.message
     return result
@@ -140,15 +144,17 @@ def _train(trainer: Trainer, steps: int, stop: Stop) -> None:
                     note=lambda: f"loss {trainer.last_loss:.4g}" if trainer.last_loss else "loss -")
 
 
-# Rows of the summary: (label, figure, its standard error, the theory value beside it).
+# Rows of the summary: (label, figure, its standard error, the theory value beside it). The
+# identities are measured with DSM as training defines it; their error is the standard error
+# (Monte Carlo) or what the quadrature resolves, and their verdict is metrics.verdicts'.
 SUMMARY = (
     ("training loss", "loss", None, None),
     ("ESM (q_sigma)", "esm_sigma", "esm_sigma_se", None),
     ("ISM (q_sigma)", "ism_sigma", "ism_sigma_se", None),
     ("DSM", "dsm", "dsm_se", None),
     ("DAE", "dae", "dae_se", None),
-    ("ESM - DSM", "esm_minus_dsm", "esm_minus_dsm_se", "esm_minus_dsm_theory"),
-    ("ISM - DSM", "ism_minus_dsm", "ism_minus_dsm_se", "ism_minus_dsm_theory"),
+    ("ESM - DSM", "esm_minus_dsm_measured", "esm_minus_dsm_measured_err", "esm_minus_dsm_theory"),
+    ("ISM - DSM", "ism_minus_dsm_measured", "ism_minus_dsm_measured_err", "ism_minus_dsm_theory"),
     ("ESM (q)", "esm", None, None),
     ("ISM (q)", "ism", None, None),
 )
@@ -161,17 +167,21 @@ def print_summary(result: dict) -> None:
 
     m, cfg = result["metrics"], result["config"]
     source = cfg["data_path"] or cfg["distribution"]
-    rows = [(label, m[key], m.get(se) if se else None, m.get(theory) if theory else None)
+    verdicts = {"esm_minus_dsm_measured": "esm_minus_dsm", "ism_minus_dsm_measured": "ism_minus_dsm"}
+    checks = m.get("verdicts", {})
+    rows = [(label, m[key], m.get(se) if se else None, m.get(theory) if theory else None,
+             checks.get(verdicts.get(key), {}).get("verdict", ""))
             for label, key, se, theory in SUMMARY if m.get(key) is not None]
     with_se = any(r[2] is not None for r in rows)
     table = Table()
     table.add_column("figure")
     table.add_column("value", justify="right")
     if with_se:
-        table.add_column("± s.e.", justify="right")
+        table.add_column("± error", justify="right")
     table.add_column("theory", justify="right")
-    for label, value, se, theory in rows:
-        table.add_row(label, _num(value), *([_num(se)] if with_se else []), _num(theory))
+    table.add_column("check")
+    for label, value, se, theory, verdict in rows:
+        table.add_row(label, _num(value), *([_num(se)] if with_se else []), _num(theory), verdict)
     rate = result.get("train_steps_per_second")
     console = Console(highlight=False)
     console.print(f"smtui run: {visible(str(source))}, {cfg['objective']}, sigma {cfg['sigma']:g}: step "

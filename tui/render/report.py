@@ -13,15 +13,15 @@ import numpy as np
 from rich.text import Text
 
 from smtui.core.config import Config
-from smtui.core.evaluation import TAIL_LIMIT
 from smtui.core.text import visible
 from smtui.core.trainer import Snapshot
+from smtui.core.verdicts import AGREE, DISAGREE, UNDECIDED, Verdict, identity_verdicts
 from smtui.tui.render import axes, plot
 from smtui.tui.render.field import VIEWS, field_panel
 from smtui.tui.render.plot import safely
 
 __all__ = ["VIEWS", "field_panel", "safely", "loss_panel", "loss_scale", "identities_table", "identity_plot",
-           "identity_rows", "agrees", "setup_text", "Text"]
+           "identity_rows", "setup_text", "Text"]
 _figure, _note, _title = plot.figure, plot.note, plot.title
 
 
@@ -105,47 +105,15 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.nda
 # --- identities -------------------------------------------------------------------------
 
 
-def agrees(measured, theory, se=None, tol=None) -> bool | None:
-    """Equal within what the arithmetic and the estimator can resolve: |measured - theory|
-    <= 3 se + tol, with ``se`` the standard error of the difference (Monte Carlo; combine
-    both sides' with math.hypot) and ``tol`` what rounding (and, for identities resting on
-    integration by parts, the quadrature) leaves in the terms subtracted; the engine gives
-    it with each figure (``*_tol``). Without one, a few hundred ulps of the two values."""
-    if measured is None or theory is None or not (math.isfinite(measured) and math.isfinite(theory)):
-        return None
-    if tol is None or not math.isfinite(tol):
-        tol = 256 * 2.0**-52 * max(abs(measured), abs(theory))
-    bound = tol + (3 * se if se is not None and math.isfinite(se) else 0.0)
-    return bool(abs(measured - theory) <= bound)
+PANEL_ROWS = ("esm_minus_dsm", "esm_minus_dsm_pairs", "ism_minus_dsm", "dsm_dae")
 
 
-def _hypot(*ses):
-    """The standard error of a difference of independent estimates (None when exact)."""
-    given = [v for v in ses if v is not None]
-    return math.hypot(*given) if given else None
-
-
-def identity_rows(snap: Snapshot) -> list[tuple[str, float | None, str, float | None, float | None, bool | None]]:
-    """(name, measured, theory name, theory, standard error, agrees) for each identity shown."""
-    f = snap.figures
-    s2 = snap.config.sigma**2
-    dae_scaled = f["dae"] / (2 * s2 * s2) if f.get("dae") is not None else None
-    theory_se = f.get("esm_minus_dsm_theory_se")
-    rows = [
-        ("ESM-DSM", f["esm_minus_dsm"], "C2-C3", f["esm_minus_dsm_theory"],
-         _hypot(f.get("esm_minus_dsm_se"), theory_se), f.get("esm_minus_dsm_tol")),
-        ("pairs", f["esm_minus_dsm_pairs"], "C2-C3", f["esm_minus_dsm_theory"],
-         _hypot(f.get("esm_minus_dsm_pairs_se"), theory_se), f.get("esm_minus_dsm_pairs_tol")),
-        ("ISM-DSM", f["ism_minus_dsm"], "-d/2σ²", f["ism_minus_dsm_theory"], f.get("ism_minus_dsm_se"),
-         f.get("ism_minus_dsm_tol")),
-        ("DSM", f["dsm"], "DAE/2σ⁴", dae_scaled, None, f.get("dsm_dae_tol")),
-    ]
-    out = [(name, m, tname, t, se, agrees(m, t, se, tol)) for name, m, tname, t, se, tol in rows]
-    if (f.get("esm_minus_dsm_pairs_tail") or 0.0) > TAIL_LIMIT:
-        # A few rare pairs carry the spread (small sigma): the sample's standard error is
-        # not to be trusted, so neither a tick nor a cross can be. The exact row decides.
-        out[1] = (*out[1][:5], None)
-    return out
+def identity_rows(snap: Snapshot) -> tuple[Verdict, ...]:
+    """The panel's identities, each with its verdict (smtui.core.verdicts: the one rule the
+    app, ``smtui run`` and its JSON share): ESM - DSM and ISM - DSM with DSM measured as
+    training defines it, the pairs estimate, DSM against DAE/(2 sigma^4)."""
+    verdicts = identity_verdicts(snap.figures, snap.config.sigma, diverged=snap.status == "diverged")
+    return tuple(v for v in verdicts if v.key in PANEL_ROWS)
 
 
 def _num(v, width: int = 10) -> str:
@@ -160,21 +128,26 @@ def _num(v, width: int = 10) -> str:
     return text
 
 
+_MARKS = {AGREE: ("✓", "bold green"), DISAGREE: ("✗", "bold red"), UNDECIDED: ("?", "yellow")}
+
+
 def identities_table(snap: Snapshot | None) -> Text:
-    """One line per identity: name, measured, the theory's name (or ± SE), theory, ✓."""
+    """One line per identity: name, measured, ± its error (or the theory's name), theory, and
+    ✓ agree, ✗ disagree, ? undecided (smtui.core.verdicts), or "diverged"."""
     if snap is None or snap.figures is None:
         return Text("evaluating… (identities appear when the figures are ready)", end="")
     t = Text(no_wrap=True, end="")
-    for name, m, tname, th, se, ok in identity_rows(snap):
-        t.append(f"{name:<8}", style="bold")
-        t.append(_num(m))
-        t.append(f" {'±' + format(se, '.2g') if se is not None else tname:<9}"[:10], style="dim")
-        t.append(_num(th))
-        t.append(" ")
-        if ok is None:
-            t.append("?", style="yellow")
+    for v in identity_rows(snap):
+        t.append(f"{v.label:<8}", style="bold")
+        t.append(_num(v.measured))
+        if v.reason == "diverged":  # nothing is ticked after a divergence
+            t.append(" diverged ", style="bold red")
         else:
-            t.append("✓" if ok else "✗", style="bold green" if ok else "bold red")
+            t.append(f" {'±' + format(v.error, '.2g') if v.error is not None else v.theory_label:<9}"[:10], style="dim")
+        t.append(_num(v.theory))
+        t.append(" ")
+        if v.reason != "diverged":
+            t.append(*_MARKS[v.verdict])
         t.append("\n")
     how = "quadrature" if snap.figures.get("evaluation") == "quadrature" else "Monte Carlo"
     t.append(f"at step {snap.figures_step:,} · {how}", style="dim")
