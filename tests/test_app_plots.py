@@ -205,3 +205,26 @@ def test_plots_are_the_panels_size_not_the_processs_terminal(ring, monkeypatch):
                         (render.identity_plot, (ring.snapshot,))):
         lines = build(*args, 150, 44).plain.split("\n")
         assert len(lines) == 44 and {len(line) for line in lines[:-1]} == {150}, build.__name__
+
+
+def test_the_small_multiples_are_drawn_by_the_field_renderer_small():
+    """The compare screen's fields: the main field's size colours (RGB) and double arrows,
+    without its frame, axes, legend or points; NO_COLOR drops the colours there too."""
+    from smtui.core.compare import Comparison
+    from smtui.tui.render import compare as cr
+
+    c = Comparison(Config(distribution="ring8", n_train=96, hidden=16, seed=0), ["dsm", "dae"])
+    c.train(5, evaluate=False)
+    snap = c.snapshot(field_shape=(30, 12))
+    text = cr.multiple_panel(snap, "dsm", 0, 34, 14)
+    arrows = cells(text, fieldview.ARROWS + fieldview.BIG_ARROWS)
+    assert len(arrows) > 20
+    shown = {style.color.triplet for _, style in arrows}
+    assert shown <= {Style(color=f"rgb{c}").color.triplet for c in fieldview.SIZE_COLOURS} and len(shown) == 5
+    assert {g for g, _ in arrows} & set(fieldview.BIG_ARROWS)
+    assert not set(text.plain) & set("┌└┐┘┤┬├" + fieldview.POINT) and "size" not in text.plain
+    plain = cr.multiple_panel(snap, "dsm", 0, 34, 14, colour=False)
+    assert plain.plain == text.plain and all(style.color is None for _, style in cells(plain, fieldview.ARROWS))
+    one = Comparison(Config(distribution="bimodal", n_train=96, seed=0), ["dsm", "dae"]).snapshot((30,))
+    for view in range(len(cr.VIEWS)):  # 1-D too: curves, small
+        assert BRAILLE.search(cr.multiple_panel(one, "dsm", view, 30, 10).plain)

@@ -15,6 +15,8 @@ from smtui.tui.app import SMApp
 from smtui.tui.render import compare as cr
 from smtui.tui.runner.protocol import CompareReport
 from smtui.tui.screens.compare import CompareScreen, open_compare
+from smtui.tui.screens.keys import COMPARE_KEYS
+from smtui.tui.screens.modals import HelpScreen
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_app import notes, settled, wait_for  # noqa: E402
@@ -46,13 +48,13 @@ async def test_c_opens_compare_and_the_table_shows_the_engines_figures():
         s = await open_settled(app, pilot)
         engine = Comparison(FAST, s.names)
         values = engine.evaluate()["values"]
-        table = s.texts["cmp-table"][0].plain
+        table = s.panel_texts["cmp-table"].plain
         for name in s.names:
             line = next(row for row in table.splitlines() if f" {name} " in row + " ")
             assert f"{values[name]:.4g}" in line, (name, line)
         assert s.report.snapshot.scale == "ESM_qσ"
         for i in range(4):
-            assert s.texts[f"cmp-field-{i}"][0].plain.strip(), "every small multiple is drawn"
+            assert s.panel_texts[f"cmp-field-{i}"].plain.strip(), "every small multiple is drawn"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back to main")
         await wait_for(pilot, lambda: s.runner._worker is None, what="the compare trainer closed")
@@ -111,6 +113,15 @@ async def test_the_palette_and_refusals():
         s = app.screen
         await wait_for(pilot, lambda: screen_settled(s, 0), what="compare at step 0")
         assert len(s.query(".cmp-field")) == 2
+        await pilot.press("question_mark")  # this screen's own keys, from its key table
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert all(k.help in text for k in COMPARE_KEYS) and "Small multiples" in text
+        await pilot.press("escape")
+        assert app.screen is s
+        await pilot.press("q")  # the main run is at step 0, nothing unsaved: q quits from here too
+        await pilot.pause(0.2)
+        assert not app.is_running
 
 
 async def test_80x24_and_resizes_keep_every_panel_drawn():
@@ -122,7 +133,7 @@ async def test_80x24_and_resizes_keep_every_panel_drawn():
             await pilot.resize_terminal(*size)
             await pilot.pause(0.3)
             await wait_for(pilot, lambda: screen_settled(s), what=f"settled at {size}")
-            for wid, (text, (w, _h)) in s.texts.items():
+            for wid, (_, (w, _h), text) in s.shown.items():
                 if s.query_one(f"#{wid}").display and w > 0:
                     assert "could not draw" not in text.plain, wid
 

@@ -24,6 +24,7 @@ from smtui.tui.cli.flags import (
 )
 from smtui.tui.cli.outputs import inputs_of, plan_outputs
 from smtui.tui.cli.progress import Stop, stop_on_ctrl_c, train_in_chunks
+from smtui.tui.render.numbers import g
 
 MAX_STEPS = 10**9  # as smtui run
 
@@ -131,18 +132,14 @@ def summary(c: Comparison) -> str:
     lines = [f"step {c.step:,} · {mode} · values on the {snap.scale} scale", "",
              f"{'objective':<11}{'value':>13}{'lr':>11}{'grad var':>12}  status"]
     for name, run in c.runs.items():
-        lines.append(f"{name:<11}{_g(latest['values'][name], 13)}{_g(run.lr, 11)}"
-                     f"{_g(latest['gradient_variance'][name], 12)}  {run.status}")
+        lines.append(f"{name:<11}{g(latest['values'][name], 13)}{g(run.lr, 11)}"
+                     f"{g(latest['gradient_variance'][name], 12)}  {run.status}")
     lines += ["", f"{'pair':<22}{'gap':>11}{'cosine':>10}"]
     for pair, gap in latest["gaps"].items():
-        lines.append(f"{pair:<22}{_g(gap, 11)}{_g(latest['cosine'][pair], 10)}")
+        lines.append(f"{pair:<22}{g(gap, 11)}{g(latest['cosine'][pair], 10)}")
     lines += ["", "gap = max|θa − θb| / max|θa|; cosine = mean over batches of cos(∇a, ∇b) on the same batch"]
     lines += list(snap.notes)
     return "\n".join(lines)
-
-
-def _g(v, width: int) -> str:
-    return f"{v:>{width}.4g}" if isinstance(v, (int, float)) and v == v else "—".rjust(width)
 
 
 def _train(c: Comparison, steps: int, stop: Stop) -> None:

@@ -11,13 +11,13 @@ import numpy as np
 from rich.text import Text
 
 from smtui.core.compare import CompareSnapshot
-from smtui.tui.render import plot
+from smtui.core.trainer import FieldSnapshot
+from smtui.tui.render import field, frames, plot
+from smtui.tui.render.frames import Job, Panels
+from smtui.tui.render.numbers import g as _g
 from smtui.tui.runner.protocol import CompareReport, Progress
 
-VIEWS = ("model score", "difference", "model density")
-ARROWS = "→↗↑↖←↙↓↘"  # direction glyph by angle, counter-clockwise from +x
-MAGNITUDE_COLOURS = ("blue", "cyan", "green", "yellow", "red")  # 16-colour safe, small -> large
-DENSITY_GLYPHS = " .:-=+*#%@"  # low -> high
+VIEWS = ("model score", "difference", "model density")  # of the main screen's (field.VIEWS)
 RUN_COLOURS = ("cyan", "red", "green", "yellow")  # 16-colour safe
 RUN_MARKERS = ("•", "+", "x", "o")  # tell the runs apart without colour (NO_COLOR)
 PAIR_COLOURS = ("cyan", "red", "green", "yellow", "magenta", "blue")
@@ -82,67 +82,17 @@ def curves_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     return plot.text(fig)
 
 
-def multiple_panel(snap: CompareSnapshot | None, name: str, view: int, width: int, height: int) -> Text:
-    """One run's score field (or density), small: one of the small multiples."""
+def multiple_panel(snap: CompareSnapshot | None, name: str, view: int, width: int, height: int,
+                   colour: bool = True) -> Text:
+    """One run's score field (or density), small: one of the small multiples, drawn by the
+    one field renderer (``smtui.tui.render.field``)."""
     if snap is None or snap.fields is None or name not in snap.fields:
         if snap is not None and snap.dim > 2:
             return plot.note(width, height, f"{snap.dim}-D data:", "no field to draw")
         return plot.note(width, height, "…")
-    axes, model, logdens = snap.fields[name]
-    fig = plot.figure(width, height)
-    if len(axes) == 1:
-        x = axes[0]
-        fig.xlim(x[0], x[-1])
-        if view == 2:
-            fig.plot(x, np.exp(logdens) / max(x[1] - x[0], 1e-300), color=_colour(snap, name), marker="braille")
-        else:
-            y = model[:, 0] - (snap.data_field[:, 0] if view == 1 else 0.0)
-            fig.plot(x, y, color=_colour(snap, name), marker="braille")
-            if view == 0:
-                fig.plot(x, snap.data_field[:, 0], color="blue", marker="braille")
-        return plot.text(fig)
-    xs, ys = axes
-    fig.xlim(xs[0], xs[-1])
-    fig.ylim(ys[0], ys[-1])
-    fig.frame(False)  # small multiples: every cell for the field
-    fig.xticks([])
-    fig.yticks([])
-    if view == 2:
-        p = np.exp(logdens - np.max(logdens))
-        glyphs = DENSITY_GLYPHS
-        level = np.clip((p * (len(glyphs) - 1)).round().astype(int), 0, len(glyphs) - 1)
-        keep = level > 0
-        px, py = np.meshgrid(xs, ys)
-        fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[glyphs[k] for k in level[keep]],
-                    color=_colour(snap, name))
-        return plot.text(fig)
-    vec = model - snap.data_field if view == 1 else model
-    _arrows(fig, xs, ys, vec)
-    return plot.text(fig)
-
-
-def _arrows(fig, xs, ys, vec: np.ndarray) -> None:
-    """Direction by glyph, size by colour (quintiles), on every other row and third column."""
-    nx, ny = len(xs), len(ys)
-    ix = np.arange(1, nx - 1, 3) if nx > 4 else np.arange(nx)
-    iy = np.arange(0, ny, 2)
-    idx = (iy[:, None] * nx + ix[None, :]).ravel()
-    v = vec[idx]
-    mag = np.hypot(v[:, 0], v[:, 1])
-    ok = np.isfinite(mag)
-    if not ok.any():
-        return
-    angle = np.arctan2(v[:, 1], v[:, 0])
-    glyph = np.array(list(ARROWS))[np.round(np.nan_to_num(angle) / (np.pi / 4)).astype(int) % 8]
-    glyph[~(mag > 0)] = "·"
-    level = plot.levels(mag, len(MAGNITUDE_COLOURS))
-    px, py = np.meshgrid(xs[ix], ys[iy])
-    fig.scatter(px.ravel()[ok], py.ravel()[ok], marker=list(glyph[ok]),
-                color=[MAGNITUDE_COLOURS[k] for k in level[ok]])
-
-
-def _g(v, width: int) -> str:
-    return f"{v:>{width}.4g}" if isinstance(v, (int, float)) and math.isfinite(v) else "—".rjust(width)
+    axes, model, log_density = snap.fields[name]
+    f = FieldSnapshot(axes, model, snap.data_field, log_density)
+    return field.field_text(f, field.VIEWS.index(VIEWS[view]), width, height, colour=colour, small=True)
 
 
 def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
@@ -162,9 +112,9 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
             t.append(" ✗", style="bold red")
         t.append("\n")
     t.append(f"{'pair':<16}{'gap':>10}{'cos':>9}\n", style="bold")
-    for pair, g in snap.gaps.items():
+    for pair, gap in snap.gaps.items():
         short = "|".join(p.replace("-sigma", "σ") for p in pair.split("|"))
-        t.append(f"{short:<16}{_g(g[-1, 1] if len(g) else None, 10)}{_g(snap.cosine.get(pair), 9)}\n")
+        t.append(f"{short:<16}{_g(gap[-1, 1] if len(gap) else None, 10)}{_g(snap.cosine.get(pair), 9)}\n")
     used = 3 + len(snap.objectives) + len(snap.gaps)
     notes = [n.split(" (")[0] if height - used < 4 else n for n in snap.notes]
     for note in notes:
@@ -227,17 +177,29 @@ def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0)
     return t
 
 
-def keys_text(width: int, training: bool, exact: bool) -> Text:
-    """The compare screen's key bar: as many keys as fit in ``width``, most useful first."""
-    keys = [("space", "pause" if training else "train"), ("esc", "back"), ("e", "minibatch" if exact else "exact"),
-            ("n", "step"), ("v", "view"), ("+-", "σ"), ("[]", "lr"), ("r", "re-init"), ("q", "quit")]
-    t, used = Text(no_wrap=True, end=""), 1
-    t.append(" ")
-    for key, what in keys:
-        part = len(key) + 1 + len(what) + 2
-        if used + part > width:
-            break
-        t.append(key, style="bold")
-        t.append(f" {what}  ", style="dim")
-        used += part
-    return t
+def frame(snap: CompareSnapshot, view: int, sizes: dict[str, tuple[int, int]], shown: dict | None = None,
+          colour: bool = True) -> Panels:
+    """The compare screen's frame (by the one panel builder, ``smtui.tui.render.frames``):
+    the curves, the table, the gaps and one small multiple per run."""
+    size = lambda wid: sizes.get(wid, (0, 0))  # noqa: E731
+    jobs = {"cmp-curves": Job(curves_panel, (snap, *size("cmp-curves"))),
+            "cmp-table": Job(table_panel, (snap, *size("cmp-table"))),
+            "cmp-gaps": Job(gaps_panel, (snap, *size("cmp-gaps")))}
+    for i, name in enumerate(snap.objectives):
+        jobs[f"cmp-field-{i}"] = Job(multiple_panel, (snap, name, view, *size(f"cmp-field-{i}"), colour))
+    return frames.panels(jobs, sizes, shown, snap.step, view)
+
+
+ABOUT = (
+    "[b]The compare screen[/b]  2 to 4 objectives trained side by side from the same initial parameters on the "
+    "same batches: each step draws (x, x̃ = x + σε) once and gives every objective what it needs from it.\n\n"
+    "[b]One scale[/b]  Each run's objective on the fixed evaluation set, shifted onto one scale by its exact "
+    "constant (ESM_qσ; DSM + C2 − C3; ISM_qσ + C2; DAE/(2σ⁴) + C2 − C3): at step 0 the values agree, since the "
+    "objectives differ by constants. DSM is DAE/(2σ⁴) on every batch, so their curves lie on each other.\n\n"
+    "[b]How far apart[/b]  Per run: its value, learning rate and gradient variance E‖g − E g‖² over 16 probe "
+    "batches. Per pair: the parameter gap max|θa − θb| / max|θa| and the mean cosine of their gradients on the "
+    "same batch; the plot below shows log10 of the gaps over steps.\n\n"
+    "[b]Small multiples[/b]  Every run's score field (or its difference from the data score, or its density), "
+    "drawn as on the main screen. Exact mode (e) trains on the expectation itself: the gradient noise goes and "
+    "the runs of ESM_qσ, DSM and ISM_qσ stay together.\n"
+)

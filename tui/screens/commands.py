@@ -27,7 +27,7 @@ from smtui.core.reading import check_regular
 from smtui.core.text import quoted
 from smtui.tui.render.report import VIEWS
 from smtui.tui.runner.protocol import ExportCsv, Load, Save
-from smtui.tui.screens.keys import KEYS
+from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import Confirm, ValuePrompt
 from smtui.tui.screens.sweep import ask_sweep
 
@@ -218,7 +218,7 @@ def ask_history(main) -> None:
 def palette(main) -> Iterator[SystemCommand]:
     """Every action the keys offer, every choice, and a prompt for each exact value."""
     files = main.files  # False in a demo session: no entry that saves, loads or reads a file
-    for k in KEYS:
+    for k in MAIN_KEYS:
         if k.action == "command_palette" or (k.action == "save" and not files):
             continue
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(main, k.action))

@@ -4,29 +4,28 @@ one runner (``smtui.tui.runner.runner``): the heartbeat, the rate and restarts a
 
 One plot of every run's objective on one scale, a table of how far apart they are
 (parameter gaps, gradient variances and cosines) with a plot of the gaps over steps,
-and small multiples of the score fields, one per run. The UI thread only places rows:
-panels are built by a thread worker from the newest report."""
+and small multiples of the score fields, one per run. Its state lives in reactive
+attributes whose watchers redraw; the UI thread only places rows: panels are built by a
+thread worker from the newest report (``smtui.tui.screens.drawing``)."""
 
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 
-from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
 from smtui.core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.tui.render import compare as cr
-from smtui.tui.render import frames, plot
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
 from smtui.tui.runner.loop import Job
 from smtui.tui.runner.protocol import (
@@ -37,13 +36,15 @@ from smtui.tui.runner.protocol import (
     Grid,
     Notice,
     Pause,
+    Progress,
     Reinit,
     Step,
     Train,
     grid_shape,
 )
 from smtui.tui.runner.runner import Runner
-from smtui.tui.screens.keys import LR_FACTOR, SIGMA_FACTOR, step_on_ladder
+from smtui.tui.screens.drawing import Drawing
+from smtui.tui.screens.keys import COMPARE_KEYS, LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from smtui.tui.screens.panel import PlotPanel
 from smtui.tui.screens.status import STALL_AFTER
 
@@ -68,12 +69,6 @@ class CompareStopped(Message):
         self.reason = reason
 
 
-class ComparePanels(Message):
-    def __init__(self, rows: dict, texts: dict, step: int, problems: tuple = ()) -> None:
-        super().__init__()
-        self.rows, self.texts, self.step, self.problems = rows, texts, step, problems
-
-
 def validate(config: Config, objectives) -> tuple[str, ...]:
     """The objectives as a tuple, or a one-line UserError (before any process starts)."""
     names = check_objectives(objectives)
@@ -82,42 +77,30 @@ def validate(config: Config, objectives) -> tuple[str, ...]:
     return names
 
 
-class CompareScreen(Screen):
+class CompareScreen(Drawing, Screen):
     """Objectives side by side; escape returns to the main screen (its run untouched)."""
 
     CSS_PATH = Path(__file__).with_name("compare.tcss")
-    BINDINGS = [
-        Binding("space", "toggle_training", "train"),
-        Binding("n", "step", "step"),
-        Binding("r", "reinitialise", "re-init"),
-        Binding("plus,equals_sign", "sigma(1)", "σ", key_display="+/-"),
-        Binding("minus", "sigma(-1)", "σ down", show=False),
-        Binding("right_square_bracket", "lr(1)", "lr", key_display="[/]"),
-        Binding("left_square_bracket", "lr(-1)", "lr down", show=False),
-        Binding("v", "view", "view"),
-        Binding("e", "exact", "exact"),
-        Binding("escape,c", "close", "back"),
-        Binding("question_mark", "help", "help", show=False),
-        Binding("q", "quit_asking", "quit", show=False),
-        Binding("d,D,o,O,l,s,h,p", "elsewhere", show=False),
-    ]
+    BINDINGS = COMPARE_KEYS.bindings()
+
+    config: var[Config] = var(Config, init=False)  # the setup as the screen knows it
+    exact = var(False, init=False)  # exact mode: the expectation as the batch
+    # a CompareReport, or only what the job does (Progress) while it is built
+    report: var[Progress | None] = var(None, init=False, always_update=True)
+    view = var(0, init=False)  # which view of the small multiples (cr.VIEWS)
+    training = var(False, init=False, bindings=True)
+    stopped = var("", init=False)  # why the compare trainer is gone, if it is
+    silent = var(0.0, init=False)  # seconds without word from a working trainer, once >= STALL_AFTER
+    compact = var(False, init=False, toggle_class="-compact")
 
     def __init__(self, config: Config, objectives=DEFAULT_OBJECTIVES, exact: bool = False,
                  match_lr: bool = True, mode: str = "process", job: type[Job] = CompareJob) -> None:
         super().__init__()
         self.names = validate(config, objectives)
-        self.config, self.exact, self.match_lr = config, exact, match_lr
-        self._ladders: dict = {}  # where the +/- and [/] keys are (smtui.tui.screens.actions.step_on_ladder)
-        self.report = None
-        self.view = 0
-        self.training = False
-        self.stopped = ""
-        self.stalled = False  # no word from the compare trainer for STALL_AFTER seconds
-        self.texts: dict = {}
-        self.frames = 0
-        self.drawn: int | None = None  # the step of the snapshot drawn last
-        self.render_errors: list[str] = []  # panels that failed to draw
-        self._building = self._again = False
+        self.set_reactive(CompareScreen.config, config)
+        self.set_reactive(CompareScreen.exact, exact)
+        self.match_lr = match_lr
+        self._ladders: dict = {}  # where the +/- and [/] keys are (keys.step_on_ladder)
         self._grid_sent: tuple[int, int] | None = None
         self.runner = Runner(
             job, self._setup(), mode=mode, on_report=lambda: self.post_message(CompareReportArrived()),
@@ -128,18 +111,22 @@ class CompareScreen(Screen):
         """The setup as it stands now (a restart starts from it)."""
         return CompareSetup(self.config, self.names, self.exact, self.match_lr)
 
+    @property
+    def snapshot(self):
+        """The newest comparison snapshot (None while the job is being built)."""
+        return self.report.snapshot if isinstance(self.report, CompareReport) else None
+
     def grid_matches(self) -> bool:
         """Whether the newest report's fields were computed for the panels' present size."""
-        snap = self.report.snapshot if isinstance(self.report, CompareReport) else None
+        snap = self.snapshot
         if snap is None or snap.fields is None:
             return False
         f = self.query_one("#cmp-field-0").content_size
         want = grid_shape(max(f.width, 8), max(f.height, 4), snap.dim)
         return tuple(len(a) for a in next(iter(snap.fields.values()))[0]) == want
 
-    @property
-    def panel_ids(self) -> list[str]:
-        return ["cmp-curves", "cmp-table", "cmp-gaps"] + [f"cmp-field-{i}" for i in range(len(self.names))]
+    def panel_ids(self) -> tuple[str, ...]:
+        return ("cmp-curves", "cmp-table", "cmp-gaps") + tuple(f"cmp-field-{i}" for i in range(len(self.names)))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-main"):
@@ -162,21 +149,50 @@ class CompareScreen(Screen):
             panel = self.query_one(f"#cmp-field-{i}")
             panel.border_title = f"{cr.RUN_MARKERS[i]} {name}"
             panel.styles.border_title_color = cr.RUN_COLOURS[i]
-        self._view_titles()
-        self._status()
+        self.watch_view()
+        self._show_lines()
         self.set_interval(0.5, self._watch_runner)
         try:
             self.runner.start()
         except (OSError, ValueError) as exc:
             self.stopped = f"the compare trainer could not start ({exc})"
-            self._status()
         self.call_after_refresh(self._sized)
 
     def on_unmount(self) -> None:
         threading.Thread(target=self.runner.close, name="smtui-compare-close", daemon=True).start()
 
+    # --- watchers: what each piece of state redraws ----------------------------------------
+
+    def watch_report(self) -> None:
+        snap = self.snapshot
+        self.silent = 0.0  # it has just spoken
+        if snap is not None and self.is_attached:
+            self.query_one("#cmp-curves").border_subtitle = (
+                f"{snap.scale} · lines on top of each other" if cr.coincide(snap) else snap.scale)
+        self._show_lines()
+        self.draw()
+
+    def watch_view(self) -> None:
+        for i in range(len(self.names)):
+            self.query_one(f"#cmp-field-{i}").border_subtitle = cr.VIEWS[self.view]
+        self.draw()
+
+    def watch_training(self) -> None:
+        self._show_lines()
+
+    def watch_exact(self) -> None:
+        self._show_lines()
+
+    def watch_stopped(self) -> None:
+        self._show_lines()
+
+    def watch_silent(self) -> None:
+        self._show_lines()
+
+    # --- layout -----------------------------------------------------------------------------
+
     def on_resize(self, _) -> None:
-        self._status()
+        self._show_lines()
         self.call_after_refresh(self._sized)
 
     def _sized(self) -> None:
@@ -184,13 +200,13 @@ class CompareScreen(Screen):
             return
         w, h = self.app.size
         compact = w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]
-        if compact != self.has_class("-compact"):  # lay out first, then measure the panels
-            self.set_class(compact, "-compact")
+        if compact != self.compact:  # lay out first, then measure the panels
+            self.compact = compact
             self.call_after_refresh(self._sized)
             return
         self._send_grid()
         self.set_timer(0.25, self._send_grid)  # once more, should the layout settle late
-        self._draw()
+        self.draw()
 
     def _send_grid(self) -> None:
         """Tell the trainer the small multiples' size, if it changed since last told."""
@@ -202,30 +218,16 @@ class CompareScreen(Screen):
             self._grid_sent = size
             self.runner.send(Grid(size))
 
-    def _view_titles(self) -> None:
-        for i in range(len(self.names)):
-            self.query_one(f"#cmp-field-{i}").border_subtitle = cr.VIEWS[self.view]
-
-    # --- reports and drawing ---------------------------------------------------------------
+    # --- the trainer's reports and words, and the lines ------------------------------------------
 
     def on_compare_report_arrived(self, _: CompareReportArrived) -> None:
         report = self.runner.take_latest()
         if report is None or not self.is_attached:
             return
-        self.report = report  # a CompareReport, or only what the job does while it is built
-        if not isinstance(report, CompareReport):
-            self._status()
-            return
-        self.query_one("#cmp-curves").border_subtitle = (
-            f"{report.snapshot.scale} · lines on top of each other" if cr.coincide(report.snapshot)
-            else report.snapshot.scale)
-        if report.acked >= self.runner.sent:
-            if report.training != self.training:
-                self.training = report.training
-                self.refresh_bindings()
+        if isinstance(report, CompareReport) and report.acked >= self.runner.sent:
+            self.training = report.training
             self.config, self.exact = report.snapshot.config, report.snapshot.exact
-        self._status()
-        self._draw()
+        self.report = report
 
     def on_compare_notice_arrived(self, message: CompareNoticeArrived) -> None:
         n = message.notice
@@ -245,71 +247,33 @@ class CompareScreen(Screen):
             self.call_after_refresh(self._sized)  # the new trainer needs the multiples' size
         else:
             self.stopped = self.runner.unstartable or f"{message.reason} again"
-        self._status()
 
     def _watch_runner(self) -> None:
         """Twice a second: a compare trainer silent for STALL_AFTER seconds is shown as stalled."""
-        stalled = not self.stopped and self.runner.silent_for() >= STALL_AFTER
-        if stalled or stalled != self.stalled:
-            self.stalled = stalled
-            self._status()
+        silent = self.runner.silent_for() if not self.stopped else 0.0
+        self.silent = silent if silent >= STALL_AFTER else 0.0
 
-    def _status(self) -> None:
-        silent = self.runner.silent_for() if self.stalled else 0.0
+    def _show_lines(self) -> None:
+        """The status line and the key bar."""
+        shorts = {"toggle_training": "pause" if self.training else "train",
+                  "exact": "minibatch" if self.exact else "exact"}
         try:
-            self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped, silent),
+            self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped, self.silent),
                                                          layout=False)
-            self.query_one("#cmp-keys", Static).update(cr.keys_text(self.app.size.width, self.training, self.exact),
-                                                       layout=False)
+            self.query_one("#cmp-keys", Static).update(
+                COMPARE_KEYS.footer(self.app.size.width, frozenset({"step"} if self.training else ()), shorts),
+                layout=False)
         except NoMatches:
             pass
 
-    def _draw(self) -> None:
-        if not isinstance(self.report, CompareReport) or not self.is_attached:
-            return
-        if self._building:
-            self._again = True
-            return
-        self._building, self._again = True, False
+    def frame_request(self):
+        snap = self.snapshot
+        if snap is None:
+            return None
         self._send_grid()
-        sizes = {wid: tuple(self.query_one(f"#{wid}").content_size) for wid in self.panel_ids}
-        self.build(self.report.snapshot, self.view, sizes, dict(self.texts))
+        return partial(cr.frame, snap, self.view, colour=not self.app.no_color)
 
-    @work(thread=True, group="compare-panels", description="build compare panels")
-    def build(self, snap, view: int, sizes: dict, shown: dict) -> None:
-        jobs = {"cmp-curves": (cr.curves_panel, snap), "cmp-table": (cr.table_panel, snap),
-                "cmp-gaps": (cr.gaps_panel, snap)}
-        for i, name in enumerate(snap.objectives):
-            jobs[f"cmp-field-{i}"] = (cr.multiple_panel, snap, name, view)
-        rows, texts, problems = {}, {}, []
-        for wid, (builder, *args) in jobs.items():
-            w, h = sizes.get(wid, (0, 0))
-            text, problem = plot.safely(builder, w, h, *args, w, h)
-            if problem:
-                problems.append(f"{wid}: {problem}")
-            texts[wid] = (text, (w, h))
-            if shown.get(wid) != texts[wid]:
-                rows[wid] = frames.rows(text, w, h)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ComparePanels(rows, texts, snap.step, tuple(problems)))
-
-    def on_compare_panels(self, message: ComparePanels) -> None:
-        self._building = False
-        try:
-            for wid, rows in message.rows.items():
-                self.query_one(f"#{wid}", PlotPanel).show(rows)
-        except NoMatches:
-            return
-        self.texts, self.drawn = message.texts, message.step
-        self.frames += 1
-        for problem in message.problems:  # a bug: shown once, and the tests fail on it
-            if problem not in self.render_errors:
-                self.render_errors.append(problem)
-                self.notify(problem, title="drawing error", severity="error", timeout=10)
-        if self._again:
-            self._draw()
-
-    # --- keys --------------------------------------------------------------------------------
+    # --- keys (COMPARE_KEYS) ----------------------------------------------------------------------
 
     def _send(self, command: Command) -> None:
         if self.stopped:
@@ -325,8 +289,6 @@ class CompareScreen(Screen):
     def action_toggle_training(self) -> None:
         self.training = not self.training
         self._send(Train() if self.training else Pause())
-        self.refresh_bindings()
-        self._status()
 
     def action_step(self) -> None:
         self._send(Step())
@@ -353,13 +315,10 @@ class CompareScreen(Screen):
 
     def action_view(self) -> None:
         self.view = (self.view + 1) % len(cr.VIEWS)
-        self._view_titles()
-        self._draw()
 
     def action_exact(self) -> None:
         self.exact = not self.exact
         self._send(Exact(self.exact))
-        self._status()
         self.notify("exact: every step uses the expectation itself (much slower per step)" if self.exact else
                     "minibatch: one shared batch per step, as in practice")
 
@@ -370,10 +329,13 @@ class CompareScreen(Screen):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.main.action_help()
+        from smtui.tui.screens.modals import HelpScreen
+
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen(COMPARE_KEYS, cr.ABOUT))
 
     def action_quit_asking(self) -> None:
-        self.app.main.action_quit_asking()
+        self.app.main.action_quit_asking()  # the main run's unsaved steps are what q asks about
 
 
 def open_compare(main, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:

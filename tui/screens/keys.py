@@ -89,6 +89,10 @@ class KeyTable:
                 t.append(" " * gap)
         return t
 
+    def hint(self) -> str:
+        """The shown keys as one line of words, for a small box: "escape closes"."""
+        return " · ".join(f"{k.label} {k.short}" for k in self.keys if k.show)
+
     def help(self) -> Text:
         """Every key and what it does, one a line, for the help screen."""
         text = Text("Keys\n", style="bold")
@@ -132,4 +136,50 @@ MAIN_KEYS = KeyTable((
     Key("q", "quit_asking", "q", "quit", "quit (asks first if steps are unsaved; ctrl+q quits at once)",
         rank=0),
 ), keep=("help", "quit_asking"))
-KEYS = MAIN_KEYS.keys
+
+COMPARE_KEYS = KeyTable((
+    Key("space", "toggle_training", "space", "train", "train / pause every run", rank=0),
+    Key("escape,c", "close", "esc", "back", "back to the main screen (its run untouched; these runs end)", rank=0),
+    Key("e", "exact", "e", "exact", "exact mode: every step on the expectation itself (no gradient noise, much "
+        "slower) / back to minibatches", rank=0),
+    Key("n", "step", "n", "step", "one step of every run (while paused)", rank=1),
+    Key("v", "view", "v", "view", "next view of the small multiples: model score, difference, model density",
+        rank=1),
+    Key("plus,equals_sign", "sigma(1)", "+", "σ", f"sigma up by a factor {SIGMA_FACTOR} (a new scale: the "
+        "curves start again)", footer_key="+-", rank=2),
+    Key("minus", "sigma(-1)", "-", "σ down", f"sigma down by a factor {SIGMA_FACTOR}", show=False),
+    Key("right_square_bracket", "lr(1)", "]", "lr", f"learning rates up by a factor {LR_FACTOR:g}",
+        footer_key="[]", rank=2),
+    Key("left_square_bracket", "lr(-1)", "[", "lr down", f"learning rates down by a factor {LR_FACTOR:g}",
+        show=False),
+    Key("r", "reinitialise", "r", "re-init", "every run back to the one initial parameters (same seed)", rank=3),
+    Key("d,D,o,O,l,s,h,p", "elsewhere", "d o l s", "main screen", "the data, objective, samples, saving and the "
+        "loss view belong to the main screen: escape returns to it", show=False),
+    Key("question_mark", "help", "?", "help", "this help: every key of this screen (escape closes it)", rank=4),
+    Key("q", "quit_asking", "q", "quit", "quit (asks first if the main run's steps are unsaved)", rank=0),
+), keep=("close", "quit_asking"))
+
+SWEEP_KEYS = KeyTable((
+    Key("escape", "close", "escape", "closes (and stops the sweep)",
+        "close the sweep, stopping it (runs under way finish, the rest are dropped)"),
+))
+
+# The modal screens' keys; their hint line is the key bar.
+HELP_KEYS = KeyTable((
+    Key("escape", "dismiss", "escape", "closes", "close the help"),
+    Key("question_mark", "dismiss", "?", "closes", "close the help", show=False),
+    Key("q", "dismiss", "q", "closes", "close the help", show=False),
+))
+PROMPT_KEYS = KeyTable((
+    Key("enter", "submit", "enter", "sets it", "use the value typed", bound=False),  # the input's own enter
+    Key("escape", "cancel", "escape", "cancels", "leave the value as it was"),
+))
+CONFIRM_KEYS = KeyTable((
+    Key("y,enter", "answer(True)", "y or enter", "says yes", "yes"),
+    Key("n,escape", "answer(False)", "n or escape", "says no", "no"),
+))
+QUIT_KEYS = KeyTable((
+    Key("y,q", "answer('quit')", "y or q", "quits", "quit, losing the unsaved steps"),
+    Key("s", "answer('save')", "s", "saves first", "save the experiment first"),
+    Key("n,escape", "answer(None)", "n or escape", "stays", "stay in the app"),
+))

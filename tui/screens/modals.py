@@ -1,6 +1,7 @@
-"""The modal screens: the help (every key, what the figures mean), a one-line prompt for
+"""The modal screens: the help (a screen's keys, what it shows), a one-line prompt for
 exact values and file names, a yes/no question (overwrite a file?) and the question q
-asks when steps are unsaved."""
+asks when steps are unsaved. Each one's bindings and key line come from its key table
+(``smtui.tui.screens.keys``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from smtui.tui.screens.keys import MAIN_KEYS
+from smtui.tui.screens.keys import CONFIRM_KEYS, HELP_KEYS, MAIN_KEYS, PROMPT_KEYS, QUIT_KEYS, KeyTable
 
 CSS = Path(__file__).with_name("modals.tcss")
 
@@ -59,19 +59,22 @@ FIGURES = (
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key and what the figures mean; escape (or ?, q) closes it."""
+    """A screen's keys (from its key table) and what it shows; escape (or ?, q) closes it."""
 
     CSS_PATH = CSS
-    BINDINGS = [Binding("escape", "dismiss", "close"), Binding("question_mark", "dismiss", "close", show=False),
-                Binding("q", "dismiss", "close", show=False)]
+    BINDINGS = HELP_KEYS.bindings()
+
+    def __init__(self, keys: KeyTable = MAIN_KEYS, about: str = FIGURES) -> None:
+        super().__init__()
+        self.keys, self.about = keys, about
 
     def compose(self) -> ComposeResult:
-        text = MAIN_KEYS.help()
+        text = self.keys.help()
         text.append("\n")
-        text.append_text(Text.from_markup(FIGURES))
+        text.append_text(Text.from_markup(self.about))
         with VerticalScroll(id="help") as box:
             box.border_title = "Help"
-            box.border_subtitle = "escape closes"
+            box.border_subtitle = HELP_KEYS.hint()
             yield Static(text, id="help-text")
 
 
@@ -79,7 +82,8 @@ class ValuePrompt(ModalScreen[str | None]):
     """Ask for one exact value; enter submits it, escape cancels."""
 
     CSS_PATH = CSS
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS = PROMPT_KEYS.bindings()
+    KEYS = PROMPT_KEYS
 
     def __init__(self, question: str, current: str) -> None:
         super().__init__()
@@ -89,7 +93,7 @@ class ValuePrompt(ModalScreen[str | None]):
         with Vertical(id="prompt"):
             yield Label(self.question)
             yield Input(value=self.current, id="prompt-input", select_on_focus=True)
-            yield Label("enter sets it · escape cancels", classes="dim")
+            yield Label(self.KEYS.hint(), classes="dim")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -102,7 +106,8 @@ class Confirm(ValuePrompt):
     """A yes/no question (styled as the value prompt, whose CSS it shares by subclassing);
     y or enter says yes, n or escape says no."""
 
-    BINDINGS = [Binding("y,enter", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
+    BINDINGS = CONFIRM_KEYS.bindings()
+    KEYS = CONFIRM_KEYS
 
     def __init__(self, question: str) -> None:
         super().__init__(question, "")
@@ -110,7 +115,7 @@ class Confirm(ValuePrompt):
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
             yield Label(self.question)
-            yield Label("y or enter: yes · n or escape: no", classes="dim")
+            yield Label(self.KEYS.hint(), classes="dim")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -119,8 +124,8 @@ class Confirm(ValuePrompt):
 class QuitPrompt(ValuePrompt):
     """q with unsaved steps: y (or q again) quits, s saves first, n or escape stays."""
 
-    BINDINGS = [Binding("y,q", "answer('quit')", "quit"), Binding("s", "answer('save')", "save"),
-                Binding("n,escape", "answer(None)", "stay")]
+    BINDINGS = QUIT_KEYS.bindings()
+    KEYS = QUIT_KEYS
 
     def __init__(self, unsaved: int) -> None:
         super().__init__(f"{unsaved:,} step{'s' if unsaved != 1 else ''} since the last save would be lost. "
@@ -129,7 +134,7 @@ class QuitPrompt(ValuePrompt):
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
             yield Label(self.question)
-            yield Label("y or q: quit · s: save first · n or escape: stay", classes="dim")
+            yield Label(self.KEYS.hint(), classes="dim")
 
     def action_answer(self, choice: str | None) -> None:
         self.dismiss(choice)

@@ -10,7 +10,6 @@ import threading
 from rich.console import Group
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
@@ -18,6 +17,7 @@ from textual.widgets import Label, ProgressBar, Static
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.sweep import SweepStopped, default_jobs, parse_sigmas, run_sweep, summarise, sweep_configs
+from smtui.tui.screens.keys import SWEEP_KEYS
 from smtui.tui.screens.modals import ValuePrompt
 
 SEEDS, STEPS = 3, 2000
@@ -57,7 +57,7 @@ class SweepScreen(ModalScreen[None]):
     #sweep-progress { height: auto; }
     #sweep-result { height: auto; }
     """
-    BINDINGS = [Binding("escape", "close", "close")]
+    BINDINGS = SWEEP_KEYS.bindings()
 
     def __init__(self, configs: list[Config], steps: int, analytic: bool, jobs: int | None = None) -> None:
         super().__init__()
@@ -69,7 +69,7 @@ class SweepScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep") as box:
             box.border_title = "Sweep sigma"
-            box.border_subtitle = "escape closes (and stops the sweep)"
+            box.border_subtitle = SWEEP_KEYS.hint()
             yield Label(f"{len(self.configs)} runs x {self.steps:,} steps in {self.jobs} worker processes…",
                         id="sweep-status")
             yield ProgressBar(total=len(self.configs), id="sweep-progress", show_eta=False)
