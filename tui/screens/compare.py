@@ -45,10 +45,9 @@ from smtui.tui.runner.protocol import (
 from smtui.tui.runner.runner import Runner
 from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import COMPARE_KEYS, LR_FACTOR, SIGMA_FACTOR, step_on_ladder
+from smtui.tui.screens.main import COMPACT_BELOW
 from smtui.tui.screens.panel import PlotPanel
 from smtui.tui.screens.status import STALL_AFTER
-
-COMPACT_BELOW = (110, 34)
 
 
 class CompareReportArrived(Message):
