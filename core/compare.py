@@ -23,6 +23,7 @@ import numpy as np
 
 from smtui.core import streams
 from smtui.core.compare_batches import (
+    SIGMA_GROUP,
     check_objectives,
     exact_batch,
     loss_scale,
@@ -38,10 +39,20 @@ from smtui.core.field import bounds_for, data_score, make_grid, model_log_densit
 from smtui.core.fused import unpack
 from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
-from smtui.core.stats import gradient_variance, mean_cosine, relative_gap
+from smtui.core.stats import (
+    MAX_PROBES,
+    MIN_PROBES,
+    gradient_variance,
+    gradient_variance_se,
+    mean_cosine,
+    probe,
+    relative_gap,
+    variance_ratio,
+)
 
-GRAD_PROBES = 16  # probe batches per evaluation for gradient variances and cosines
+GRAD_PROBES = MIN_PROBES  # probe batches per evaluation at least (more until each variance's SE is 10%)
 DRAW_POINTS = 300
+RATIO = ("dsm", "esm-sigma")  # the gradient variance ratio's numerator and denominator
 
 
 def matched_lrs(names, config: Config, match: bool) -> tuple[dict, str]:
@@ -83,19 +94,24 @@ class CompareSnapshot:
     data_field: np.ndarray | None = None  # the data score on the same grid (G, d)
     train_seconds: float = 0.0
     messages: dict | None = None  # name -> what a diverged run says ("" while ok)
+    gradient_variance_se: dict | None = None  # name -> its standard error (0 in exact mode)
+    # Var grad DSM / Var grad ESM_qsigma at one run's parameters on the same batches: (ratio, its
+    # standard error, the run whose theta), None for the clean objectives and in exact mode
+    variance_ratio: tuple | None = None
+    probe_batches: int = 0  # how many probe batches the latest statistics rest on
 
 
 class Comparison:
     """K runs, one start, one batch stream; advanced together by ``train``."""
 
     def __init__(self, config: Config, objectives, exact: bool = False, match_lr: bool = True,
-                 probes: int = GRAD_PROBES, points: np.ndarray | None = None):
+                 probes: int = GRAD_PROBES, points: np.ndarray | None = None, max_probes: int = MAX_PROBES):
         tune_process()
         self.names = check_objectives(objectives)
         self.config = config.with_changes(objective=self.names[0])  # validates esm's analytic q too
         for n in self.names[1:]:
             self.config.with_changes(objective=n)
-        self.exact, self.match_lr, self.probes = exact, match_lr, probes
+        self.exact, self.match_lr, self.probes, self.max_probes = exact, match_lr, probes, max(probes, max_probes)
         cfg = self.config
         setup = load_data(cfg, points)  # the trainer's setup (core/run.py)
         self.data, self.analytic, self.dim = setup.data, setup.analytic, setup.dim
@@ -112,7 +128,7 @@ class Comparison:
         self.lrs, lr_note = matched_lrs(self.names, self.config, self.match_lr)
         self.notes = tuple(n for n in (lr_note,) if n)
         cfg = self.config
-        self._grads = {n: objective_gradient(n, cfg.sigma, cfg.lam) for n in self.names}
+        self._grads = {n: objective_gradient(n, cfg.sigma, cfg.lam) for n in set(self.names) | set(RATIO)}
         # Exact mode's expectation is taken in float64 whatever the training dtype.
         self._weighted = {n: (lambda t, b, g=self._grads[n]: g(t.astype(float, copy=False), b)) for n in self.names}
         self._dtype = np.dtype(cfg.dtype)
@@ -211,7 +227,8 @@ class Comparison:
         if self._latest is not None and self._latest["step"] == self.step:
             return self._latest
         ev, s = self.eval_set, self.config.sigma
-        variance, cosine = self.gradient_stats()
+        stats = self.gradient_stats()
+        variance, variance_se, cosine = stats["variance"], stats["variance_se"], stats["cosine"]
         values = {}
         for n in self.names:
             p = self.params(n)
@@ -225,40 +242,65 @@ class Comparison:
         for n in self.names:
             row = {"step": self.step, "objective": n, "lr": self.runs[n].lr, "value": values[n][0],
                    "loss": self.runs[n].loss, "esm_sigma": values[n][1], "gradient_variance": variance[n],
-                   "status": self.runs[n].status}
+                   "gradient_variance_se": variance_se[n], "status": self.runs[n].status}
             for m in self.names:
                 if m != n:
                     key = _pair(*sorted((n, m), key=self.names.index))
                     row[f"gap_{m}"], row[f"cosine_{m}"] = gaps[key], cosine[key]
             self.history.append(row)
         self._latest = {"step": self.step, "values": {n: v[0] for n, v in values.items()}, "gaps": gaps,
-                        "cosine": cosine, "gradient_variance": variance}
+                        "cosine": cosine, "gradient_variance": variance, "gradient_variance_se": variance_se,
+                        "variance_ratio": stats["ratio"], "probe_batches": stats["batches"]}
         return self._latest
 
-    def gradient_stats(self) -> tuple[dict, dict]:
-        """(name -> variance over batches of the gradient of its objective on the scale,
-        "a|b" -> mean cosine between a's and b's gradients on the same batch). In exact mode
-        the one batch is the expectation: variance 0, the cosine of the exact gradients."""
+    def gradient_stats(self) -> dict:
+        """The gradients' statistics over probe batches (core/stats.py; docs/math.md, "Gradient
+        noise"): "variance" and "variance_se" (name -> the variance over batches of its
+        objective's gradient on the scale, and its standard error), "cosine" ("a|b" -> mean
+        cosine between a's and b's gradients on the same batch), "ratio" (Var grad DSM /
+        Var grad ESM_qsigma at one run's parameters, its standard error and that run's name:
+        the price of not knowing the score, free of sigma's scale) and "batches". Probe
+        batches (a stream of their own) are drawn until every variance is known to 10%, or
+        ``max_probes``. In exact mode the one batch is the expectation: variances 0, the
+        cosines of the exact gradients, no ratio."""
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's parameters may be huge
             return self._gradient_stats()
 
-    def _gradient_stats(self) -> tuple[dict, dict]:
-        cfg = self.config
+    def _ratio_at(self) -> str | None:
+        """Whose parameters the DSM / ESM_qsigma variance ratio is taken at: DSM's run, else
+        the first of the q_sigma objectives (None for the clean ones)."""
+        if "dsm" in self.names:
+            return "dsm"
+        return next((n for n in self.names if n in SIGMA_GROUP), None)
+
+    def _gradient_stats(self) -> dict:
+        cfg, names = self.config, self.names
         if self.exact:
             fns = self._step_batches()
-            g = {n: [fns[n][0](self.runs[n].theta, fns[n][1])[1] * loss_scale(n, cfg.sigma)] for n in self.names}
-        else:
-            rng = streams.stream(cfg.seed, streams.PROBES, self.step)
-            g = {n: [] for n in self.names}
-            for _ in range(self.probes):
-                shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng, self._table)
-                batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
-                for n in self.names:
-                    g[n].append(self._grads[n](self.runs[n].theta, batches[n])[1] * loss_scale(n, cfg.sigma))
-        g = {n: np.array(v, dtype=float) for n, v in g.items()}
-        variance = {n: gradient_variance(v) if not self.exact else 0.0 for n, v in g.items()}
-        cosine = {_pair(a, b): mean_cosine(g[a], g[b]) for a, b in combinations(self.names, 2)}
-        return variance, cosine
+            g = {n: np.array([fns[n][0](self.runs[n].theta, fns[n][1])[1] * loss_scale(n, cfg.sigma)])
+                 for n in names}
+            zero = {n: 0.0 for n in names}
+            cosine = {_pair(a, b): mean_cosine(g[a], g[b]) for a, b in combinations(names, 2)}
+            return {"variance": zero, "variance_se": dict(zero), "cosine": cosine, "ratio": None, "batches": 1}
+        rng = streams.stream(cfg.seed, streams.PROBES, self.step)
+        at = self._ratio_at()
+        wanted = tuple(dict.fromkeys(names + (RATIO if at else ())))
+
+        def draw() -> dict:
+            shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng, self._table)
+            batches = views(shared, wanted, self.data, cfg.sigma, self._dtype, self.data_score)
+            out = {n: self._grads[n](self.runs[n].theta, batches[n])[1] * loss_scale(n, cfg.sigma) for n in names}
+            for n in RATIO if at else ():  # both at the one run's parameters, on this batch
+                out["@" + n] = out[n] if n == at else self._grads[n](self.runs[at].theta, batches[n])[1]
+            return out
+
+        g = probe(draw, self.probes, self.max_probes)
+        variance = {n: gradient_variance(g[n]) for n in names}
+        variance_se = {n: gradient_variance_se(g[n]) for n in names}
+        cosine = {_pair(a, b): mean_cosine(g[a], g[b]) for a, b in combinations(names, 2)}
+        ratio = (*variance_ratio(g["@dsm"], g["@esm-sigma"]), at) if at else None
+        return {"variance": variance, "variance_se": variance_se, "cosine": cosine, "ratio": ratio,
+                "batches": len(g[names[0]])}
 
     # --- views ------------------------------------------------------------------------------
 
@@ -288,6 +330,8 @@ class Comparison:
             gaps={k: _ro(np.array(v, dtype=float).reshape(-1, 2)) for k, v in self.gap_history.items()},
             cosine=dict(latest["cosine"]),
             gradient_variance=dict(latest["gradient_variance"]),
+            gradient_variance_se=dict(latest.get("gradient_variance_se", {})),
+            variance_ratio=latest.get("variance_ratio"), probe_batches=latest.get("probe_batches", 0),
             dim=self.dim, points=self.points, fields=fields, data_field=target, train_seconds=self.train_seconds,
             messages={n: r.message for n, r in self.runs.items()},
         )

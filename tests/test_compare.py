@@ -12,8 +12,10 @@ from smtui.core.compare import Comparison
 from smtui.core.compare_batches import CLEAN_GROUP, check_objectives, scale_name
 from smtui.core.config import Config
 from smtui.core.errors import UserError
+from smtui.core.evaluation import PAIRS
 from smtui.core.fused import pack, unpack
 from smtui.core.objectives import OBJECTIVES, draw_batch
+from smtui.core.parzen import parzen_score
 from smtui.core.stats import gradient_variance, relative_gap
 from smtui.core.trainer import Trainer
 
@@ -119,9 +121,11 @@ def test_gradient_variance_is_exactly_that_of_the_probe_batches():
     autograd definition (not the fused primitives the engine uses)."""
     cfg = Config(**SMALL, eval_every=1000)
     names = ["esm-sigma", "dsm", "dae"]
-    c = Comparison(cfg, names, probes=6)
+    c = Comparison(cfg, names, probes=6, max_probes=6)
     c.train(15)
-    variance, cosine = c.gradient_stats()
+    stats = c.gradient_stats()
+    variance, cosine = stats["variance"], stats["cosine"]
+    assert stats["batches"] == 6
     per = {n: [] for n in names}
     for n in names:
         rng = np.random.default_rng([cfg.seed, 0x9A0B, c.step])
@@ -146,13 +150,56 @@ def test_reported_gradient_variance_matches_a_fresh_direct_estimate():
     cfg = Config(**SMALL, eval_every=1000)
     c = Comparison(cfg, ["dsm", "ism-sigma"], probes=300)
     c.train(10)
-    variance, _ = c.gradient_stats()
+    variance = c.gradient_stats()["variance"]
     rng = np.random.default_rng(99)
     for n in ("dsm", "ism-sigma"):
         gs = np.array([grad(lambda t, b, n=n: OBJECTIVES[n].loss(unpack(t, 2), b, cfg.sigma, cfg.lam))(
             c.runs[n].theta, draw_batch(n, c.data, cfg.batch, cfg.sigma, rng)) for _ in range(600)])
         direct = gradient_variance(gs)
         assert variance[n] == pytest.approx(direct, rel=0.25), n
+
+
+def test_each_gradient_variances_standard_error_matches_its_spread_over_40_probe_streams():
+    """At fixed parameters, 40 independent probe streams (the stream is the step's): each
+    run's variance scatters by its reported standard error (spread / median SE within
+    0.75-1.33: a 40-sample spread is itself known to ~11%), every one known to 10% or at the
+    cap, and the DSM / ESM_qsigma ratio at DSM's parameters likewise."""
+    c = Comparison(Config(**SMALL, eval_every=1000), ["esm-sigma", "dsm", "ism-sigma"])
+    c.train(30)
+    stats = []
+    for k in range(40):
+        c.step = 1000 + k  # a fresh probe stream, the same parameters
+        stats.append(c.gradient_stats())
+    for n in c.names:
+        values = np.array([s["variance"][n] for s in stats])
+        ses = np.array([s["variance_se"][n] for s in stats])
+        assert 0.75 <= values.std(ddof=1) / np.median(ses) <= 1.33, n
+        assert all(se / v <= 0.1 or s["batches"] == c.max_probes for s, v, se in zip(stats, values, ses))
+    ratios = np.array([s["ratio"][0] for s in stats])
+    assert all(s["ratio"][2] == "dsm" for s in stats)
+    assert 0.75 <= ratios.std(ddof=1) / np.median([s["ratio"][1] for s in stats]) <= 1.33
+    assert ratios.mean() >= 1.0  # DSM's gradient is ESM_qsigma's plus noise of mean zero (docs/math.md)
+
+
+def test_the_variance_ratio_is_taken_at_one_theta_on_the_same_batches():
+    """Recomputed here: DSM's and ESM_qsigma's gradients, both at the DSM run's parameters,
+    on the comparison's probe batches (the ESM_qsigma run's own parameters differ)."""
+    cfg = Config(**SMALL, eval_every=1000)
+    c = Comparison(cfg, ["dsm", "ism-sigma", "esm-sigma"], probes=8, max_probes=8)
+    c.train(40)
+    ratio, se, at = c.gradient_stats()["ratio"]
+    rng = np.random.default_rng([cfg.seed, 0x9A0B, c.step])
+    theta = c.runs["dsm"].theta
+    per = {"dsm": [], "esm-sigma": []}
+    for _ in range(8):
+        x = c.data[rng.integers(0, len(c.data), cfg.batch)]
+        xt = x + cfg.sigma * rng.standard_normal(x.shape)
+        batches = {"dsm": {"x": x, "xt": xt}, "esm-sigma": {"x": xt, "target": parzen_score(xt, c.data, cfg.sigma)}}
+        for n, b in batches.items():
+            per[n].append(grad(lambda t, n=n, b=b: OBJECTIVES[n].loss(unpack(t, 2), b, cfg.sigma, cfg.lam))(theta))
+    direct = gradient_variance(np.array(per["dsm"])) / gradient_variance(np.array(per["esm-sigma"]))
+    assert at == "dsm" and se > 0 and ratio == pytest.approx(direct, rel=1e-8)
+    assert Comparison(Config(n_train=64, hidden=8), ["esm", "ism"]).gradient_stats()["ratio"] is None
 
 
 @pytest.mark.parametrize("names, words", [
@@ -212,7 +259,7 @@ def test_exact_mode_beyond_quadrature_and_for_the_clean_objectives_says_what_it_
     pts = rng.normal(size=(80, 3))
     c = Comparison(Config(data_path="cloud.csv", hidden=8), ["dsm", "esm-sigma"], exact=True, points=pts)
     batches, note = c.exact_batches()
-    assert "Monte Carlo" in note and len(batches["dsm"]["x"]) == 4096
+    assert "Monte Carlo" in note and len(batches["dsm"]["x"]) == PAIRS
     c.train(3)
     assert all(r.status == "ok" for r in c.runs.values())
     clean = Comparison(Config(n_train=64, hidden=8), ["esm", "ism"], exact=True)
