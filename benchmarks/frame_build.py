@@ -27,8 +27,8 @@ from smtui.core.config import Config
 from smtui.core.trainer import MAX_MARKS, Trainer
 from smtui.tui.render import frames
 from smtui.tui.render import report as render
+from smtui.tui.render.status import status_text
 from smtui.tui.runner.protocol import Report, grid_shape, pack, unpack
-from smtui.tui.screens.status import status_text
 
 BUDGET_MS = 30.0  # issue 4: every frame at 120x40
 BUDGET_SIZE = "120x40"

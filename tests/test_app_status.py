@@ -14,10 +14,10 @@ from test_app import FAST, notes, settled, status, until_config, wait_for
 from textual import events
 
 from smtui.tui.app import SMApp
+from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner.protocol import Save
 from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import QuitPrompt
-from smtui.tui.screens.status import STALL_AFTER
 
 
 def keybar(app) -> str:

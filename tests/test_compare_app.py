@@ -29,7 +29,7 @@ def screen_settled(s: CompareScreen, step=None) -> bool:
     return (isinstance(r, CompareReport) and not r.training and not r.busy
             and r.acked >= s.runner.sent and (step is None or r.snapshot.step == step)
             and all(len(c) and c[-1, 0] == r.snapshot.step for c in r.snapshot.curves.values())
-            and s.drawn == r.snapshot.step and s.grid_matches() and not s.render_errors)
+            and s.drawn == (r.snapshot.step, r.snapshot.step) and s.grid_matches() and not s.render_errors)
 
 
 async def open_settled(app, pilot) -> CompareScreen:
@@ -184,3 +184,17 @@ def test_the_status_line_and_the_table_say_which_runs_diverged():
     c.runs["dae"].status = "diverged"
     line = cr.status_text(CompareReport(snapshot=c.snapshot())).plain
     assert "every run diverged" in line and "r re-initialises" in line
+
+
+def test_the_status_line_fits_the_width_by_dropping_the_least_needed_parts_whole():
+    from smtui.tui.runner.protocol import CompareReport
+
+    c = Comparison(FAST, ["dsm", "dae"])
+    c.evaluate()
+    busy = CompareReport(snapshot=c.snapshot(), training=False, busy="evaluating", steps_per_second=123.4)
+    full = cr.status_text(busy).plain
+    assert all(part in full for part in ("step 0", "123.4 steps/s", "minibatch", "space trains", "evaluating…"))
+    idle = CompareReport(snapshot=c.snapshot(), training=False, busy="", steps_per_second=123.4)
+    for width in range(20, 121):
+        line = cr.status_text(idle, width=width).plain
+        assert len(line) <= width and line.startswith("step 0") and "❚❚ paused" in line and "…" not in line

@@ -15,6 +15,7 @@ import pytest
 
 from smtui.core.config import Config
 from smtui.core.errors import UserError
+from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner import runner as runner_module
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
 from smtui.tui.runner.loop import RATE_WINDOW, Job, Loop, RateWindow, working_seconds
@@ -34,7 +35,6 @@ from smtui.tui.runner.protocol import (
 )
 from smtui.tui.runner.runner import Runner
 from smtui.tui.runner.trainer_job import TrainerJob, TrainerSetup
-from smtui.tui.screens.status import STALL_AFTER
 
 SMALL = Config(n_train=64, seed=0)
 

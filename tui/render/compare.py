@@ -15,6 +15,7 @@ from smtui.core.trainer import FieldSnapshot
 from smtui.tui.render import field, frames, plot
 from smtui.tui.render.frames import Job, Panels
 from smtui.tui.render.numbers import g as _g
+from smtui.tui.render.status import fit
 from smtui.tui.runner.protocol import CompareReport, Progress
 
 VIEWS = ("model score", "difference", "model density")  # of the main screen's (field.VIEWS)
@@ -138,56 +139,56 @@ def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     return plot.text(fig)
 
 
-def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0) -> Text:
+def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0) -> list[tuple[str, str, int]]:
     """step · steps/s · mode · state (which runs diverged, by the trainer's rule), saying
-    what to press next; ``report`` a CompareReport, or what the job does while it is built;
-    ``silent``: seconds the stalled trainer has said nothing (0 when it is not stalled)."""
-    t = Text(no_wrap=True, overflow="ellipsis", end="")
+    what to press next, as (text, style, rank) parts for ``smtui.tui.render.status.fit``;
+    ``report`` a CompareReport, or what the job does while it is built; ``silent``: seconds
+    the stalled trainer has said nothing (0 when it is not stalled)."""
     if stopped:
-        t.append(f"✗ {stopped} — escape returns to the main screen", style="bold red")
-        return t
+        return [(f"✗ {stopped}", "bold red", 0), (" — escape returns to the main screen", "bold red", 1)]
     if not isinstance(report, CompareReport):
-        t.append("compare · starting…" + (f" {report.busy}…" if report is not None and report.busy else ""))
-        return t
+        return [("compare · starting…" + (f" {report.busy}…" if report is not None and report.busy else ""), "", 0)]
     snap = report.snapshot
     rate = f"{report.steps_per_second:,.1f} steps/s" if report.steps_per_second else "— steps/s"
     mode = "exact (slow: the expectation each step)" if snap.exact else f"minibatch {snap.config.batch}"
-    t.append(f"step {snap.step:,}", style="bold")
-    t.append(f" · {rate} · {mode} · ")
+    parts = [(f"step {snap.step:,}", "bold", 0), (f" · {rate}", "", 1), (f" · {mode}", "", 2), (" · ", "", 0)]
     if silent:
-        t.append(f"⚠ stalled: no word from the compare trainer for {silent:.0f} s", style="bold red")
-        t.append(" (process stopped or starved of CPU; escape returns)")
-        return t
+        return parts + [(f"⚠ stalled: no word from the compare trainer for {silent:.0f} s", "bold red", 0),
+                        (" (process stopped or starved of CPU; escape returns)", "", 3)]
     diverged = [n for n in snap.objectives if snap.status.get(n, "ok") != "ok"]
     if len(diverged) == len(snap.objectives):
-        t.append("✗ every run diverged", style="bold red")
-        t.append(" — r re-initialises")
+        parts += [("✗ every run diverged", "bold red", 0), (" — r re-initialises", "", 1)]
     else:
         if diverged:
-            t.append(f"✗ {', '.join(diverged)} diverged", style="bold red")
-            t.append(" · ")
+            parts += [(f"✗ {', '.join(diverged)} diverged", "bold red", 0), (" · ", "", 0)]
         if report.training:
-            t.append("▶ training", style="bold green")
-            t.append(" — space pauses")
+            parts += [("▶ training", "bold green", 0), (" — space pauses", "", 3)]
         else:
-            t.append("❚❚ paused", style="bold yellow")
-            t.append(" — space trains")
+            parts += [("❚❚ paused", "bold yellow", 0), (" — space trains", "", 1)]
     if report.busy:
-        t.append(f" · {report.busy}…", style="italic")
-    return t
+        parts.append((f" · {report.busy}…", "italic", 2))
+    return parts
+
+
+def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0, width: int = 200) -> Text:
+    """The compare screen's status line for ``width`` cells, fitted as the main screen's is:
+    the least needed parts go first, whole."""
+    return fit(status_parts(report, stopped, silent), width)
 
 
 def frame(snap: CompareSnapshot, view: int, sizes: dict[str, tuple[int, int]], shown: dict | None = None,
           colour: bool = True) -> Panels:
     """The compare screen's frame (by the one panel builder, ``smtui.tui.render.frames``):
-    the curves, the table, the gaps and one small multiple per run."""
+    the curves, the table, the gaps and one small multiple per run; built from (step, the
+    step last evaluated), as the main screen's frames are."""
     size = lambda wid: sizes.get(wid, (0, 0))  # noqa: E731
     jobs = {"cmp-curves": Job(curves_panel, (snap, *size("cmp-curves"))),
             "cmp-table": Job(table_panel, (snap, *size("cmp-table"))),
             "cmp-gaps": Job(gaps_panel, (snap, *size("cmp-gaps")))}
     for i, name in enumerate(snap.objectives):
         jobs[f"cmp-field-{i}"] = Job(multiple_panel, (snap, name, view, *size(f"cmp-field-{i}"), colour))
-    return frames.panels(jobs, sizes, shown, snap.step, view)
+    evaluated = max((int(c[-1, 0]) for c in snap.curves.values() if len(c)), default=None)
+    return frames.panels(jobs, sizes, shown, (snap.step, evaluated), view)
 
 
 ABOUT = (

@@ -26,6 +26,7 @@ from smtui.core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.tui.render import compare as cr
+from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
 from smtui.tui.runner.loop import Job
 from smtui.tui.runner.protocol import (
@@ -47,7 +48,6 @@ from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import COMPARE_KEYS, LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from smtui.tui.screens.main import COMPACT_BELOW
 from smtui.tui.screens.panel import PlotPanel
-from smtui.tui.screens.status import STALL_AFTER
 
 
 class CompareReportArrived(Message):
@@ -257,8 +257,8 @@ class CompareScreen(Drawing, Screen):
         shorts = {"toggle_training": "pause" if self.training else "train",
                   "exact": "minibatch" if self.exact else "exact"}
         try:
-            self.query_one("#cmp-status", Static).update(cr.status_text(self.report, self.stopped, self.silent),
-                                                         layout=False)
+            self.query_one("#cmp-status", Static).update(
+                cr.status_text(self.report, self.stopped, self.silent, self.app.size.width - 2), layout=False)
             self.query_one("#cmp-keys", Static).update(
                 COMPARE_KEYS.footer(self.app.size.width, frozenset({"step"} if self.training else ()), shorts),
                 layout=False)

@@ -24,6 +24,7 @@ from textual.widgets import Static
 from smtui.core.config import Config
 from smtui.tui.render import frames
 from smtui.tui.render import report as render
+from smtui.tui.render.status import STALL_AFTER, status_text
 from smtui.tui.runner.loop import RATE_WINDOW, Job
 from smtui.tui.runner.protocol import Command, Grid, Report
 from smtui.tui.runner.runner import Runner
@@ -33,7 +34,6 @@ from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
 from smtui.tui.screens.panel import PlotPanel
-from smtui.tui.screens.status import STALL_AFTER, status_text
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)

@@ -1,6 +1,6 @@
-"""The status line: step, smoothed steps/s, training time and the state with what to do
-next, fitted to the terminal's width by dropping the least needed parts whole (never cut
-mid-word)."""
+"""The main screen's status line: step, smoothed steps/s, training time and the state with
+what to do next, fitted to the terminal's width by dropping the least needed parts whole
+(never cut mid-word; ``fit`` does the same for the compare screen's line)."""
 
 from __future__ import annotations
 
