@@ -17,7 +17,6 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Static
@@ -35,7 +34,6 @@ from smtui.tui.runner.protocol import (
     Configure,
     Exact,
     Grid,
-    Notice,
     Pause,
     Progress,
     Reinit,
@@ -47,25 +45,8 @@ from smtui.tui.runner.runner import Runner
 from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import COMPARE_KEYS, LR_FACTOR, SIGMA_FACTOR, step_on_ladder
 from smtui.tui.screens.main import COMPACT_BELOW
+from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
 from smtui.tui.screens.panel import PlotPanel
-
-
-class CompareReportArrived(Message):
-    """A newer compare report waits in the runner."""
-
-
-class CompareNoticeArrived(Message):
-    def __init__(self, notice: Notice) -> None:
-        super().__init__()
-        self.notice = notice
-
-
-class CompareStopped(Message):
-    """The compare trainer ended without being asked to."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
 
 
 def validate(config: Config, objectives) -> tuple[str, ...]:
@@ -102,9 +83,9 @@ class CompareScreen(Drawing, Screen):
         self._ladders: dict = {}  # where the +/- and [/] keys are (keys.step_on_ladder)
         self._grid_sent: tuple[int, int] | None = None
         self.runner = Runner(
-            job, self._setup(), mode=mode, on_report=lambda: self.post_message(CompareReportArrived()),
-            on_notice=lambda n: self.post_message(CompareNoticeArrived(n)),
-            on_stopped=lambda why: self.post_message(CompareStopped(why)))
+            job, self._setup(), mode=mode, on_report=lambda: self.post_message(ReportArrived()),
+            on_notice=lambda n: self.post_message(NoticeArrived(n)),
+            on_stopped=lambda why: self.post_message(TrainerStopped(why)))
 
     def _setup(self) -> CompareSetup:
         """The setup as it stands now (a restart starts from it)."""
@@ -219,7 +200,7 @@ class CompareScreen(Drawing, Screen):
 
     # --- the trainer's reports and words, and the lines ------------------------------------------
 
-    def on_compare_report_arrived(self, _: CompareReportArrived) -> None:
+    def on_report_arrived(self, _: ReportArrived) -> None:
         report = self.runner.take_latest()
         if report is None or not self.is_attached:
             return
@@ -228,14 +209,14 @@ class CompareScreen(Drawing, Screen):
             self.config, self.exact = report.snapshot.config, report.snapshot.exact
         self.report = report
 
-    def on_compare_notice_arrived(self, message: CompareNoticeArrived) -> None:
+    def on_notice_arrived(self, message: NoticeArrived) -> None:
         n = message.notice
         self.notify(n.text, title="compare", severity="error" if n.level in ("error", "refused", "unstartable")
                     else "information", timeout=10)
         if n.level == "error":
             self.training = False
 
-    def on_compare_stopped(self, message: CompareStopped) -> None:
+    def on_trainer_stopped(self, message: TrainerStopped) -> None:
         """Start a compare trainer that died again (the runner does, once in RESTART_QUIET
         seconds) from the setup as it stands, at step 0; else say it stopped."""
         self.training = False

@@ -1,4 +1,5 @@
-"""The Textual messages: trainer reports and built panels travelling to the screens.
+"""The Textual messages: a runner's reports, notices and stops, and built panels, travelling
+to the screen that owns them (the main screen and the compare screen alike).
 
 (Commands and reports themselves live in ``smtui.tui.runner.protocol``, free of Textual, because
 the trainer process imports them.)"""
@@ -24,7 +25,7 @@ class NoticeArrived(Message):
 
 
 class TrainerStopped(Message):
-    """The trainer process ended without being asked to."""
+    """The screen's trainer (process or thread) ended without being asked to."""
 
     def __init__(self, reason: str) -> None:
         super().__init__()
