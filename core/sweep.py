@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -32,6 +31,7 @@ from smtui.core.run import objective_gradient
 from smtui.core.stats import gradient_variance, mean_gradient_norm2
 from smtui.core.text import quoted
 from smtui.core.trainer import Trainer
+from smtui.core.workers import end_pool, process_pool
 
 MAX_SIGMAS = 64
 MAX_SEEDS = 64
@@ -126,14 +126,18 @@ def gradient_noise(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tuple[f
     return gradient_variance(grads), mean_gradient_norm2(grads)
 
 
-def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> dict:
+CHUNK = 25  # steps between checks of ``stop`` in a run: a stop is seen within a fraction of a second
+
+
+def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> dict | None:
     """Train one configuration for ``steps`` steps and measure it. Deterministic in its
-    arguments (wall_seconds aside). Setting ``stop`` cuts the training short (the caller
-    drops the result)."""
+    arguments (wall_seconds aside). Setting ``stop`` cuts the training short: None."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     trainer = Trainer(config)
-    while trainer.step < steps and trainer.status == "ok" and not (stop is not None and stop.is_set()):
-        trainer.train(min(1000, steps - trainer.step), evaluate=False)
+    while trainer.step < steps and trainer.status == "ok":
+        if stop is not None and stop.is_set():
+            return None
+        trainer.train(min(CHUNK, steps - trainer.step), evaluate=False)
     with np.errstate(over="ignore", invalid="ignore"):
         figs = trainer.evaluate()
         var, mean_sq = gradient_noise(trainer)
@@ -150,11 +154,6 @@ def _run_from_dict(fields: dict, steps: int) -> dict:
     return run_one(Config(**fields), steps)
 
 
-def _worker_ignores_ctrl_c() -> None:
-    """A worker shares the terminal's ctrl+c with its caller, who decides (``stop``)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -162,64 +161,96 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class SweepStopped(Exception):
-    """The caller asked the sweep to stop (``stop`` was set); ``done`` runs had finished."""
+class SweepEnded(Exception):
+    """The sweep ended before every run: ``results`` holds the runs that finished (whole,
+    sorted as a finished sweep's), ``total`` how many were planned."""
 
-    def __init__(self, done: int = 0) -> None:
-        super().__init__(f"stopped after {done} runs")
-        self.done = done
+    def __init__(self, message: str, results: list[dict], total: int) -> None:
+        super().__init__(message)
+        self.results, self.total = results, total
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+
+class SweepStopped(SweepEnded):
+    """The caller asked the sweep to stop (``stop`` was set)."""
+
+    def __init__(self, results: list[dict], total: int) -> None:
+        super().__init__(f"stopped after {len(results)} of {total} runs", results, total)
+
+
+class SweepFailed(SweepEnded):
+    """A worker process ended while running (killed, out of memory): said in one line."""
+
+
+WORKER_LOST = "a worker process ended unexpectedly (killed, or out of memory?)"
+
+
+class _WorkerLost(Exception):
+    pass
 
 
 def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
-              stop: threading.Event | None = None) -> list[dict]:
-    """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1: this process);
-    ``progress(done, total, result)`` is called as each run ends, in this process. Setting
-    ``stop`` drops the runs not finished, ends those under way and raises SweepStopped."""
-    results = []
-    if jobs <= 1 or len(configs) == 1:
-        for cfg in configs:
-            if stop is not None and stop.is_set():
-                raise SweepStopped(len(results))
-            result = run_one(cfg, steps, stop)
-            if stop is not None and stop.is_set():
-                raise SweepStopped(len(results))
-            results.append(result)
-            if progress:
-                progress(len(results), len(configs), results[-1])
-        return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
-    import multiprocessing
+              stop: threading.Event | None = None, in_process: bool = True) -> list[dict]:
+    """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1 with ``in_process``:
+    this process); ``progress(done, total, result)`` is called as each run ends, in this
+    process. Setting ``stop`` ends the runs under way at once (workers too) and raises
+    SweepStopped with the finished runs; a worker that dies raises SweepFailed."""
+    results: list[dict] = []
 
-    # forkserver/spawn, never fork: the caller may have threads (the app's UI).
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(configs)), mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_ignores_ctrl_c)
+    def finished(result: dict) -> None:
+        results.append(result)
+        if progress:
+            progress(len(results), len(configs), result)
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    if in_process and (jobs <= 1 or len(configs) == 1):
+        for cfg in configs:
+            if stopped():
+                break
+            result = run_one(cfg, steps, stop)
+            if result is not None:
+                finished(result)
+    else:
+        try:
+            _in_workers(configs, steps, min(jobs, len(configs)), finished, stopped)
+        except _WorkerLost:
+            raise SweepFailed(WORKER_LOST, _in_order(results), len(configs)) from None
+    results = _in_order(results)
+    if len(results) < len(configs):  # stopped
+        raise SweepStopped(results, len(configs))
+    return results
+
+
+def _in_workers(configs: list[Config], steps: int, jobs: int, finished, stopped) -> None:
+    """Every run in worker processes; returns early (workers ended) once ``stopped()``."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = process_pool(jobs)
     try:
         pending = {pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs}
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        while pending and not stopped():
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for fut in done:
-                results.append(fut.result())
-                if progress:
-                    progress(len(results), len(configs), results[-1])
-            if stop is not None and stop.is_set():
-                raise SweepStopped(len(results))
-    except BaseException:  # stopped, ctrl+c, a run failed: no worker outlives the sweep
-        _end_workers(pool)
+                finished(fut.result())
+    except BrokenProcessPool:
+        end_pool(pool)
+        raise _WorkerLost from None
+    except BaseException:  # a run failed, a second ctrl+c: no worker outlives the sweep
+        end_pool(pool)
         raise
-    pool.shutdown(wait=True)
+    if stopped():
+        end_pool(pool)
+    else:
+        pool.shutdown(wait=True)
+
+
+def _in_order(results: list[dict]) -> list[dict]:
     return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
-
-
-def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel the runs not started and end those under way (their results would be dropped),
-    rather than wait for the longest of them at exit."""
-    if hasattr(pool, "terminate_workers"):  # Python 3.14
-        pool.terminate_workers()
-        return
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
-        process.terminate()
 
 
 def summarise(results: list[dict]) -> list[dict]:

@@ -16,6 +16,8 @@ from smtui.core.names import DISTRIBUTIONS, DTYPES, OBJECTIVES, OPTIMIZERS
 from smtui.core.text import QUOTE_LIMIT, shown, visible
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_FAILED = 1  # the work could not go on (a sweep's worker process was killed)
+EXIT_TERMINATED = 143  # stopped by SIGTERM (128 + 15), as a shell reports it
 
 
 class Parser(argparse.ArgumentParser):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from smtui.core.errors import UserError
@@ -100,7 +101,27 @@ def _drop_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    _quiet_shutdown()
+    sys.exit(code)
+
+
+def _quiet_shutdown() -> None:
+    """From here the interpreter only shuts down (joins the threads and processes it
+    started): a ctrl+c now ends it at once, with no traceback from its exit handlers."""
+
+    def now(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+
+    try:
+        signal.signal(signal.SIGINT, now)
+    except ValueError:  # not the main thread
+        pass
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 
 
 class Stop:
-    """Asked by the first ctrl+c; ``event`` for work that waits on a threading.Event."""
+    """Asked by the first ctrl+c (or SIGTERM, where taken); ``event`` for work that waits on
+    a threading.Event, ``signal`` the signal that asked."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.signal: int | None = None
 
     @property
     def asked(self) -> bool:
@@ -27,23 +29,27 @@ class Stop:
 
 
 @contextlib.contextmanager
-def stop_on_ctrl_c() -> Iterator[Stop]:
-    """While inside: the first ctrl+c sets the Stop, the next raises KeyboardInterrupt."""
+def stop_on_ctrl_c(term: bool = False) -> Iterator[Stop]:
+    """While inside: the first ctrl+c sets the Stop, the next raises KeyboardInterrupt.
+    ``term``: SIGTERM sets the Stop too (a second one ends the process as SIGTERM does)."""
     stop = Stop()
 
     def first(signum, frame):
+        stop.signal = stop.signal or signum
         stop.event.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
 
+    taken = (signal.SIGINT, signal.SIGTERM) if term else (signal.SIGINT,)
     try:
-        previous = signal.signal(signal.SIGINT, first)
-    except ValueError:  # not the main thread: ctrl+c is not ours to handle
+        previous = {sig: signal.signal(sig, first) for sig in taken}
+    except ValueError:  # not the main thread: signals are not ours to handle
         yield stop
         return
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 Show = Callable[..., None]  # show(completed, note="")

@@ -4,15 +4,18 @@ a progress bar while they run, then a table and plots of what sigma buys and cos
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
 from smtui.core.errors import UserError
 from smtui.core.io import rows_to_csv, to_json
 from smtui.core.outputs import write, write_each
+from smtui.core.reading import name
 from smtui.core.sweep import (
     MAX_SEEDS,
-    SweepStopped,
+    SweepEnded,
+    SweepFailed,
     default_jobs,
     parse_sigmas,
     run_sweep,
@@ -21,9 +24,11 @@ from smtui.core.sweep import (
 )
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
+    EXIT_TERMINATED,
     Parser,
     add_setup_options,
     config_from_args,
@@ -54,7 +59,8 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     o.add_argument("--csv", metavar="PATH", help="write one row per run as CSV")
     p.epilog = ("Every output is checked before the first run. Exit status: 0 ok, 2 bad input, 3 a run diverged "
                 "(its figures are still reported), 4 an output could not be written (each said on stderr; the "
-                "others are written), 130 interrupted (ctrl+c: the runs not finished are dropped, nothing written).")
+                "others are written), 130 interrupted (ctrl+c; 143 SIGTERM: the runs under way are ended, the "
+                "finished ones written, marked partial), 1 a worker process was killed (the same).")
     return p
 
 
@@ -73,25 +79,35 @@ def main(argv: list[str]) -> int:
     planned = plan_outputs(args, inputs_of(args, base.data_path))
     configs = sweep_configs(base, sigmas, args.seeds)
     wall0 = time.perf_counter()
-    try:
-        results = _run(configs, args.steps, jobs)
-    except SweepStopped as stopped:
-        print(f"smtui: interrupted after {stopped.done} of {len(configs)} runs; nothing written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    ended = None
+    with stop_on_ctrl_c(term=True) as stop:
+        try:
+            results = _run(configs, args.steps, jobs, stop)
+        except SweepEnded as exc:
+            ended, results = exc, exc.results
     summary = summarise(results)
     result = {
         "config": {k: v for k, v in base.to_dict().items() if k not in ("sigma", "seed", "eval_every")},
         "sigmas": sigmas, "seeds": [base.seed + k for k in range(args.seeds)], "steps": args.steps,
-        "jobs": jobs, "wall_seconds": time.perf_counter() - wall0, "runs": results, "summary": summary,
+        "jobs": jobs, "wall_seconds": time.perf_counter() - wall0, "partial": ended is not None,
+        "planned_runs": len(configs), "runs": results, "summary": summary,
     }
+    if ended is not None and not results:
+        planned = []  # nothing finished: nothing to write
     # Each output on its own: one failure (a full disk, a FIFO with no reader) is one line and
     # leaves the others written.
+    written = []
     failures = write_each(planned, lambda out: write(out, to_json(result) if out.flag == "--json"
-                                                     else rows_to_csv(results)))
-    if args.json != "-":
-        _show(summary, base.is_analytic)
+                                                     else rows_to_csv(results)), written)
+    if args.json != "-" and results:
+        _show(summary, base.is_analytic, partial=ended is not None)
+    if ended is not None:
+        print(_ended_line(ended, stop.signal, written), file=sys.stderr)
     for line in failures:
         print(f"smtui: error: {one_line(line)}", file=sys.stderr)
+    if ended is not None:
+        return (EXIT_FAILED if isinstance(ended, SweepFailed) else
+                EXIT_TERMINATED if stop.signal == signal.SIGTERM else EXIT_INTERRUPTED)
     diverged = sum(r["status"] != "ok" for r in results)
     if diverged:
         print(f"smtui: diverged: {diverged} of {len(results)} runs (try a smaller --lr or larger sigmas)",
@@ -101,24 +117,38 @@ def main(argv: list[str]) -> int:
     return EXIT_DIVERGED if diverged else EXIT_OK
 
 
-def _run(configs, steps: int, jobs: int) -> list[dict]:
-    """Every run, with the progress line; the first ctrl+c drops the runs not finished."""
+def _ended_line(ended: SweepEnded, signum: int | None, written: list) -> str:
+    """One line: why the sweep ended early, how far it got, and where the finished runs went."""
+    if isinstance(ended, SweepFailed):
+        why = f"smtui: error: {ended}"
+    else:
+        why = "smtui: terminated" if signum == signal.SIGTERM else "smtui: interrupted"
+    where = " and ".join(name(o.given) if o.path else "stdout" for o in written)
+    kept = f"the {ended.done} finished written to {where} (partial)" if written else "nothing written"
+    return one_line(f"{why} after {ended.done} of {ended.total} runs; {kept}")
+
+
+def _run(configs, steps: int, jobs: int, stop) -> list[dict]:
+    """Every run, with the progress line; the first ctrl+c or SIGTERM ends the runs under way."""
 
     def progress(done: int, total: int, r: dict) -> None:
         show(done, f"done sigma={r['sigma']:.3g} seed={r['seed']}")
 
     start = f"{len(configs)} runs x {steps:,} steps"
-    with stop_on_ctrl_c() as stop, progress_line("sweep", len(configs), 0, start) as show:
+    with progress_line("sweep", len(configs), 0, start) as show:
         return run_sweep(configs, steps, jobs, progress, stop.event)
 
 
-def _show(summary: list[dict], analytic: bool) -> None:
+def _show(summary: list[dict], analytic: bool, partial: bool = False) -> None:
     from rich.console import Console
 
     from smtui.tui.render.sweep import plots, summary_table
 
     console = Console()
-    console.print(summary_table(summary, analytic))
+    table = summary_table(summary, analytic)
+    if partial:
+        table.title = f"partial (the runs that finished): {table.title}"
+    console.print(table)
     width = max(40, min(console.width, 100))
     for text in plots(summary, analytic, width, 14):
         console.print(text)

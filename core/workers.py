@@ -1,0 +1,120 @@
+"""The worker processes of a sweep on this machine: a process pool whose workers never
+outlive the process that started them, and are ended at once when it stops.
+
+- A worker ignores the terminal's ctrl+c (it reaches the whole process group): the sweep's
+  process decides, and ends the workers itself (``end_pool``).
+- A worker dies with its parent, whatever ends the parent (SIGKILL included), two ways:
+  the kernel's parent-death signal (Linux prctl(PR_SET_PDEATHSIG); the parent is the
+  forkserver, which exits when the sweep's process does) and a thread that waits on the
+  sweep's process itself (a pidfd, else a poll of its pid) and ends the worker.
+- Workers start from a forkserver (or spawn), never fork: the caller may have threads
+  (the app's UI).
+
+Nothing here imports numpy: the initializer runs before a worker loads the engine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+PR_SET_PDEATHSIG = 1  # from linux/prctl.h
+PARENT_POLL = 0.25  # seconds between checks of the parent where no pidfd is available
+
+
+def start_method() -> str:
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes that die with this process."""
+    _forkserver_ignoring_ctrl_c()
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(start_method()),
+                               initializer=worker_start, initargs=(os.getpid(),))
+
+
+def _forkserver_ignoring_ctrl_c() -> None:
+    """Start the forkserver (once per process) with ctrl+c ignored: a process started so
+    keeps ignoring it, and so does every worker forked from it, from its first instruction
+    (else a ctrl+c while a worker starts, before its initializer, is a KeyboardInterrupt
+    that kills it). Only the main thread can do this; elsewhere (the app) no terminal sends
+    ctrl+c as a signal."""
+    if start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def end_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end those under way at once (SIGKILL: a worker deep
+    in a numpy call is ended too), rather than wait for the longest of them."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):  # already gone, or closed
+            pass
+    deadline = time.monotonic() + 1.0
+    for process in workers:  # reaped, so none is left a zombie
+        try:
+            process.join(max(0.0, deadline - time.monotonic()))
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
+def worker_start(parent_pid: int) -> None:
+    """Each worker's initializer: ignore ctrl+c, and die with ``parent_pid``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent_pid)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` ends (see the module's docstring)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    try:
+        fd = os.pidfd_open(parent_pid)
+    except ProcessLookupError:  # gone already
+        os._exit(1)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll the pid
+        fd = None
+    threading.Thread(target=_watch, args=(parent_pid, fd), name="smtui-parent-watch", daemon=True).start()
+
+
+def _watch(parent_pid: int, fd: int | None) -> None:
+    if fd is not None:
+        select.select([fd], [], [])  # readable once the process has ended
+        os._exit(1)
+    while _alive(parent_pid):
+        time.sleep(PARENT_POLL)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
