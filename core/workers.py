@@ -15,6 +15,7 @@ Nothing here imports numpy: the initializer runs before a worker loads the engin
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -35,29 +36,50 @@ def start_method() -> str:
 
 def process_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` worker processes that die with this process."""
-    _forkserver_ignoring_ctrl_c()
+    _helpers_started()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(start_method()),
                                initializer=worker_start, initargs=(os.getpid(),))
 
 
-def _forkserver_ignoring_ctrl_c() -> None:
-    """Start the forkserver (once per process) with ctrl+c ignored: a process started so
-    keeps ignoring it, and so does every worker forked from it, from its first instruction
-    (else a ctrl+c while a worker starts, before its initializer, is a KeyboardInterrupt
-    that kills it). Only the main thread can do this; elsewhere (the app) no terminal sends
-    ctrl+c as a signal."""
-    if start_method() != "forkserver":
-        return
-    from multiprocessing import forkserver
+def _helpers_started() -> None:
+    """Start multiprocessing's helper processes (once per process) as a sweep needs them:
+    - the forkserver with ctrl+c ignored: a process started so keeps ignoring it, and so
+      does every worker forked from it, from its first instruction (else a ctrl+c while a
+      worker starts, before its initializer, is a KeyboardInterrupt that kills it). Only
+      the main thread can do this; elsewhere (the app) no terminal sends ctrl+c as a signal.
+    - the resource tracker with the real stderr: under the app, sys.stderr is Textual's
+      capture, whose fileno() is -1, and the tracker would not start."""
+    from multiprocessing import forkserver, resource_tracker
 
+    with _real_stderr():
+        if start_method() != "forkserver":
+            resource_tracker.ensure_running()
+            return
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            forkserver.ensure_running()
+            return
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _real_stderr():
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
+        usable = sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable or sys.__stderr__ is None:
+        yield
         return
+    captured, sys.stderr = sys.stderr, sys.__stderr__
     try:
-        forkserver.ensure_running()
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        sys.stderr = captured
 
 
 def end_pool(pool: ProcessPoolExecutor) -> None:

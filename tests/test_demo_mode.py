@@ -54,5 +54,5 @@ async def test_an_ordinary_session_keeps_every_file_entry():
 def test_serve_sessions_get_no_files_unless_the_server_allows_them():
     assert "--no-files" in session_argv(build_serve_parser().parse_args(["--ssh", "--sigma", "0.5"]))
     allowed = session_argv(build_serve_parser().parse_args(["--web", "--allow-files", "--sigma", "0.5"]))
-    assert "--no-files" not in allowed and allowed == ["--sigma", "0.5"]
+    assert "--no-files" not in allowed and allowed == ["--sigma", "0.5", "--sweep-jobs", "1"]
     assert build_parser().parse_args(["--no-files"]).no_files

@@ -99,13 +99,14 @@ CONFIG = Config(n_train=48, hidden=8, batch=32)
 
 def test_a_stopped_sweep_keeps_the_runs_that_finished_in_either_kind_of_pool():
     configs = sweep_configs(CONFIG, [0.3, 1.0, 3.0], 1)
-    for jobs, in_process in ((1, True), (1, False)):
+    for in_process in (True, False):
         stop = threading.Event()
         with pytest.raises(SweepStopped) as info:
-            run_sweep(configs, 10, jobs, progress=lambda done, total, r: stop.set(), stop=stop, in_process=in_process)
+            run_sweep(configs, 10, 1, progress=lambda done, total, r, stop=stop: stop.set(), stop=stop,
+                      in_process=in_process)
         assert info.value.done == 1 and info.value.total == 3
-        assert info.value.results == run_sweep(configs[:1], 10, 1)[:1] or _same_figures(
-            info.value.results, run_sweep([_config_of(info.value.results[0], configs)], 10, 1))
+        (kept,) = info.value.results  # whole: the same figures as that run alone
+        assert _same_figures([kept], run_sweep([_config_of(kept, configs)], 10, 1))
 
 
 def _config_of(result, configs):
@@ -162,3 +163,102 @@ def _dies_on_the_last(fields, steps):
     from smtui.core.sweep import run_one
 
     return run_one(Config(**fields), steps)
+
+
+# --- the app's sweep screen ---------------------------------------------------------------
+
+
+def _host(screen=None):
+    from textual.app import App
+
+    class Host(App):
+        notes: list = []
+        sweep_jobs = None
+
+        def on_mount(self) -> None:
+            if screen is not None:
+                self.push_screen(screen)
+
+        def notify(self, message, **kw):
+            self.notes.append(message)
+
+    return Host()
+
+
+async def _until(pilot, predicate, seconds=120.0):
+    for _ in range(int(seconds / 0.05)):  # bounded
+        if predicate():
+            return True
+        await pilot.pause(0.05)
+    return predicate()
+
+
+async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_closes():
+    from smtui.tui.screens.sweep import SweepScreen, sweeping
+
+    configs = sweep_configs(CONFIG, [0.3, 1.0, 3.0], 2)
+    screen = SweepScreen(configs, 10_000_000, analytic=True, jobs=2)
+    app = _host(screen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert await _until(pilot, lambda: len(sweep_workers(os.getpid())) >= 2), "no workers started"
+        workers = sweep_workers(os.getpid())
+        assert sweeping(app)
+        try:
+            await pilot.press("escape")
+            assert await _until(pilot, lambda: not screen.running, 30)
+            assert wait_until(lambda: not alive(workers), GONE_WITHIN), alive(workers)
+        finally:
+            kill_all(workers)
+        assert app.screen is screen and not sweeping(app)  # still shown: what finished, marked partial
+        assert "stopped: 0 of 6 runs finished (partial)" in str(screen.query_one("#sweep-status").render())
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen is not screen
+
+
+async def test_quitting_the_app_ends_a_sweep_under_way():
+    from smtui.tui.screens.sweep import SweepScreen
+
+    screen = SweepScreen(sweep_configs(CONFIG, [0.3, 1.0], 1), 10_000_000, analytic=True, jobs=2)
+    app = _host(screen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert await _until(pilot, lambda: len(sweep_workers(os.getpid())) >= 2), "no workers started"
+        workers = sweep_workers(os.getpid())
+        app.exit()
+    try:
+        assert wait_until(lambda: not alive(workers), GONE_WITHIN), alive(workers)
+    finally:
+        kill_all(workers)
+
+
+async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers():
+    from types import SimpleNamespace
+
+    from smtui.tui.screens.modals import ValuePrompt
+    from smtui.tui.screens.sweep import SweepScreen, ask_sweep
+
+    app = _host()
+    app.sweep_jobs = 1  # as `smtui serve` gives its sessions
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = SimpleNamespace(config=CONFIG.with_changes(sigma=0.5), notify=app.notify, app=app)
+        ask_sweep(main)
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ValuePrompt)
+        app.screen.dismiss("0.3,1")
+        assert await _until(pilot, lambda: isinstance(app.screen, SweepScreen), 10)
+        screen = app.screen
+        assert screen.jobs == 1 and "in 1 worker process…" in str(screen.query_one("#sweep-status").render())
+        ask_sweep(main)  # a second, while the first runs: refused in one line
+        await pilot.pause(0.1)
+        assert app.screen is screen and len(app.notes) == 1 and "a sweep is running" in app.notes[0]
+        await pilot.press("escape")
+        assert await _until(pilot, lambda: not screen.running, 30)
+
+
+def test_a_served_session_gets_one_sweep_worker_unless_the_operator_allows_more():
+    from smtui.tui.serve.command import build_serve_parser, session_argv
+
+    argv = session_argv(build_serve_parser().parse_args(["--ssh"]))
+    assert argv[argv.index("--sweep-jobs") + 1] == "1"
+    argv = session_argv(build_serve_parser().parse_args(["--web", "--sweep-jobs", "4"]))
+    assert argv[argv.index("--sweep-jobs") + 1] == "4"

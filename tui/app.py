@@ -22,10 +22,13 @@ class SMApp(App):
     TITLE = "smtui"
 
     def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
-                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None) -> None:
+                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None,
+                 sweep_jobs: int | None = None) -> None:
         """``runner_mode``: the trainer in a process, or a thread (tests); ``job`` and
-        ``compare_job``: the screens' job classes (tests give fakes; None: the real one)."""
+        ``compare_job``: the screens' job classes (tests give fakes; None: the real one);
+        ``sweep_jobs``: a sweep's worker processes (None: one per core)."""
         super().__init__()
+        self.sweep_jobs = sweep_jobs
         self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job)
 
     def on_mount(self) -> None:
@@ -44,11 +47,12 @@ class SMApp(App):
         yield from palette(self.main)
 
 
-def run_app(config: Config, experiment: str | None = None, files: bool = True) -> int:
+def run_app(config: Config, experiment: str | None = None, files: bool = True, sweep_jobs: int | None = None) -> int:
     """Open the app with ``config`` as the starting setup, or resume the saved ``experiment``
     (a .toml path, loaded by the trainer process; ``config`` then holds its settings);
     ``files=False`` (a demo session) leaves out every way to save, load or read a file;
-    returns the exit status."""
-    app = SMApp(config, experiment=experiment, files=files)
+    ``sweep_jobs`` caps a sweep's worker processes (a served session: one unless the
+    operator allows more); returns the exit status."""
+    app = SMApp(config, experiment=experiment, files=files, sweep_jobs=sweep_jobs)
     app.run()
     return app.return_code or 0

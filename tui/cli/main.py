@@ -40,7 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-files", action="store_true",
                    help="touch no files from inside the app: no saving, loading, exports or data-file prompt "
                    "(what every `smtui serve` session gets unless the server is given --allow-files)")
+    p.add_argument("--sweep-jobs", type=int, metavar="J",
+                   help=f"worker processes of the app's sweeps, 1 to {MAX_SWEEP_JOBS} (default: one per core; "
+                   "a `smtui serve` session gets 1 unless the server is given more)")
     return p
+
+
+MAX_SWEEP_JOBS = 256
 
 
 def _commands_text() -> str:
@@ -70,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
 
         # The app's trainer process loads the experiment again from its path (a Trainer does
         # not pickle); loading it here first refuses a bad file with exit status 2.
-        return run_app(config, experiment=None if trainer is None else args.load, files=not args.no_files)
+        if args.sweep_jobs is not None and not 1 <= args.sweep_jobs <= MAX_SWEEP_JOBS:
+            raise UserError(f"--sweep-jobs must be a whole number from 1 to {MAX_SWEEP_JOBS}, got {args.sweep_jobs}")
+        return run_app(config, experiment=None if trainer is None else args.load, files=not args.no_files,
+                       sweep_jobs=args.sweep_jobs)
     except UserError as exc:
         print(f"smtui: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT

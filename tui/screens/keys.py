@@ -89,9 +89,11 @@ class KeyTable:
                 t.append(" " * gap)
         return t
 
-    def hint(self) -> str:
-        """The shown keys as one line of words, for a small box: "escape closes"."""
-        return " · ".join(f"{k.label} {k.short}" for k in self.keys if k.show)
+    def hint(self, shorts: dict[str, str] | None = None) -> str:
+        """The shown keys as one line of words, for a small box: "escape closes"; ``shorts``
+        gives an action another word for now."""
+        shorts = shorts or {}
+        return " · ".join(f"{k.label} {shorts.get(k.action, k.short)}" for k in self.keys if k.show)
 
     def help(self) -> Text:
         """Every key and what it does, one a line, for the help screen."""
@@ -160,8 +162,9 @@ COMPARE_KEYS = KeyTable((
 ), keep=("close", "quit_asking"))
 
 SWEEP_KEYS = KeyTable((
-    Key("escape", "close", "escape", "closes (and stops the sweep)",
-        "close the sweep, stopping it (runs under way finish, the rest are dropped)"),
+    Key("escape", "close", "escape", "closes",
+        "while the sweep runs: stop it (the runs under way are ended, those finished stay shown, marked "
+        "partial); once it has ended: close"),
 ))
 
 # The modal screens' keys; their hint line is the key bar.

@@ -20,6 +20,7 @@ from smtui.tui.cli.flags import (
 
 SSH_PORT, WEB_PORT = 2222, 8000
 MAX_SESSIONS, IDLE_TIMEOUT = 8, 900.0
+SWEEP_JOBS = 1  # worker processes of a session's sweep, unless the operator allows more
 # Flags that only the SSH server understands, with argparse's names for them.
 SSH_ONLY = {"authorized_keys": "--authorized-keys", "open": "--open", "max_sessions": "--max-sessions",
             "idle_timeout": "--idle-timeout", "host_key": "--host-key"}
@@ -37,6 +38,9 @@ def build_serve_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-files", action="store_true",
                    help="let viewers save, load and export files as the serving user (off: every session "
                    "runs `smtui --no-files`)")
+    s.add_argument("--sweep-jobs", type=int, default=SWEEP_JOBS, metavar="J",
+                   help=f"worker processes a session's sweep may use (default {SWEEP_JOBS}: one core's worth per "
+                   "session, whatever the viewers ask)")
     g = p.add_argument_group("SSH only")
     who = g.add_mutually_exclusive_group()
     who.add_argument("--authorized-keys", metavar="FILE",
@@ -65,6 +69,7 @@ def session_argv(args: argparse.Namespace) -> list[str]:
         if dest in ("data", "load", "config"):
             value = str(Path(value).resolve())
         argv += ["--" + dest.rstrip("_").replace("_", "-"), str(value)]
+    argv += ["--sweep-jobs", str(getattr(args, "sweep_jobs", SWEEP_JOBS))]
     return argv if getattr(args, "allow_files", False) else [*argv, "--no-files"]
 
 
@@ -85,6 +90,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--port must be 0 to 65535, got {args.port}")
     if not args.host.strip():
         raise UserError("--host must name an address, e.g. 127.0.0.1")
+    if not 1 <= args.sweep_jobs <= 256:
+        raise UserError(f"--sweep-jobs must be a whole number from 1 to 256, got {args.sweep_jobs}")
     if args.ssh:
         args.max_sessions = MAX_SESSIONS if args.max_sessions is None else args.max_sessions
         args.idle_timeout = IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
