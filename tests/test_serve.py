@@ -16,9 +16,12 @@ import time
 import asyncssh
 import pytest
 
+from smtui.core.errors import UserError
 from smtui.tui.cli.main import main
+from smtui.tui.serve.bounds import MAX_PENDING_KEYS
 from smtui.tui.serve.command import app_command, build_serve_parser, check_args
-from smtui.tui.serve.ssh import Demo, load_authorized_keys, load_host_key
+from smtui.tui.serve.ssh import Demo
+from smtui.tui.serve.ssh_keys import junk_text, load_authorized_keys, load_host_key
 
 SETUP = ["--n-train", "128", "--hidden", "16"]  # a light app: quicker to start on a busy CI machine
 ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])")
@@ -155,11 +158,47 @@ async def test_viewer_leaving_ends_every_process_of_the_session(keys):
         await until(lambda: not s.demo.sessions, 5, "the session to be dropped")
 
 
+async def test_a_key_flood_is_held_to_a_bound_and_said_once(keys, capsys):
+    async with Served(keys) as s:
+        conn, proc, screen, pgid = await s.app_session()
+        await screen.wait_for("paused")
+        shown = asyncio.create_task(screen.rest(timeout=APP_WAIT))  # keep reading what the app draws
+        before = peak = rss_mb(group(pgid))
+        for i in range(1024):  # 1 MB of keys, as fast as the connection takes them
+            proc.stdin.write(b"x" * 1024)
+            await proc.stdin.drain()
+            if i % 32 == 0:
+                peak = max(peak, rss_mb(group(pgid)))
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            peak = max(peak, rss_mb(group(pgid)))
+        app = next(iter(s.demo.sessions)).app
+        assert app.keys.dropped > 0 and len(app._pending) <= MAX_PENDING_KEYS
+        assert peak - before < 12, (before, peak)  # MB, the app and its trainer (unbounded: ~2.5 GB)
+        conn.close()
+        await until(lambda: not group(pgid) and not s.demo.connections, 15, "the session to end")
+        shown.cancel()
+    log = capsys.readouterr().out
+    assert log.count("keys arrive faster than the app takes them") == 1
+    assert re.search(r"client left \(\d+ KiB of keys dropped\)$", log, re.M), log
+
+
+def rss_mb(pids) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
 async def test_idle_timeout_ends_the_session_and_says_why(keys):
     async with Served(keys, "--authorized-keys", str(keys[2]), "--idle-timeout", "1.5") as s:
         conn, proc, screen, pgid = await s.app_session()
         out = await screen.rest(timeout=APP_WAIT)
-        assert "no key pressed for 1.5 s; session ended" in out
+        assert "idle for 1.5 s (no key pressed, nothing training); session ended" in out
         assert proc.exit_status == 1
         await until(lambda: not group(pgid), 10, "the app's process group to end")
 
@@ -265,7 +304,13 @@ def run_main(capsys, *argv):
     (["--ssh", "--port", "70000"], "--port must be 0 to 65535"),
     (["--ssh", "--max-sessions", "0"], "--max-sessions must be at least 1"),
     (["--ssh", "--idle-timeout", "nan"], "--idle-timeout must be"),
-    (["--web", "--max-sessions", "3"], "--max-sessions applies to --ssh only"),
+    (["--web", "--max-sessions", "0"], "--max-sessions must be at least 1"),
+    (["--web", "--idle-timeout", "-1"], "--idle-timeout must be"),
+    (["--ssh", "--allow-origin", "https://demo.example.org"], "--allow-origin applies to --web only"),
+    (["--web", "--allow-origin", "demo.example.org"], "--allow-origin must be an origin like"),
+    (["--web", "--allow-origin", "https://demo.example.org/path"], "--allow-origin must be an origin like"),
+    (["--web", "--data", "/dev/zero"], "is a character device"),
+    (["--ssh", "--data", "/nowhere/data.csv"], "does not exist"),
     (["--web", "--open"], "--open applies to --ssh only"),
     (["--ssh", "--web"], "not allowed with"),
     ([], "one of the arguments --ssh --web is required"),
@@ -299,6 +344,35 @@ def test_missing_authorized_keys_and_an_open_host_key_are_refused(capsys, tmp_pa
     assert code == 2 and "can be read by others (mode 644)" in err and len(err.splitlines()) == 1
     code, _, err = run_main(capsys, "--ssh", "--host-key", str(tmp_path), "--open")
     assert code == 2 and "is not a regular file" in err
+
+
+def test_a_bad_data_file_exits_2_before_the_server_listens(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\nthree,4\n")
+    for mode in (["--web"], ["--ssh", "--open", "--host-key", str(tmp_path / "hk")]):
+        code, out, err = run_main(capsys, *mode, "--port", "0", "--data", str(bad))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "bad.csv" in err, err
+        assert out == ""  # no "web on ..." / "SSH on ...": it never listened
+
+
+def test_authorized_keys_are_read_as_every_input_is(tmp_path, keys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big"
+    big.write_bytes(b"#" * ((1 << 20) + 1))
+    for path, why in ((fifo, "is a FIFO (named pipe), not a regular file"), ("/dev/zero", "is a character device"),
+                      (big, "the most smtui reads is 1.0 MiB"), (tmp_path, "is a directory")):
+        with pytest.raises(UserError, match=re.escape(why)):
+            load_authorized_keys(str(path))
+    key = keys[0].export_public_key().decode().strip()
+    listed = tmp_path / "listed"
+    listed.write_text(f"junk\n# a comment\n\n{key}\nssh-ed25519 AAAAnotbase64\nfrom=\"10.0.0.1\" {key}\n")
+    authorized, _, count, junk = load_authorized_keys(str(listed))
+    assert count == 2 and junk == [1, 5]
+    assert junk_text(junk) == "lines 1, 5 are not public keys" and junk_text([3]) == "line 3 is not a public key"
+    listed.write_text("junk\n\nmore junk\n")
+    with pytest.raises(UserError, match=r"lists no public keys \(lines 1, 3 are not public keys\)"):
+        load_authorized_keys(str(listed))
 
 
 def _state(pid: int) -> str:

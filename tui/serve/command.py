@@ -21,9 +21,9 @@ from smtui.tui.cli.flags import (
 SSH_PORT, WEB_PORT = 2222, 8000
 MAX_SESSIONS, IDLE_TIMEOUT = 8, 900.0
 SWEEP_JOBS = 1  # worker processes of a session's sweep, unless the operator allows more
-# Flags that only the SSH server understands, with argparse's names for them.
-SSH_ONLY = {"authorized_keys": "--authorized-keys", "open": "--open", "max_sessions": "--max-sessions",
-            "idle_timeout": "--idle-timeout", "host_key": "--host-key"}
+# Flags that only one server understands, with argparse's names for them.
+SSH_ONLY = {"authorized_keys": "--authorized-keys", "open": "--open", "host_key": "--host-key"}
+WEB_ONLY = {"allow_origin": "--allow-origin"}
 
 
 def build_serve_parser() -> argparse.ArgumentParser:
@@ -41,18 +41,25 @@ def build_serve_parser() -> argparse.ArgumentParser:
     s.add_argument("--sweep-jobs", type=int, default=SWEEP_JOBS, metavar="J",
                    help=f"worker processes a session's sweep may use (default {SWEEP_JOBS}: one core's worth per "
                    "session, whatever the viewers ask)")
+    s.add_argument("--max-sessions", type=int, metavar="N",
+                   help=f"sessions (SSH sessions or browser tabs) at once; the next is told to try later "
+                   f"(default {MAX_SESSIONS})")
+    s.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                   help="end a session after this long with no key pressed and nothing training, 0 for never "
+                   f"(default {IDLE_TIMEOUT:g})")
     g = p.add_argument_group("SSH only")
     who = g.add_mutually_exclusive_group()
     who.add_argument("--authorized-keys", metavar="FILE",
                      help="public keys allowed to connect, one a line (default ~/.ssh/authorized_keys)")
     who.add_argument("--open", action="store_true",
                      help="let anyone who can reach the port in, without authentication (a public demo)")
-    g.add_argument("--max-sessions", type=int, metavar="N",
-                   help=f"sessions at once; the next client is told to try later (default {MAX_SESSIONS})")
-    g.add_argument("--idle-timeout", type=float, metavar="SECONDS",
-                   help=f"end a session after this long without a key press, 0 for never (default {IDLE_TIMEOUT:g})")
     g.add_argument("--host-key", metavar="FILE", help="the server's ed25519 host key, made on first use "
                    "(default: ssh_host_ed25519_key in smtui's config directory)")
+    w = p.add_argument_group("web only")
+    w.add_argument("--allow-origin", action="append", metavar="URL",
+                   help="a web origin (scheme://host[:port]) whose pages may open sessions besides this server's "
+                   "own, e.g. a reverse proxy's https://demo.example.org; repeatable. Others are refused, and "
+                   "so are requests naming another host (DNS rebinding)")
     add_setup_options(p)
     add_experiment_options(p)
     p.epilog = "Viewers connect with `ssh -p PORT HOST` or open http://HOST:PORT in a browser."
@@ -81,10 +88,10 @@ def app_command(args: argparse.Namespace) -> list[str]:
 def check_args(args: argparse.Namespace) -> None:
     """Refuse what cannot work before listening: bad ports and limits, flags of the other server,
     and a setup the app would refuse (so no viewer is the first to find out)."""
-    if args.web:
-        given = [flag for dest, flag in SSH_ONLY.items() if getattr(args, dest) not in (None, False)]
-        if given:
-            raise UserError(f"{given[0]} applies to --ssh only")
+    other, name = (SSH_ONLY, "--ssh") if args.web else (WEB_ONLY, "--web")
+    given = [flag for dest, flag in other.items() if getattr(args, dest) not in (None, False)]
+    if given:
+        raise UserError(f"{given[0]} applies to {name} only")
     args.port = (SSH_PORT if args.ssh else WEB_PORT) if args.port is None else args.port
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be 0 to 65535, got {args.port}")
@@ -92,14 +99,21 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError("--host must name an address, e.g. 127.0.0.1")
     if not 1 <= args.sweep_jobs <= 256:
         raise UserError(f"--sweep-jobs must be a whole number from 1 to 256, got {args.sweep_jobs}")
-    if args.ssh:
-        args.max_sessions = MAX_SESSIONS if args.max_sessions is None else args.max_sessions
-        args.idle_timeout = IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
-        if args.max_sessions < 1:
-            raise UserError(f"--max-sessions must be at least 1, got {args.max_sessions}")
-        if not 0 <= args.idle_timeout < float("inf"):
-            raise UserError(f"--idle-timeout must be a number of seconds >= 0 (0: never), got {args.idle_timeout}")
-    setup_from_args(args)  # the app's own checks of the setup flags, data file and experiment
+    args.max_sessions = MAX_SESSIONS if args.max_sessions is None else args.max_sessions
+    args.idle_timeout = IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
+    if args.max_sessions < 1:
+        raise UserError(f"--max-sessions must be at least 1, got {args.max_sessions}")
+    if not 0 <= args.idle_timeout < float("inf"):
+        raise UserError(f"--idle-timeout must be a number of seconds >= 0 (0: never), got {args.idle_timeout}")
+    if args.web:
+        from smtui.tui.serve.origins import parse_origin
+
+        args.allow_origin = [parse_origin(o) for o in args.allow_origin or ()]
+    config, trainer = setup_from_args(args)  # the app's own checks of the setup flags and experiment
+    if trainer is None and config.data_path is not None:
+        from smtui.core.data import load_points
+
+        load_points(config.data_path)  # and of the data file, as `smtui` checks it before its app starts
 
 
 def config_dir() -> Path:

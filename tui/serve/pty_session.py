@@ -9,11 +9,12 @@ import errno
 import fcntl
 import os
 import select
-import signal
 import struct
 import sys
 import termios
 from collections.abc import Callable
+
+from smtui.tui.serve.bounds import KeyBound, clamp_size, end_group, group_alive
 
 # Run first in the child: make the pty (fd 0) the controlling terminal of the new session that
 # start_new_session made, then become the app (same pid, so the pid is the process group's id).
@@ -23,39 +24,32 @@ _ADOPT_TTY = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY,
 # terminal itself): leave the alternate screen, show the cursor, stop mouse and paste reports.
 RESET_TERMINAL = (b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1004l"
                   b"\x1b[0m\x1b[?25h\x1b[?1049l")
-MAX_COLS, MAX_ROWS = 500, 200  # a viewer's window beyond this is drawn at this size (each cell costs CPU)
 
 
 def set_window_size(fd: int, cols: int, rows: int) -> None:
     """Tell the pty its size (the kernel then signals the app's process group with SIGWINCH)."""
-    cols, rows = min(max(int(cols), 1), MAX_COLS), min(max(int(rows), 1), MAX_ROWS)
+    cols, rows = clamp_size(cols, rows)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class AppProcess:
     """The app on a pty. ``on_output(bytes)`` gets what it draws; ``on_exit(status)`` is called once,
-    after the app exited (by itself or by ``stop``) and its whole group is gone."""
+    after the app exited (by itself or by ``stop``) and its whole group is gone. Keys the app has
+    not taken are held up to a bound (``keys``), beyond it dropped: ``on_keys_dropped()`` says when first."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cols: int, rows: int,
-                 on_output: Callable[[bytes], None], on_exit: Callable[[int], None]):
+                 on_output: Callable[[bytes], None], on_exit: Callable[[int], None],
+                 on_keys_dropped: Callable[[], None] = lambda: None):
         self.argv, self.env, self.size = argv, env, (cols, rows)
         self.on_output, self.on_exit = on_output, on_exit
         self.proc: asyncio.subprocess.Process | None = None
         self.master = -1
         self._pending = bytearray()  # keys not yet taken by the pty
+        self.keys = KeyBound(on_keys_dropped)
         self._reading = False
         self._ending: asyncio.Task | None = None
-        self.done = asyncio.Event()
+        self.exited = asyncio.Event()  # the app itself is gone
+        self.done = asyncio.Event()  # and its whole group, and on_exit was called
 
     @property
     def pid(self) -> int | None:
@@ -83,9 +77,9 @@ class AppProcess:
     # ----- keys in, screen out
     def write(self, data: bytes) -> None:
         """Pass the viewer's keys on (kept until the app has started)."""
-        if self.done.is_set() or len(self._pending) > 1 << 20:  # megabytes pasted: dropped, not hoarded
-            return
         was_empty = not self._pending
+        if self.done.is_set() or not self.keys.fits(len(self._pending), len(data)):
+            return
         self._pending += data
         if was_empty and self.master >= 0:
             self._flush_keys()
@@ -135,42 +129,30 @@ class AppProcess:
             set_window_size(self.master, cols, rows)
 
     # ----- the end
-    async def stop(self, grace: float = 2.0) -> None:
-        """End the app and everything in its process group: SIGHUP and SIGTERM (as when a terminal
-        goes away), SIGKILL after ``grace`` seconds. Returns when all are gone and reported."""
+    async def stop(self, grace: float = 1.0) -> None:
+        """End the app and everything in its process group (smtui.tui.serve.bounds.end_group).
+        Returns when all are gone and reported."""
         if self._ending is None:
             return
         if not self.done.is_set():
-            self._signal(signal.SIGHUP)
-            self._signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.done.wait(), grace)
-            except TimeoutError:
-                self._signal(signal.SIGKILL)
+            await end_group(self.proc.pid, self.exited, grace)
         await self._ending
 
-    def _signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    async def _wait_then_end(self, grace: float = 2.0) -> None:
+    async def _wait_then_end(self, grace: float = 1.0) -> None:
         status = await self.proc.wait()
+        self.exited.set()
         for _ in range(64):  # what the app drew last, still in the pty
             if not (self._reading and select.select([self.master], [], [], 0)[0]):
                 break
             self._read()
         self.pause_output()
-        # The app is gone; its trainer (same process group) is told to go, then made to.
+        # The app is gone; its trainer (same process group) follows, or is made to.
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if not group_alive(self.proc.pid):
-                break
-            self._signal(sig)
-            deadline = loop.time() + grace
-            while group_alive(self.proc.pid) and loop.time() < deadline:
-                await asyncio.sleep(0.05)
+        deadline = loop.time() + grace
+        while group_alive(self.proc.pid) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if group_alive(self.proc.pid):
+            await end_group(self.proc.pid, self.exited, 0)
         loop.remove_writer(self.master)
         os.close(self.master)
         self.master = -1

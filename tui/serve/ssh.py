@@ -9,17 +9,13 @@ import asyncio
 import os
 import re
 import signal
-import stat
-import sys
 import time
-from pathlib import Path
-
-import asyncssh
 
 from smtui.core.errors import UserError
 from smtui.core.text import visible
-from smtui.tui.serve.command import config_dir
+from smtui.tui.serve.bounds import MAX_PENDING_KEYS, PTY_DRIVER, IdleWatch, say, size_text, stamp
 from smtui.tui.serve.pty_session import RESET_TERMINAL, AppProcess
+from smtui.tui.serve.ssh_keys import asyncssh, junk_text, load_authorized_keys, load_host_key
 
 # The viewer's environment the app may see (never PATH, PYTHONPATH, LD_*: that would run their code).
 CLIENT_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "NO_COLOR", "COLORTERM")
@@ -27,63 +23,6 @@ CLIENT_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "NO_COLOR", "COLORTERM")
 SERVER_ONLY_ENV = ("COLORTERM", "NO_COLOR", "COLUMNS", "LINES", "TMUX", "TMUX_PANE", "TERM_PROGRAM",
                    "TERM_PROGRAM_VERSION", "STY", "WINDOW", "VTE_VERSION")
 TERM_NAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
-
-
-def say(line: str, err: bool = False) -> None:
-    print(line, file=sys.stderr if err else sys.stdout, flush=True)
-
-
-# ----- host key and authorized keys
-def load_host_key(path: str | None) -> tuple[asyncssh.SSHKey, str, bool]:
-    """(key, path, made): the ed25519 host key at ``path`` (default in the config directory),
-    made with mode 0600 on first use; refused if it is not a regular private file."""
-    key_path = Path(path).expanduser() if path else config_dir() / "ssh_host_ed25519_key"
-    try:
-        st = key_path.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise UserError(f"cannot read host key {visible(key_path)}: {visible(exc.strerror)}") from None
-    if st is None:
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        try:
-            key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key.export_private_key("openssh"))
-        except OSError as exc:
-            raise UserError(f"cannot write host key {visible(key_path)}: {visible(exc.strerror)}") from None
-        return key, str(key_path), True
-    if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"host key {visible(key_path)} is not a regular file")
-    if st.st_mode & 0o077:
-        raise UserError(f"host key {visible(key_path)} can be read by others (mode {st.st_mode & 0o777:o}); "
-                        f"chmod 600 it")
-    try:
-        key = asyncssh.read_private_key(key_path)
-    except (OSError, ValueError, asyncssh.KeyImportError) as exc:
-        raise UserError(f"cannot read host key {visible(key_path)}: {visible(exc)}") from None
-    return key, str(key_path), False
-
-
-def load_authorized_keys(path: str | None) -> tuple[asyncssh.SSHAuthorizedKeys, str, int]:
-    """(keys, path, count) from an OpenSSH authorized_keys file (default ~/.ssh/authorized_keys)."""
-    keys_path = Path(path).expanduser() if path else Path("~/.ssh/authorized_keys").expanduser()
-    try:
-        text = keys_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"no authorized keys at {visible(keys_path)}: list the viewers' public keys there, "
-                        f"give --authorized-keys FILE, or --open for a public demo") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read authorized keys {visible(keys_path)}: {visible(exc)}") from None
-    try:
-        keys = asyncssh.import_authorized_keys(text)
-    except (ValueError, asyncssh.KeyImportError) as exc:
-        raise UserError(f"cannot read authorized keys {visible(keys_path)}: {visible(exc)}") from None
-    count = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-    if not count:
-        raise UserError(f"{visible(keys_path)} lists no keys: add the viewers' public keys, or use --open")
-    return keys, str(keys_path), count
 
 
 # ----- one session: the app on a pty, or a one-line refusal
@@ -94,8 +33,7 @@ class AppSession(asyncssh.SSHServerSession):
         self.term, self.size = None, (80, 24)
         self.command: str | None = None
         self.app: AppProcess | None = None
-        self.last_input = time.monotonic()
-        self.idle_timer = None
+        self.idle: IdleWatch | None = None
         self.closed = False
 
     def connection_made(self, chan) -> None:
@@ -140,8 +78,8 @@ class AppSession(asyncssh.SSHServerSession):
         for k, v in self.chan.get_environment().items():
             if k in CLIENT_ENV and len(v) <= 64 and v.isprintable():
                 env[k] = v
-        env["TERM"] = self.term
-        self.app = AppProcess(self.demo.command, env, *self.size, self.show, self.app_exited)
+        env["TERM"], env["TEXTUAL_DRIVER"] = self.term, PTY_DRIVER
+        self.app = AppProcess(self.demo.command, env, *self.size, self.show, self.app_exited, self.keys_dropped)
         self.demo.starting.add(self.demo.spawn(self._start()))
 
     async def _start(self) -> None:
@@ -157,7 +95,8 @@ class AppSession(asyncssh.SSHServerSession):
             if self.closed:  # the viewer left while it started
                 await self.app.stop()
             elif self.demo.idle_timeout:
-                self._arm_idle(self.demo.idle_timeout)
+                self.idle = IdleWatch(self.demo.idle_timeout, self.app.pid, self.idle_timeout)
+                self.idle.start()
         finally:
             self.demo.starting.discard(asyncio.current_task())
 
@@ -171,9 +110,15 @@ class AppSession(asyncssh.SSHServerSession):
             self.chan.write(data)
 
     def data_received(self, data: bytes, datatype) -> None:
-        self.last_input = time.monotonic()
+        if self.idle:
+            self.idle.key()
         if self.app is not None:
             self.app.write(data)
+
+    def keys_dropped(self) -> None:
+        c = self.conn
+        say(f"{stamp()}  {c.peer}  {c.fingerprint}  keys arrive faster than the app takes them: beyond "
+            f"{size_text(MAX_PENDING_KEYS)} held, the rest is dropped (said once a session)")
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if width and height:
@@ -189,15 +134,10 @@ class AppSession(asyncssh.SSHServerSession):
         if self.app is not None:
             self.app.resume_output()
 
-    def _arm_idle(self, delay: float) -> None:
-        self.idle_timer = asyncio.get_running_loop().call_later(delay, self._idle_check)
-
-    def _idle_check(self) -> None:
-        left = self.demo.idle_timeout - (time.monotonic() - self.last_input)
-        if left > 0:
-            return self._arm_idle(left)
+    def idle_timeout(self) -> None:
         self.conn.outcome = "idle timeout"
-        self.end(f"smtui serve: no key pressed for {self.demo.idle_timeout:g} s; session ended")
+        self.end(f"smtui serve: idle for {self.demo.idle_timeout:g} s (no key pressed, nothing training); "
+                 "session ended")
 
     def end(self, line: str) -> None:
         """End the app from outside, then tell the viewer why and close the channel."""
@@ -208,16 +148,16 @@ class AppSession(asyncssh.SSHServerSession):
 
     def _ended_from_outside(self, line: str) -> None:
         self.demo.sessions.discard(self)
-        if self.idle_timer:
-            self.idle_timer.cancel()
+        if self.idle:
+            self.idle.stop()
         if not self.closed:
             self.chan.write(RESET_TERMINAL + b"\r\n" + line.encode() + b"\r\n")
             self.chan.exit(1)
 
     def app_exited(self, status: int) -> None:
         self.demo.sessions.discard(self)
-        if self.idle_timer:
-            self.idle_timer.cancel()
+        if self.idle:
+            self.idle.stop()
         if not self.closed:
             self.conn.outcome = "app quit"
             self.chan.exit(status if 0 <= status < 256 else 1)
@@ -226,8 +166,10 @@ class AppSession(asyncssh.SSHServerSession):
         self.closed = True
         self.conn.channels -= 1
         self.conn.watch_sessionless()
-        if self.idle_timer:
-            self.idle_timer.cancel()
+        if self.idle:
+            self.idle.stop()
+        if self.app is not None:
+            self.conn.keys_dropped += self.app.keys.dropped
         if self.app is not None and not self.app.done.is_set():
             self.conn.outcome = "client left"
             self.app.pause_output()  # nobody to show it to
@@ -239,9 +181,10 @@ class Connection(asyncssh.SSHServer):
     def __init__(self, demo: Demo):
         self.demo = demo
         self.peer, self.fingerprint, self.outcome = "?", "-", "not authenticated"
-        self.started, self.t0 = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()) + "Z", time.monotonic()
+        self.started, self.t0 = stamp(), time.monotonic()
         self.conn = None
         self.channels = 0  # open session channels
+        self.keys_dropped = 0  # bytes, by all its sessions
         self.timer = None
 
     def watch_sessionless(self) -> None:
@@ -272,7 +215,9 @@ class Connection(asyncssh.SSHServer):
         if self.timer:
             self.timer.cancel()
         self.demo.connections.discard(self)
-        say(f"{self.started}  {self.peer}  {self.fingerprint}  {time.monotonic() - self.t0:.1f} s  {self.outcome}")
+        dropped = f" ({size_text(self.keys_dropped)} of keys dropped)" if self.keys_dropped else ""
+        took = time.monotonic() - self.t0
+        say(f"{self.started}  {self.peer}  {self.fingerprint}  {took:.1f} s  {self.outcome}{dropped}")
 
     def begin_auth(self, username: str) -> bool:
         if self.demo.authorized is None:  # --open
@@ -391,7 +336,9 @@ def serve_ssh(args: argparse.Namespace, command: list[str]) -> int:
     host_key, key_path, made = load_host_key(args.host_key)
     authorized = None
     if not args.open:
-        authorized, keys_path, count = load_authorized_keys(args.authorized_keys)
+        authorized, keys_path, count, junk = load_authorized_keys(args.authorized_keys)
+        if junk:
+            say(f"smtui serve: WARNING: {visible(keys_path)}: {junk_text(junk)}; skipped", err=True)
     demo = Demo(args, command, host_key, authorized)
 
     def ready(demo: Demo) -> None:
