@@ -52,12 +52,16 @@ def stop(server, timeout: float = 30, signal_it: bool = True) -> str:
 
 async def test_ssh_command_prints_fingerprint_logs_connections_and_stops_every_session_on_sigterm(keys):
     viewer, _, ak, host_key = keys
+    ak.write_bytes(b"not a key\n" + ak.read_bytes())
     server = start("--ssh", "--port", "0", "--host-key", str(host_key), "--authorized-keys", str(ak))
     pgid = None
     try:
+        first = await read_line(server, r".+")  # before anything else: no dependency's warnings
+        assert first[0] == f"smtui serve: WARNING: {ak}: line 1 is not a public key; skipped", first[0]
         port = int((await read_line(server, r"SSH on 127\.0\.0\.1:(\d+)"))[1])
         fingerprint = (await read_line(server, r"host key (SHA256:\S+)"))[1]
         assert fingerprint == asyncssh.read_private_key(host_key).get_fingerprint()
+        await read_line(server, rf"viewers: the 1 key in {re.escape(str(ak))}$")
         conn = await asyncio.wait_for(asyncssh.connect(
             "127.0.0.1", port, known_hosts=None, username="viewer", client_keys=[viewer], agent_path=None,
             config=()), 20)
@@ -119,7 +123,7 @@ async def test_web_serves_its_page_runs_an_app_per_tab_and_stops_cleanly():
                 except aiohttp.ClientConnectorError:
                     assert time.monotonic() < deadline, "the page was never served"
                     await asyncio.sleep(0.1)
-            assert "textual.js" in html and url.replace("http", "ws") + "/ws" in html
+            assert "textual.js" in html and "googleapis" not in html
             async with http.ws_connect(url.replace("http", "ws") + "/ws?width=100&height=30") as ws:
                 seen = b""
                 deadline = time.monotonic() + APP_WAIT
@@ -136,9 +140,11 @@ async def test_web_serves_its_page_runs_an_app_per_tab_and_stops_cleanly():
                 stopping = asyncio.get_running_loop().run_in_executor(None, stop, server)
                 while not ws.closed and time.monotonic() < deadline + 30:  # the tab sees the server go
                     await asyncio.wait_for(ws.receive(), 30)
+                assert ws.close_code == 1001 and ws.closed
                 log = await stopping
         assert server.returncode == 0 and "smtui serve: stopped" in log, log
-        assert "had to be killed" not in log
+        assert "had to be killed" not in log and "Traceback" not in log and "Error" not in log, log
+        assert re.search(r"  127\.0\.0\.1  web  \d+\.\d s  server shut down$", log, re.M), log
         assert all(_state(pid) in ("gone", "Z") for pid in apps)
     finally:
         if server.poll() is None:

@@ -1,121 +1,327 @@
-"""`smtui serve --web`: textual-serve gives each browser tab its own app process (the same
-`python -m smtui [setup flags]` as the SSH server). When the server stops, textual-serve asks
-each app to quit; this module then waits for them, and their trainers, to be gone."""
+"""`smtui serve --web`: textual-serve's server, page and terminal, with the bounds of the SSH
+server. Each browser tab gets its own app (smtui.tui.serve.web_session: its own process group,
+ended within about a second of the tab's connection ending, whatever the reason); at most
+--max-sessions tabs at once; a tab idle for --idle-timeout (no key, nothing training) is ended;
+requests must name this server and websockets come from its own pages (smtui.tui.serve.origins);
+every message from a tab is checked, and a bad one costs one log line. The page loads nothing
+from outside. On SIGINT or SIGTERM every tab is told why and every app ended, then the server stops."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
+import json
+import logging
 import shlex
 import signal
 import socket
 import sys
 import time
+from pathlib import Path
+from string import Template
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from textual_serve.server import Server
 
 from smtui.core.errors import UserError
-from smtui.core.text import visible
+from smtui.core.text import shown, visible
+from smtui.tui.serve.bounds import MAX_PENDING_KEYS, IdleWatch, group_alive, say, signal_group, size_text, stamp
+from smtui.tui.serve.origins import Gate
+from smtui.tui.serve.web_session import WebSession
+
+MAX_MESSAGE = 1 << 20  # bytes of one message from a tab (a paste; the page sends a key at a time); beyond, it closes
+BAD_LINES = 20  # bad messages of one tab logged, one line each; the rest are counted
+PAGE = Template((Path(__file__).parent / "page.html").read_text(encoding="utf-8"))
+
+
+class BadMessage(ValueError):
+    """A message from a tab that is not what the page sends; its text says what it is."""
+
+
+def _whole(value, what: str) -> int:
+    if type(value) is not int or value < 1:
+        raise BadMessage(f"{what} {shown(json.dumps(value), 40)} is not a whole number >= 1")
+    return value
+
+
+def parse_message(text: str) -> tuple[str, object]:
+    """(kind, value) from a tab's message, as the page sends them: ["stdin", keys],
+    ["resize", {"width": w, "height": h}], ["ping", token], ["focus"], ["blur"]."""
+    try:
+        envelope = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadMessage("not JSON") from None
+    if not (isinstance(envelope, list) and envelope and isinstance(envelope[0], str)):
+        raise BadMessage("not a [type, ...] list")
+    kind, args = envelope[0], envelope[1:]
+    if kind == "stdin" and len(args) == 1 and isinstance(args[0], str):
+        return kind, args[0].encode("utf-8", "replace")
+    if kind == "resize" and len(args) == 1 and isinstance(args[0], dict):
+        return kind, (_whole(args[0].get("width"), "width"), _whole(args[0].get("height"), "height"))
+    if kind == "ping" and len(args) == 1 and isinstance(args[0], str) and len(args[0]) <= 32:
+        return kind, args[0]
+    if kind in ("focus", "blur") and not args:
+        return kind, None
+    raise BadMessage(f"a {shown(repr(kind), 24)} message of an unknown form")
+
+
+def _query_int(request: web.Request, name: str, default: int) -> int:
+    try:
+        return max(int(request.query.get(name, default)), 1)
+    except ValueError:
+        return default
+
+
+class Tab:
+    """One browser tab: its websocket, its app, its idle watch, and its log line."""
+
+    def __init__(self, web_server: Web, ws: web.WebSocketResponse, request: web.Request):
+        self.server, self.ws = web_server, ws
+        self.peer, self.started, self.t0 = request.remote or "?", stamp(), time.monotonic()
+        self.outcome, self.bad = "client left", 0
+        size = _query_int(request, "width", 80), _query_int(request, "height", 24)
+        self.app = WebSession(web_server.command_argv, *size, ws.send_bytes, self.keys_dropped)
+        self.idle: IdleWatch | None = None
+        self.done = asyncio.Event()
+
+    async def run(self) -> None:
+        try:
+            await self.app.start()
+        except OSError as exc:
+            self.outcome = f"could not start the app: {visible(exc)}"
+            await self.close("smtui serve: the app could not start here; tell the person running the demo")
+            return self.log()
+        self.server.pgids.add(self.app.pid)
+        if self.server.idle_timeout:
+            self.idle = IdleWatch(self.server.idle_timeout, self.app.pid, self.idle_timeout)
+            self.idle.start()
+        ended = asyncio.create_task(self.app.exited.wait())
+        try:
+            messages = asyncio.create_task(self.messages())
+            await asyncio.wait([messages, ended], return_when=asyncio.FIRST_COMPLETED)
+            if ended.done() and not self.ws.closed:
+                self.outcome = "app quit" if self.app.status == 0 else f"app ended ({self.app.status})"
+                await self.close("the app ended", code=WSCloseCode.OK)
+            messages.cancel()
+        finally:
+            ended.cancel()
+            if self.idle:
+                self.idle.stop()
+            # Shielded: even if this handler is cancelled, the app's group is ended (and shutdown waits for it).
+            await asyncio.shield(self.server.spawn(self.app.end()))
+            await self.close("")
+            if self.app.status not in (0, None) and self.app.last_error() and self.outcome.startswith("app"):
+                self.outcome += f": {self.app.last_error()}"
+            self.log()
+
+    def log(self) -> None:
+        """The tab's line in the server's log, once it has ended."""
+        dropped = f" ({size_text(self.app.keys.dropped)} of keys dropped)" if self.app.keys.dropped else ""
+        say(f"{self.started}  {self.peer}  web  {time.monotonic() - self.t0:.1f} s  {self.outcome}{dropped}")
+        self.done.set()
+
+    async def messages(self) -> None:
+        async for msg in self.ws:
+            if msg.type is WSMsgType.TEXT:
+                try:
+                    kind, value = parse_message(msg.data)
+                except BadMessage as exc:
+                    self.bad_message(str(exc))
+                    continue
+                if kind == "stdin":
+                    if self.idle:
+                        self.idle.key()
+                    self.app.keys_in(value)
+                elif kind == "resize":
+                    self.app.resize(*value)
+                elif kind == "ping":
+                    try:
+                        await self.ws.send_str(json.dumps(["pong", value]))
+                    except ConnectionError:
+                        return
+                else:
+                    self.app.meta({"type": kind})
+            elif msg.type is WSMsgType.ERROR:
+                self.bad_message(str(self.ws.exception() or "a broken message"))
+            else:
+                self.bad_message("a binary message")
+
+    def bad_message(self, why: str) -> None:
+        self.bad += 1
+        if self.bad <= BAD_LINES:
+            more = "; more are counted, not logged" if self.bad == BAD_LINES else ""
+            say(f"{stamp()}  {self.peer}  web  bad message ignored: {shown(why, 120)}{more}")
+
+    def keys_dropped(self) -> None:
+        say(f"{stamp()}  {self.peer}  web  keys arrive faster than the app takes them: beyond "
+            f"{size_text(MAX_PENDING_KEYS)} held, the rest is dropped (said once a session)")
+
+    def idle_timeout(self) -> None:
+        self.outcome = "idle timeout"
+        t = self.server.idle_timeout
+        self.server.spawn(self.close(f"idle for {t:g} s (no key pressed, nothing training); session ended"))
+
+    async def close(self, why: str, code: int = WSCloseCode.GOING_AWAY) -> None:
+        """Close the websocket, telling the page why (its closing message shows it)."""
+        if not self.ws.closed:
+            try:
+                await asyncio.wait_for(self.ws.close(code=code, message=why.encode()[:120]), 2.0)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                pass
+
+
+class Web(Server):
+    """textual-serve's Server with our own page, websocket handler, checks and shutdown."""
+
+    def __init__(self, args: argparse.Namespace, command: list[str], port: int):
+        super().__init__(shlex.join(command), host=args.host, port=port, title="smtui")
+        self.command_argv = command
+        self.max_sessions, self.idle_timeout = args.max_sessions, args.idle_timeout
+        self.gate = Gate(port, args.allow_origin or [])
+        self.tabs: set[Tab] = set()
+        self.pgids: set[int] = set()  # every app's process group, for a last look at the end
+        self.tasks: set[asyncio.Task] = set()
+        self.closing = False
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self.check_host], client_max_size=MAX_MESSAGE)
+        app.add_routes([web.get("/", self.handle_index), web.get("/ws", self.handle_websocket),
+                        web.static("/static", self.statics_path)])
+        return app
+
+    @web.middleware
+    async def check_host(self, request: web.Request, handler):
+        if not self.gate.host_ok(request.headers.get("Host")):
+            say(f"{stamp()}  {request.remote}  web  refused: a request for host "
+                f"{shown(request.headers.get('Host', '(none)'), 80)} (not this server; see --allow-origin)")
+            return web.Response(status=421, text="smtui serve: this server does not answer for that host name\n")
+        return await handler(request)
+
+    async def handle_index(self, request: web.Request) -> web.Response:
+        return web.Response(text=PAGE.substitute(title="smtui", static="/static"), content_type="text/html")
+
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if not self.gate.origin_ok(origin, request.headers.get("Host")):
+            say(f"{stamp()}  {request.remote}  web  refused: a websocket from a page at {shown(origin, 80)} "
+                "(not this server's; see --allow-origin)")
+            return web.Response(status=403, text="smtui serve: pages from other sites may not open sessions\n")
+        ws = web.WebSocketResponse(heartbeat=15, timeout=1.0, max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        if self.closing or len(self.tabs) >= self.max_sessions:
+            n = self.max_sessions
+            why = ("the demo server is shutting down" if self.closing
+                   else f"smtui serve: full ({n} session{'s' * (n != 1)}), try later")
+            say(f"{stamp()}  {request.remote}  web  0.0 s  {'refused: shutting down' if self.closing else 'full'}")
+            await asyncio.wait_for(ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=why.encode()), 2.0)
+            return ws
+        tab = Tab(self, ws, request)
+        self.tabs.add(tab)
+        try:
+            await tab.run()
+        finally:
+            self.tabs.discard(tab)
+        return ws
+
+    async def shutdown(self) -> int:
+        """Tell every tab, end every app; returns how many processes were still there at the end."""
+        self.closing = True
+        for tab in list(self.tabs):
+            if not tab.ws.closed:  # (a tab already closing keeps its own reason)
+                tab.outcome = "server shut down"
+                self.spawn(tab.close("the demo server is shutting down"))
+        if self.tabs:
+            await asyncio.wait([asyncio.create_task(t.done.wait()) for t in self.tabs], timeout=10)
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
+        left = [pgid for pgid in self.pgids if group_alive(pgid)]
+        for pgid in left:
+            signal_group(pgid, signal.SIGKILL)
+        return len(left)
+
+    async def start(self, sock: socket.socket) -> None:
+        self.runner = web.AppRunner(await self._make_app(), handle_signals=False, access_log=None,
+                                    shutdown_timeout=5)
+        await self.runner.setup()
+        await web.SockSite(self.runner, sock).start()
+
+    async def stop(self) -> int:
+        """Tell every tab, end every app, stop serving; returns how many app process groups were
+        still there at the end (and were killed)."""
+        left = await self.shutdown()
+        await self.runner.cleanup()
+        return left
+
+    async def run(self, sock: socket.socket, url: str) -> int:
+        """Serve until SIGINT or SIGTERM, then stop cleanly."""
+        await self.start(sock)
+        n = self.max_sessions
+        say(f"smtui serve: web on {url}, at most {n} tab{'s' * (n != 1)} at once, "
+            + (f"idle timeout {self.idle_timeout:g} s" if self.idle_timeout else "no idle timeout"))
+        say("each browser tab gets its own app   (ctrl+c or SIGTERM stops the server)")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+            say("smtui serve: shutting down")
+            return await self.stop()  # a second ctrl+c meanwhile changes nothing
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+class OneLine(logging.Formatter):
+    """A library's log record as one line of the server's log (never a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text += f": {type(exc).__name__}: {exc}"
+        return f"{stamp()}  smtui serve: {record.name}: {shown(text, 300)}"
+
+
+def quiet_logs() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(OneLine())
+    for name in ("aiohttp", "asyncio", "textual-serve"):
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = [handler], False
+        logger.setLevel(logging.WARNING)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or a one-line UserError."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        why = visible(getattr(exc, "strerror", None) or exc)
+        raise UserError(f"cannot listen on {visible(host)}:{port}: {why}") from None
+    return sock
 
 
 def serve_web(args: argparse.Namespace, command: list[str]) -> int:
-    from textual_serve.server import Server
-
-    # textual-serve reports a port it cannot take only from inside its loop; ask first, for one line.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((args.host, args.port))
-            port = s.getsockname()[1]
-    except (OSError, OverflowError) as exc:
-        why = visible(getattr(exc, "strerror", exc))
-        raise UserError(f"cannot listen on {visible(args.host)}:{args.port}: {why}") from None
-    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    url = f"http://{host}:{port}"
-
-    class Web(Server):
-        tabs: set[asyncio.Task] = set()
-
-        async def on_startup(self, app) -> None:  # textual-serve's hook: our lines instead of its banner
-            print(f"smtui serve: web on {url} (each browser tab gets its own app; ctrl+c or SIGTERM "
-                  "stops the server)", flush=True)
-
-        async def handle_websocket(self, request):
-            """One tab, as textual-serve runs it, known so that shutdown can end it."""
-            task = asyncio.current_task()
-            self.tabs.add(task)
-            try:
-                return await super().handle_websocket(request)
-            finally:
-                self.tabs.discard(task)
-
-        async def on_shutdown(self, app) -> None:
-            # Without this the tabs' apps run on until aiohttp gives up on them (about 20 s):
-            # cancelled, textual-serve tells each app to quit and waits for it.
-            for task in self.tabs:
-                task.cancel()
-            if self.tabs:
-                await asyncio.wait(self.tabs, timeout=10)
-
-    server = Web(shlex.join(command), host=args.host, port=port, title="smtui", public_url=url)
+    sock = listen(args.host, args.port)
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if sock.family == socket.AF_INET6 else args.host
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         files = (", and with --allow-files the app's save and load reach this account's files"
                  if args.allow_files else "")
-        print(f"smtui serve: WARNING: anyone who can reach {visible(args.host)}:{port} gets the app, with no "
-              f"authentication{files}", file=sys.stderr, flush=True)
-    # Every process a session starts inherits this mark, which is how they are found at the end.
-    mark = f"{SERVE_ID}={os.getpid()}-{secrets.token_hex(8)}".encode()
-    os.environ[SERVE_ID] = mark.split(b"=", 1)[1].decode()
-    try:
-        server.serve()
-    finally:
-        left = end_marked(mark)
-    print("smtui serve: stopped" + (f" ({left} app processes had to be killed)" if left else ""), flush=True)
+        say(f"smtui serve: WARNING: anyone who can reach {visible(args.host)}:{port} gets the app, with no "
+            f"authentication{files}", err=True)
+    quiet_logs()
+    left = asyncio.run(Web(args, command, port).run(sock, f"http://{host}:{port}"))
+    say("smtui serve: stopped" + (f" ({left} app process groups had to be killed)" if left else ""))
     return 0
-
-
-SERVE_ID = "SMTUI_SERVE_ID"
-
-
-def marked(mark: bytes) -> list[int]:
-    """Processes whose environment carries ``mark`` (Linux's /proc; elsewhere none are found)."""
-    pids = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return pids
-    for name in names:
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                with open(f"/proc/{name}/environ", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        pids.append(int(name))
-            except OSError:
-                pass
-    return pids
-
-
-def end_marked(mark: bytes, grace: float = 5.0) -> int:
-    """Wait up to ``grace`` s for the sessions' processes to quit, then SIGKILL the rest;
-    returns how many had to be killed."""
-    deadline = time.monotonic() + grace
-    while (pids := marked(mark)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        _reap()
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    _reap()
-    return len(pids)
-
-
-def _reap() -> None:
-    """Collect our own exited children, so they do not linger as zombies."""
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
