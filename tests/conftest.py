@@ -155,9 +155,11 @@ class FakeTrainerJob(Job):
                 self.marks.append((self.n, ", ".join(f"{k}={v}" for k, v in changes.items()
                                                        if getattr(old, k) != v)))
                 self.status = self.message = ""
+                self.samples_step = None
                 self.ctx.stale()
             case Reinit():
                 self.marks.append((self.n, "re-initialised"))
+                self.samples_step = None
                 self.ctx.stale()
             case Langevin():
                 self.ctx.later(self.draw)
@@ -169,8 +171,10 @@ class FakeTrainerJob(Job):
         base = _real(self.start).snapshot(figures=False)
         figures = None if self.figures_step is None else {**base.figures, "step": self.figures_step}
         field = _field(self.start, grid_shape(*self.panel, base.dim)) if self.panel else None
+        samples = None if self.samples_step is None else base.points[:64]
         snap = replace(base, step=self.n, status=self.status or "ok", message=self.message, config=self.config,
-                       marks=tuple(self.marks), figures=figures, figures_step=self.figures_step, field=field)
+                       marks=tuple(self.marks), figures=figures, figures_step=self.figures_step, field=field,
+                       samples=samples)
         return Report(snapshot=snap, samples_step=self.samples_step, saved_step=self.saved_step)
 
 

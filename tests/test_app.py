@@ -15,6 +15,7 @@ from smtui.core.config import Config
 from smtui.core.trainer import Trainer
 from smtui.tui.app import MIN_SIZE, SMApp
 from smtui.tui.render import report as render
+from smtui.tui.runner.protocol import Configure
 from smtui.tui.screens.commands import SETTINGS, palette
 from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.modals import HelpScreen, ValuePrompt
@@ -58,8 +59,8 @@ async def until_config(app, pilot, **expected):
 # --- starting, training, the trainer process ---------------------------------------------------
 
 
-async def test_starts_paused_with_hint_then_space_trains_and_pauses():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_starts_paused_with_hint_then_space_trains_and_pauses(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         assert "step 0" in status(app) and "paused" in status(app) and "space trains" in status(app)
@@ -102,8 +103,8 @@ async def test_identity_figures_shown_equal_the_engine():
     assert "✗" not in shown
 
 
-async def test_n_steps_once_and_is_disabled_while_training():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_n_steps_once_and_is_disabled_while_training(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -182,8 +183,8 @@ async def test_sigma_and_learning_rate_keys():
         assert "0.005" in str(app.main.query_one("#setup").render())
 
 
-async def test_v_cycles_views_and_l_draws_langevin_samples():
-    app = SMApp(Config(distribution="gaussian", n_train=128), runner_mode="thread")
+async def test_v_cycles_views_and_l_draws_langevin_samples(fake_app):
+    app = fake_app(Config(distribution="gaussian", n_train=128))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for i in range(1, len(render.VIEWS) + 1):
@@ -196,8 +197,8 @@ async def test_v_cycles_views_and_l_draws_langevin_samples():
         assert app.main.view == render.VIEWS.index("Langevin samples")
 
 
-async def test_help_screen_lists_every_key_and_escape_closes_it():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_help_screen_lists_every_key_and_escape_closes_it(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -276,8 +277,8 @@ async def prompt_set(pilot, title: str, value: str):
     await answer_prompt(pilot, value)
 
 
-async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
-    app = SMApp(FAST, runner_mode="thread")
+async def test_palette_sets_exact_values_and_refuses_bad_ones(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await palette_set(pilot, "set sigma", "0.5")
@@ -298,6 +299,17 @@ async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
         await prompt_set(pilot, "batch size", "32")
         await prompt_set(pilot, "training-set size", "64")
         await until_config(app, pilot, lam=0.5, batch=32, n_train=64)
+        await settled(app, pilot)
+        assert not app.main.stopped and not app.main.render_errors
+    changes = [c.changes for c in app.main.runner.job.handled if isinstance(c, Configure)]
+    assert changes == [{"sigma": 0.5}, {"lr": 0.003}, {"hidden": 16}, {"seed": 7}, {"lam": 0.5}, {"batch": 32},
+                       {"n_train": 64}]  # each value as typed, once; the refused ones never sent
+
+
+async def test_a_data_file_set_in_the_palette_is_read_by_the_trainer(tmp_path):
+    app = SMApp(FAST, runner_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
         await prompt_set(pilot, "data file", str(tmp_path / "missing.csv"))
         await wait_for(pilot, lambda: any("does not exist" in n for n in notes(app)), what="refusal")
         data = tmp_path / "pts.csv"
@@ -306,10 +318,11 @@ async def test_palette_sets_exact_values_and_refuses_bad_ones(tmp_path):
         await until_config(app, pilot, data_path=str(data))
         await settled(app, pilot)
         assert not app.main.stopped and not app.main.render_errors
+        assert len(app.main.report.snapshot.points) == 5
 
 
-async def test_palette_refuses_esm_on_sample_only_data():
-    app = SMApp(FAST.with_changes(distribution="moons"), runner_mode="thread")
+async def test_palette_refuses_esm_on_sample_only_data(fake_app):
+    app = fake_app(FAST.with_changes(distribution="moons"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("ctrl+p")
@@ -340,8 +353,8 @@ async def test_trainer_exception_is_shown_and_the_app_stays_usable(monkeypatch):
         assert "simulated" not in status(app)
 
 
-async def test_resize_while_training_reflows_and_too_small_says_so():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_resize_while_training_reflows_and_too_small_says_so(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")

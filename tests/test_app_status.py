@@ -28,8 +28,8 @@ ESSENTIAL = [f"{k.footer_key or k.label} {k.short}" for k in MAIN_KEYS if k.rank
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
-async def test_every_essential_key_and_a_whole_status_line_fit(size):
-    app = SMApp(FAST, runner_mode="thread")
+async def test_every_essential_key_and_a_whole_status_line_fit(fake_app, size):
+    app = fake_app()
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot, step=0)
         bar, line = keybar(app), status(app)
@@ -44,8 +44,8 @@ async def test_every_essential_key_and_a_whole_status_line_fit(size):
         assert "▶ training" in line and "steps/s" in line and "…" not in line and len(line) <= size[0] - 2
 
 
-async def test_resizing_refits_the_key_bar_and_status_line():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_resizing_refits_the_key_bar_and_status_line(fake_app):
+    app = fake_app()
     async with app.run_test(size=(200, 60)) as pilot:
         await settled(app, pilot, step=0)
         assert "^p commands" in keybar(app) and "r re-init" in keybar(app)
@@ -105,8 +105,8 @@ async def test_palette_builtins_are_the_apps_own():
             "Quit (asks first if steps are unsaved; ctrl+q quits at once)"]
 
 
-async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp_path):
-    app = SMApp(FAST, runner_mode="thread")
+async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(fake_app, tmp_path):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n", "n")
@@ -122,7 +122,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
         await pilot.press("q")
         await pilot.pause(0.2)
         assert not app.is_running  # everything is saved: no question
-    app = SMApp(FAST, runner_mode="thread")
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -130,7 +130,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(tmp
         await pilot.press("q", "q")  # q twice: quit anyway, as a script would
         await pilot.pause(0.2)
         assert not app.is_running
-    app = SMApp(FAST, runner_mode="thread")
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n")
@@ -216,18 +216,8 @@ async def test_every_report_the_app_draws_has_a_field_while_training():
         assert len(seen) > 5 and not app.main.render_errors
 
 
-async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
-    from smtui.core.trainer import Trainer
-
-    calls = []
-    real = Trainer.langevin_samples
-
-    def counted(self, *args, **kwargs):
-        calls.append(self.step)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Trainer, "langevin_samples", counted)
-    app = SMApp(FAST, runner_mode="thread")
+async def test_a_burst_of_l_draws_the_samples_once(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for _ in range(6):  # queued at once: each used to cost a full draw (up to 2 s of MALA)
@@ -235,11 +225,12 @@ async def test_a_burst_of_l_draws_the_samples_once(monkeypatch):
         await wait_for(pilot, lambda: app.main.report.samples_step == 0 and not app.main.report.busy,
                        what="the samples")
         await settled(app, pilot, step=0)
-        assert 1 <= len(calls) <= 2, calls
+        draws = app.main.runner.job.draws
+        assert 1 <= len(draws) <= 2, draws
 
 
-async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         start = (app.main.config.sigma, app.main.config.lr)
@@ -252,8 +243,8 @@ async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value():
         assert app.main.config.sigma == 0.5
 
 
-async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")

@@ -1,8 +1,11 @@
 """The compare screen driven by Pilot (its trainer in a thread), and its render helpers:
-opened with c and the palette, keys, what it shows against the engine, refusals, sizes."""
+opened with c and the palette, keys, what it shows against the engine, refusals, sizes;
+its trainer's heartbeat and restarts (the real process killed, and a job that dies)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from smtui.core.compare import Comparison
 from smtui.core.config import Config
 from smtui.tui.app import SMApp
 from smtui.tui.render import compare as cr
+from smtui.tui.runner.compare_job import CompareJob
 from smtui.tui.runner.protocol import CompareReport
 from smtui.tui.screens.compare import CompareScreen, open_compare
 from smtui.tui.screens.keys import COMPARE_KEYS
@@ -146,12 +150,46 @@ async def test_the_real_compare_process_trains_and_ends_with_the_screen():
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
         s = app.screen
         await wait_for(pilot, lambda: screen_settled(s, 0), timeout=60, what="compare at step 0")
-        worker = s.runner._worker
-        assert worker.pid is not None and worker.is_alive()
+        first = s.runner.pid
+        assert first is not None and s.runner.running
         await pilot.press("n")
         await wait_for(pilot, lambda: screen_settled(s, 1), timeout=30, what="one step")
+        os.kill(first, signal.SIGKILL)
+        await wait_for(pilot, lambda: any("restarted it" in n for n in notes(app)), what="the restart notice")
+        await wait_for(pilot, lambda: screen_settled(s, 0), timeout=60, what="the new compare process")
+        worker = s.runner._worker
+        assert s.runner.pid not in (None, first) and worker.is_alive()
         await pilot.press("escape")
         await wait_for(pilot, lambda: not worker.is_alive(), timeout=10, what="the compare process ended")
+
+
+async def test_a_compare_trainer_that_dies_is_restarted_with_the_setup_then_left_stopped(fake_app, mortal_job):
+    app = fake_app(FAST, compare_job=mortal_job(CompareJob))  # (the main screen's job is a fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        await pilot.press("n", "plus")
+        await wait_for(pilot, lambda: screen_settled(s, 1) and s.report.snapshot.config.sigma == 0.375, what="σ up")
+        s.runner.send(s.runner.job.Die())
+        await wait_for(pilot, lambda: any("restarted it from step 0" in n for n in notes(app)), what="the restart")
+        await wait_for(pilot, lambda: screen_settled(s, 0), what="the new compare trainer")
+        assert s.report.snapshot.config.sigma == 0.375 and not s.stopped  # the setup as it stood
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_settled(s, 1), what="a step in the new trainer")
+        s.runner.send(s.runner.job.Die())  # again at once: said, not looped on
+        await wait_for(pilot, lambda: "again" in str(s.query_one("#cmp-status").render()), what="stopped")
+        await pilot.press("n")
+        assert any("has stopped" in n for n in notes(app))
+
+
+async def test_a_silent_compare_trainer_is_shown_stalled(fake_app, monkeypatch):
+    app = fake_app(FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        monkeypatch.setattr(s.runner, "silent_for", lambda: 5.0)  # as a stopped process's would be
+        await wait_for(pilot, lambda: "stalled" in str(s.query_one("#cmp-status").render()), what="the stall")
+        assert "no word from the compare trainer for 5 s" in str(s.query_one("#cmp-status").render())
+        monkeypatch.undo()
+        await wait_for(pilot, lambda: "stalled" not in str(s.query_one("#cmp-status").render()), what="heard again")
 
 
 def test_render_helpers_without_an_app():
