@@ -22,7 +22,6 @@ from smtui.tui.runner.protocol import (
     Reinit,
     Report,
     Save,
-    Train,
     grid_shape,
 )
 from smtui.tui.runner.trainer_job import TrainerJob
@@ -94,9 +93,9 @@ class FakeTrainerJob(Job):
     """The main screen's job without the training, for tests of the UI: a chunk of steps
     costs a short sleep (so the UI thread is never starved), an evaluation costs nothing,
     and every report carries one real snapshot of the starting setup at step 0,
-    relabelled with the fake's step, setup, marks and status. It takes every command the
-    trainer takes, and records them (``handled``) and its sample draws (``draws``);
-    ``diverge_at``: the step at which it diverges (None: never)."""
+    relabelled with the fake's step, setup and marks. It takes every command the
+    trainer takes, and records them (``handled``) and its sample draws (``draws``, each
+    ``draw_seconds`` long)."""
 
     name = "trainer"
     commands = TrainerJob.commands
@@ -104,14 +103,13 @@ class FakeTrainerJob(Job):
     first_chunk = 8
     handled: list = []
     draws: list = []
-    diverge_at: int | None = None
+    draw_seconds = 0.3
 
     def __init__(self, setup, ctx):
         super().__init__(setup, ctx)
         self.start, self.config = setup.config, setup.config
         _real(self.start)
         self.n, self.figures_step, self.marks = 0, None, []
-        self.status = self.message = ""
         self.panel, self.plane, self.samples_step = None, 0, None
         self.saved_step = 0
 
@@ -121,15 +119,8 @@ class FakeTrainerJob(Job):
 
     def advance(self, steps: int) -> int:
         sleep(0.002)
-        if self.diverge_at is not None and self.n + steps > self.diverge_at:
-            steps = max(self.diverge_at - self.n, 0)
-            self.status = "diverged"
-            self.message = f"the loss is inf at step {self.diverge_at + 1}: try a smaller learning rate"
         self.n += steps
         return steps
-
-    def can_go_on(self) -> bool:
-        return not self.status
 
     @property
     def eval_every(self) -> int:
@@ -140,21 +131,19 @@ class FakeTrainerJob(Job):
 
     def draw(self) -> None:
         self.ctx.busy("drawing Langevin samples")
+        sleep(self.draw_seconds)  # as MALA takes a while: requests made meanwhile wait for the next draw
         self.draws.append(self.n)
         self.samples_step = self.n
 
     def handle(self, command: Command) -> None:
         self.handled.append(command)
         match command:
-            case Train():
-                self.status = self.message = ""  # a retry
             case Grid(size=size, plane=plane):
                 self.panel, self.plane = tuple(size), self.plane if plane is None else plane
             case Configure(changes=changes):
                 old, self.config = self.config, self.config.with_changes(**changes)
                 self.marks.append((self.n, ", ".join(f"{k}={v}" for k, v in changes.items()
                                                        if getattr(old, k) != v)))
-                self.status = self.message = ""
                 self.samples_step = None
                 self.ctx.stale()
             case Reinit():
@@ -163,18 +152,19 @@ class FakeTrainerJob(Job):
                 self.ctx.stale()
             case Langevin():
                 self.ctx.later(self.draw)
-            case Save(path=path) | Load(path=path) | ExportCsv(path=path):
+            case Save(path=path) | Load(path=path):
                 self.saved_step = self.n
                 self.ctx.say("done", f"{type(command).__name__.lower()} {path} (fake, step {self.n:,})", path)
+            case ExportCsv(path=path):
+                self.ctx.say("done", f"history written to {path} (fake)", path)
 
     def report(self, changed: bool) -> Report:
         base = _real(self.start).snapshot(figures=False)
         figures = None if self.figures_step is None else {**base.figures, "step": self.figures_step}
         field = _field(self.start, grid_shape(*self.panel, base.dim)) if self.panel else None
         samples = None if self.samples_step is None else base.points[:64]
-        snap = replace(base, step=self.n, status=self.status or "ok", message=self.message, config=self.config,
-                       marks=tuple(self.marks), figures=figures, figures_step=self.figures_step, field=field,
-                       samples=samples)
+        snap = replace(base, step=self.n, config=self.config, marks=tuple(self.marks), figures=figures,
+                       figures_step=self.figures_step, field=field, samples=samples)
         return Report(snapshot=snap, samples_step=self.samples_step, saved_step=self.saved_step)
 
 
