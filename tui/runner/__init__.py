@@ -1,1 +1,3 @@
-"""Work done away from the UI thread: the trainer loops, their process or thread, and what travels to and from them."""
+"""Work done away from the UI thread: the one loop and the one runner every background job
+runs on (loop.py, runner.py), the jobs (trainer_job.py, compare_job.py) and what travels
+between a screen and its job (protocol.py)."""

@@ -40,7 +40,15 @@ class Job:
 
     A subclass sets the class attributes and overrides what it needs of the methods below.
     It is built in the job's process from a picklable ``setup``; ``ctx`` is the loop, through
-    which the job speaks and touches the schedule (the loop's methods under "for jobs")."""
+    which the job speaks and touches the schedule (the loop's methods under "for jobs").
+
+    A step is whatever unit the job advances in: a training step (``TrainerJob``, every run
+    of ``CompareJob`` at once), a sampler step or a rung of a noise ladder; a job that
+    never evaluates leaves ``eval_every`` None. Commands of its own are frozen dataclasses
+    subclassing ``protocol.Command`` (defined beside the job), listed in ``commands``; a
+    report is a frozen ``protocol.Progress`` subclass (its ``packed``/``received`` say how
+    it crosses the pipe and what it keeps from the previous one). ``advance`` may block
+    (waiting on a source outside, say): the heartbeat goes on meanwhile."""
 
     name = "job"  # in what the user reads: "the {name} cannot start: ...", "{name} error: ..."
     commands: tuple[type[Command], ...] = ()  # the commands it takes besides the loop's own (LOOP_COMMANDS)

@@ -62,10 +62,6 @@ class Runner:
         self.unstartable = ""  # why the job's setup cannot start, if it said so: not restarted by itself
         self.restarted_at = -math.inf  # when ``recover`` last started it again
 
-    @property
-    def name(self) -> str:
-        return self.job.name
-
     def start(self) -> None:
         with self._lock:
             self._latest, self._pending = None, False
