@@ -52,6 +52,27 @@ class GaussianMixture:
         """grad_x log q(x) by autograd."""
         return elementwise_grad(lambda z: np.sum(self.log_density(z)))(x)
 
+    def score_and_log_density(self, x: onp.ndarray) -> tuple[onp.ndarray, onp.ndarray]:
+        """grad log q and log q at each row of x in closed form, plain numpy: sum_k r_k(x)
+        (-P_k (x - m_k)) with r_k the components' responsibilities (``score`` is the oracle).
+        What the samplers call thousands of times on the exact smoothed mixture."""
+        x = onp.asarray(x, dtype=float)
+        n, (k, d) = len(x), self.means.shape
+        prec = onp.linalg.inv(self.covs)  # (K, d, d), symmetric
+        pm = onp.einsum("kij,kj->ki", prec, self.means)
+        const = onp.log(self.weights) - 0.5 * (onp.linalg.slogdet(self.covs)[1] + d * onp.log(2 * onp.pi)
+                                               + onp.sum(self.means * pm, axis=1))
+        # P_k (x - m_k) for every k from one product: x @ [P_1 ... P_K], less P_k m_k.
+        g = (x @ onp.transpose(prec, (1, 0, 2)).reshape(d, k * d)).reshape(n, k, d)
+        g -= pm
+        # -(x - m)^T P (x - m) / 2 = -x^T P x / 2 + m^T P x - m^T P m / 2, with x^T P x from g.
+        logits = const - 0.5 * onp.einsum("nkd,nd->nk", g, x) + 0.5 * (x @ pm.T)
+        top = logits.max(axis=1, keepdims=True)
+        r = onp.exp(logits - top)
+        total = r.sum(axis=1, keepdims=True)
+        r /= total
+        return -onp.einsum("nk,nkd->nd", r, g), top[:, 0] + onp.log(total[:, 0])
+
     def smoothed(self, sigma: float) -> GaussianMixture:
         """q convolved with N(0, sigma^2 I): the same mixture with covariances + sigma^2 I."""
         return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * onp.eye(self.dim))
@@ -69,6 +90,15 @@ def _ring8() -> GaussianMixture:
     return GaussianMixture(onp.full(8, 1 / 8), means, onp.tile(0.25**2 * onp.eye(2), (8, 1, 1)))
 
 
+def _ring8w() -> GaussianMixture:
+    """ring8 with std 0.15 and weights alternating 3:1 (heavy on the axes): with equal weights
+    a sampler that cannot move mass between modes still looks right (docs/math.md, "The noise ladder")."""
+    angles = 2 * onp.pi * onp.arange(8) / 8
+    means = 2.0 * onp.stack([onp.cos(angles), onp.sin(angles)], axis=1)
+    weights = onp.tile([3.0, 1.0], 4) / 16.0
+    return GaussianMixture(weights, means, onp.tile(0.15**2 * onp.eye(2), (8, 1, 1)))
+
+
 def _gaussian() -> GaussianMixture:
     return GaussianMixture(onp.ones(1), onp.zeros((1, 2)), onp.array([[[1.0, 0.8], [0.8, 1.0]]]))
 
@@ -77,7 +107,7 @@ def _bimodal() -> GaussianMixture:
     return GaussianMixture(onp.full(2, 0.5), onp.array([[-2.0], [2.0]]), onp.full((2, 1, 1), 0.25))
 
 
-_MIXTURES = {"ring8": _ring8, "gaussian": _gaussian, "bimodal": _bimodal}
+_MIXTURES = {"ring8": _ring8, "ring8w": _ring8w, "gaussian": _gaussian, "bimodal": _bimodal}
 
 
 # --- sample-only shapes: each returns (n, 2) roughly within [-3, 3]^2 ---------------

@@ -18,6 +18,10 @@ per element than tanh here. For a < -709 (float64; -88 in float32) exp overflows
 and 1 / inf is exactly 0, the right limit; callers run under ``np.errstate(over="ignore")``
 so that overflow is silent (elsewhere numpy warns, and the value is still right).
 
+The noise ladder's DSM (core/ladder.py) is the same residual with K more columns in the batch,
+[xt, 1, e(sigma)], and K more rows in [W^T; b; B] and [c; C], each row at its own sigma
+(``ladder_denoising``).
+
 ``differentiable`` wraps any of them as an autograd primitive of theta, so the fast path
 composes with autograd where a test or a caller wants it. The definitions stay the autograd
 compositions in core/objectives.py; tests/test_primitives.py checks every value and
@@ -64,10 +68,14 @@ def unpack(theta: np.ndarray, d: int) -> dict:
     return {"W": A[:d].T, "b": A[d], "c": c}
 
 
-def _split(theta, d):
-    """(A, c): A = [W^T; b], the (d + 1, h) block, and c, as views of theta."""
-    h = (theta.shape[0] - d) // (d + 1)
-    return theta[: (d + 1) * h].reshape(d + 1, h), theta[(d + 1) * h :]
+def _split(theta, d, levels=0):
+    """(A, c): A = [W^T; b], the (d + 1, h) block, and c, as views of theta. With ``levels``
+    K > 0 (the noise-conditional model, core/ladder.py): A = [W^T; b; B], (d + 1 + K, h), and
+    c = [c; C], (1 + K, d)."""
+    rows = d + 1 + levels
+    h = (theta.shape[0] - (1 + levels) * d) // rows
+    c = theta[rows * h :]
+    return theta[: rows * h].reshape(rows, h), (c.reshape(1 + levels, d) if levels else c)
 
 
 def with_ones(x: np.ndarray, dtype=None) -> np.ndarray:
@@ -97,20 +105,23 @@ def _t_times(V, s):
     return t
 
 
-def _into_grad(theta, x1, s, G, V, extra_WT=None):
+def _into_grad(theta, x1, s, G, V, extra_WT=None, levels=0):
     """The flat gradient from the pieces every objective shares, written into one buffer:
     dA = x1^T V (dW^T and db in one product), + G^T s for the path through psi's
     ``s W`` term (+ ``extra_WT``), and dc = column sums of G (1^T G, the ones column of
-    x1 serving as the vector of ones)."""
+    x1 serving as the vector of ones). With ``levels`` (rows [xt, 1, e]): d[c; C] = [1, e]^T G."""
     d = G.shape[1]
     out = np.empty_like(theta)
-    dA, dc = _split(out, d)
+    dA, dc = _split(out, d, levels)
     np.matmul(x1.T, V, out=dA)
     dWT = dA[:d]
     dWT += G.T @ s
     if extra_WT is not None:
         dWT += extra_WT
-    np.matmul(x1[:, d], G, out=dc)
+    if levels:
+        np.matmul(x1[:, d:].T, G, out=dc)
+    else:
+        np.matmul(x1[:, d], G, out=dc)
     return out
 
 
@@ -216,6 +227,42 @@ def reconstruction(theta, xt1, x, weight=None):
     """(mean over rows of ||W^T sigmoid(W xt + b) + c - x||^2, its gradient) with
     xt1 = [xt, 1] (DAE)."""
     return _residual(theta, xt1, x, None, weight, 1.0, False)
+
+
+# --- DSM over the noise ladder (core/ladder.py): rows [xt, 1, e(sigma_i)], per-row sigma -------
+# Per row 1/2 ||sigma_i psi(xt; sigma_i) + eps||^2 = 1/2 ||(r(xt; sigma_i) - x) / sigma_i||^2 with
+# r = s W + c(sigma_i) and c(sigma_i) = [1, e] [c; C]: the DSM residual above, divided by sigma_i.
+
+
+def ladder_denoising(theta, xe1, x, sigma, weight=None):
+    """(mean over rows of 1/2 ||(r(xt_i; sigma_i) - x_i) / sigma_i||^2, its gradient) with
+    xe1 = [xt, 1, e(sigma_i)] and theta laid out by core/ladder.pack: DSM over the ladder with
+    lambda(sigma) = sigma^2; with ``weight``, sum_i w_i of the same."""
+    n, d = x.shape
+    levels = xe1.shape[1] - d - 1
+    w = _row_weights(weight, theta)
+    sig = np.asarray(sigma, dtype=theta.dtype)
+
+    def chunk(theta, xe1, x, sig, w):
+        A, C = _split(theta, d, levels)
+        s = _hidden(A, xe1)
+        r = s @ A[:d].T
+        r += xe1[:, d:] @ C
+        r -= x
+        r /= sig[:, None]
+        if w is None:
+            v = np.vdot(r, r)
+            G = r / (n * sig)[:, None]  # dL/dr = r_i / (n sigma_i)
+        else:
+            G = r * w[:, None]
+            v = np.vdot(G, r)
+            G /= sig[:, None]
+        V = G @ A[:d]
+        _t_times(V, s)
+        return v, _into_grad(theta, xe1, s, G, V, levels=levels)
+
+    total, grad = _in_chunks(chunk, theta, xe1, x, sig, w)
+    return 0.5 * (total if w is not None else total / n), grad
 
 
 # --- ISM and ISMreg: 1/2 ||psi||^2 + sum_i diag_i (+ lam sum_i diag_i^2) per row -----------

@@ -7,7 +7,7 @@ that they agree)."""
 from __future__ import annotations
 
 # Gaussian mixtures with an exact score (core/distributions.py), then the sample-only shapes.
-ANALYTIC = ("ring8", "gaussian", "bimodal")
+ANALYTIC = ("ring8", "ring8w", "gaussian", "bimodal")
 SAMPLE_ONLY = ("moons", "circles", "swissroll", "spiral", "checkerboard", "pinwheel")
 DISTRIBUTIONS = ANALYTIC + SAMPLE_ONLY
 

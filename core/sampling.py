@@ -28,7 +28,7 @@ TARGET_ACCEPTANCE = 0.574  # optimal for MALA (Roberts and Rosenthal 1998)
 JUMP_EVERY = 4
 
 
-def _neg_energy_and_score(params, x, sigma):
+def neg_energy_and_score(params, x, sigma):
     """-E(x) and psi(x) = -dE/dx from one pre-activation (closed forms of core/model.py)."""
     W, b, c = params["W"], params["b"], params["c"]
     pre = x @ W.T + b
@@ -56,7 +56,7 @@ def mala(params, sigma: float, x0: np.ndarray, rng: np.random.Generator, steps: 
     x = np.array(x0, dtype=float)
     n, d = x.shape
     eta = np.full(n, 0.5 * sigma**2)
-    neg_e, psi = _neg_energy_and_score(p, x, sigma)
+    neg_e, psi = neg_energy_and_score(p, x, sigma)
     centres = None if reference is None else np.asarray(reference, dtype=float)
     burn_in = steps // 2
     accepted = {"langevin": [0, 0], "jump": [0, 0]}
@@ -70,13 +70,13 @@ def mala(params, sigma: float, x0: np.ndarray, rng: np.random.Generator, steps: 
             if jump:
                 pick = centres[rng.integers(0, len(centres), n)]
                 prop = pick + sigma * rng.standard_normal((n, d))
-                neg_e2, psi2 = _neg_energy_and_score(p, prop, sigma)
+                neg_e2, psi2 = neg_energy_and_score(p, prop, sigma)
                 log_q, log_q2 = _log_kernel_density(x, centres, sigma), _log_kernel_density(prop, centres, sigma)
                 log_alpha = neg_e2 - neg_e + log_q - log_q2
             else:
                 noise = rng.standard_normal((n, d))
                 prop = x + 0.5 * eta[:, None] * psi + np.sqrt(eta)[:, None] * noise
-                neg_e2, psi2 = _neg_energy_and_score(p, prop, sigma)
+                neg_e2, psi2 = neg_energy_and_score(p, prop, sigma)
                 back = x - prop - 0.5 * eta[:, None] * psi2  # log q(x | x') - log q(x' | x)
                 log_alpha = neg_e2 - neg_e - (np.sum(back * back, axis=1) / (2 * eta) - 0.5 * np.sum(noise**2, axis=1))
             log_alpha = np.where(np.isfinite(log_alpha), log_alpha, -np.inf)

@@ -20,6 +20,10 @@ BATCHES = 0xBA7C  # the training batches, drawn in order, one batch per step (sa
 SAMPLES = 0x5A3F  # the model's Langevin samples, per step
 PROBES = 0x9A0B  # a comparison's probe batches for its gradient statistics, per step
 GRADIENT_NOISE = 0x6AD1  # a sweep run's fresh batches for its gradient variance, per step
+LADDER_BATCHES = 0x1ADB  # the noise ladder's training batches (core/ladder_run.py): rungs, points, noise
+LADDER_START = 0x1A57  # where a ladder's particles start (every sampler and the baseline start there)
+LADDER_WALK = 0x1A3C  # a ladder sampler's noise, per walk (the learned, exact and one-sigma runs)
+LADDER_REFERENCE = 0x1AEF  # the points from q the ladder's samples are measured against (fresh for analytic q)
 
 
 def stream(seed: int, tag: int, *more: int) -> np.random.Generator:
