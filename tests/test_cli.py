@@ -156,8 +156,9 @@ def test_objective_needing_analytic_score_on_user_data_is_refused(capsys, tmp_pa
 def test_list_names_every_distribution_and_objective(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 9 + 7
+    assert len(out) == 10 + 7
     assert any("ring8" in line and "analytic" in line for line in out)
+    assert any(line.split()[:2] == ["distribution", "ring8w"] for line in out)
     assert any(line.split()[:2] == ["objective", "ism-reg"] for line in out)
 
 
