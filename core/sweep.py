@@ -2,10 +2,12 @@
 what sigma buys and costs (issue 12, part 2).
 
 For each run: the final ESM_q against the true score where the distribution is analytic
-(the bias: DSM learns q_sigma's score, not q's), ESM_qsigma, the gradient variance of the
-training objective over fresh minibatches at the final parameters (the cost of small
-sigma), C2 - C3 (the posterior-spread form) and the wall time. ``summarise`` gives each
-sigma's mean and spread over seeds.
+(the bias: DSM learns q_sigma's score, not q's), ESM_qsigma, the gradient noise at the
+final parameters on scales that do not move with sigma (``gradient_noise``: DSM's variance
+over ESM_qsigma's at the same theta, the price of not knowing the score, and the variance
+relative to the squared mean gradient; the raw variance too, with standard errors),
+C2 - C3 (the posterior-spread form) and the wall time. ``summarise`` gives each sigma's
+mean and spread over seeds and marks the best sigma by ESM_q.
 
 Every run is a pure function of (config, steps): results (wall and CPU seconds aside) do
 not depend on how many processes share the work, nor in which order they finish.
@@ -23,21 +25,33 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from smtui.core import streams
+from smtui.core.compare_batches import SIGMA_GROUP, shared_batch, views
 from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
 from smtui.core.errors import UserError
-from smtui.core.fused import pack
-from smtui.core.objectives import draw_batch
+from smtui.core.fused import pack, with_ones
 from smtui.core.run import objective_gradient
-from smtui.core.stats import gradient_variance, mean_gradient_norm2
+from smtui.core.stats import (
+    MAX_PROBES,
+    MIN_PROBES,
+    gradient_variance,
+    gradient_variance_se,
+    noise_to_signal,
+    probe,
+    signal_norm2,
+    variance_ratio,
+)
 from smtui.core.text import quoted
 from smtui.core.trainer import Trainer
 from smtui.core.workers import end_pool, process_pool
 
 MAX_SIGMAS = 64
 MAX_SEEDS = 64
-VARIANCE_BATCHES = 32  # fresh minibatches for the gradient variance at the end
+RATIO = ("dsm", "esm-sigma")  # the gradient variance ratio's numerator and denominator
+RATIO_MAX_POINTS = 20_000  # training points up to which the ratio is measured (a Parzen score per batch)
 # Figures per run; ``summarise`` gives mean and spread of each.
-FIGURES = ("esm", "esm_sigma", "dsm", "grad_variance", "grad_mean_sq", "c2_minus_c3", "wall_seconds", "cpu_seconds")
+FIGURES = ("esm", "esm_sigma", "dsm", "grad_variance", "grad_variance_se", "grad_mean_sq", "noise_to_signal",
+           "noise_to_signal_se", "variance_ratio", "variance_ratio_se", "probe_batches", "c2_minus_c3", "wall_seconds",
+           "cpu_seconds")
 
 
 def parse_sigmas(text: str) -> list[float]:
@@ -107,23 +121,46 @@ def sweep_configs(base: Config, sigmas: list[float], seeds: int) -> list[Config]
             for s in sigmas for k in range(seeds)]
 
 
-def gradient_noise(trainer: Trainer, batches: int = VARIANCE_BATCHES) -> tuple[float, float]:
-    """(E||g_b - g||^2, ||g||^2): the trace of the covariance of the training objective's
-    gradient over fresh minibatches of the configured size at the current parameters, and
-    the squared norm of their mean (core/stats.py; docs/math.md, "Gradient noise"). Its
-    own random stream: training is not disturbed."""
-    cfg = trainer.config
-    gradient = objective_gradient(cfg.objective, cfg.sigma, cfg.lam)
+def gradient_noise(trainer: Trainer, min_batches: int = MIN_PROBES, max_batches: int = MAX_PROBES) -> dict:
+    """The training objective's gradient noise over fresh minibatches of the configured size
+    at the current parameters (core/stats.py; docs/math.md, "Gradient noise"), each figure
+    with its standard error, batches drawn until the variance is known to 10% (or
+    ``max_batches``; ``probe_batches`` says how many):
+
+    * ``grad_variance``: E||g_b - E g||^2, raw: it carries the loss's scale (sigma^-8 for
+      DSM), so never compare it across sigma;
+    * ``grad_mean_sq``: ||E g||^2, unbiased (||mean||^2 - V/K);
+    * ``noise_to_signal``: their ratio, free of the loss's scale (None when the mean gradient
+      is within its noise of zero);
+    * ``variance_ratio``: Var grad DSM / Var grad ESM_qsigma at these parameters on the same
+      (x, x~), the price of not knowing the score (q_sigma objectives, training sets of up
+      to RATIO_MAX_POINTS: ESM_qsigma's target costs one Parzen score per batch).
+
+    Its own random stream: training is not disturbed."""
+    cfg, data = trainer.config, trainer.data
     dtype = np.dtype(cfg.dtype)
     theta = pack(trainer.params).astype(dtype)
-    data_score = trainer.analytic.score(trainer.data) if trainer.analytic is not None else None
+    data_score = trainer.analytic.score(data) if trainer.analytic is not None else None
+    with_ratio = cfg.objective in SIGMA_GROUP and len(data) <= RATIO_MAX_POINTS
+    names = tuple(dict.fromkeys((cfg.objective, *(RATIO if with_ratio else ()))))
+    gradients = {n: objective_gradient(n, cfg.sigma, cfg.lam) for n in names}
     rng = streams.stream(cfg.seed, streams.GRADIENT_NOISE, trainer.step)
-    grads = np.stack([
-        np.asarray(gradient(theta, draw_batch(cfg.objective, trainer.data, cfg.batch, cfg.sigma, rng, trainer.analytic,
-                                              dtype, data_score))[1], dtype=float)
-        for _ in range(batches)
-    ])
-    return gradient_variance(grads), mean_gradient_norm2(grads)
+    table = with_ones(data)
+
+    def draw() -> dict:  # one (x, x~) for every gradient
+        batches = views(shared_batch(data, cfg.batch, cfg.sigma, rng, table), names, data, cfg.sigma, dtype,
+                        data_score)
+        return {n: gradients[n](theta, batches[n])[1] for n in names}
+
+    grads = probe(draw, min_batches, max_batches)
+    own = grads[cfg.objective]
+    out = {"grad_variance": gradient_variance(own), "grad_variance_se": gradient_variance_se(own),
+           "grad_mean_sq": signal_norm2(own), "probe_batches": len(own), "variance_ratio": None,
+           "variance_ratio_se": None}
+    out["noise_to_signal"], out["noise_to_signal_se"] = noise_to_signal(own)
+    if with_ratio:
+        out["variance_ratio"], out["variance_ratio_se"] = variance_ratio(grads["dsm"], grads["esm-sigma"])
+    return out
 
 
 CHUNK = 25  # steps between checks of ``stop`` in a run: a stop is seen within a fraction of a second
@@ -140,11 +177,10 @@ def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> 
         trainer.train(min(CHUNK, steps - trainer.step), evaluate=False)
     with np.errstate(over="ignore", invalid="ignore"):
         figs = trainer.evaluate()
-        var, mean_sq = gradient_noise(trainer)
+        noise = gradient_noise(trainer)
     return {
         "sigma": config.sigma, "seed": config.seed, "status": trainer.status, "steps": trainer.step,
-        "esm": figs["esm"], "esm_sigma": figs["esm_sigma"], "dsm": figs["dsm"],
-        "grad_variance": var, "grad_mean_sq": mean_sq,
+        "esm": figs["esm"], "esm_sigma": figs["esm_sigma"], "dsm": figs["dsm"], **noise,
         "c2": figs["c2"], "c3": figs["c3"], "c2_minus_c3": figs["esm_minus_dsm_theory"],
         "wall_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
     }
@@ -255,14 +291,21 @@ def _in_order(results: list[dict]) -> list[dict]:
 
 def summarise(results: list[dict]) -> list[dict]:
     """Per sigma: the number of runs, how many diverged, and for each figure its mean and
-    spread (sample standard deviation over seeds; None with one seed or no values)."""
+    spread (sample standard deviation over seeds; None with one seed or no values);
+    ``best_esm`` marks the sigma whose mean ESM_q (the distance to q's true score) is the
+    lowest, where q is analytic."""
     out = []
     for sigma in sorted({r["sigma"] for r in results}):
         runs = [r for r in results if r["sigma"] == sigma]
         row = {"sigma": sigma, "runs": len(runs), "diverged": sum(r["status"] != "ok" for r in runs)}
         for key in FIGURES:
-            vals = np.array([r[key] for r in runs if r[key] is not None and math.isfinite(r[key])], dtype=float)
+            vals = np.array([r[key] for r in runs if r.get(key) is not None and math.isfinite(r[key])],
+                            dtype=float)
             row[key] = float(vals.mean()) if len(vals) else None
             row[key + "_spread"] = float(vals.std(ddof=1)) if len(vals) > 1 else None
         out.append(row)
+    known = [r for r in out if r["esm"] is not None]
+    best = min(known, key=lambda r: r["esm"]) if known else None
+    for row in out:
+        row["best_esm"] = row is best
     return out

@@ -36,6 +36,10 @@ def test_json_contract(capsys, tmp_path):
         assert np.array(p["W"]).shape == (8, 2) and len(p["b"]) == 8 and len(p["c"]) == 2
         assert [s for s, _ in run["curve"]] == [0, 5, 10, 12]
         assert isinstance(run["lr"], float) and run["gradient_variance"] > 0
+        # known to 10%, or the probes' cap was reached (and the table says so)
+        assert 0 < run["gradient_variance_se"] <= 0.1 * run["gradient_variance"] or res["probe_batches"] == 512
+    ratio = res["variance_ratio"]
+    assert ratio["at"] == "dsm" and ratio["value"] > 1 and 0 < ratio["se"] < ratio["value"]
     assert set(res["gaps"]) == {"dsm|dae", "dsm|esm-sigma", "dae|esm-sigma"}
     W = {n: np.array(r["final_params"]["W"]) for n, r in res["runs"].items()}
     gap = max(np.max(np.abs(W["dsm"] - W["esm-sigma"])), np.max(np.abs(np.array(res["runs"]["dsm"]["final_params"]["b"])
@@ -74,7 +78,8 @@ def test_exact_mode_runs_and_says_so(capsys):
     assert code == 0, err
     res = json.loads(out)
     assert res["exact"] is True and any("slower per step" in n for n in res["notes"])
-    assert res["runs"]["dsm"]["gradient_variance"] == 0.0
+    assert res["runs"]["dsm"]["gradient_variance"] == res["runs"]["dsm"]["gradient_variance_se"] == 0.0
+    assert res["variance_ratio"] is None  # no noise to compare in exact mode
 
 
 @pytest.mark.parametrize("args, words", [

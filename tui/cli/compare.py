@@ -24,6 +24,7 @@ from smtui.tui.cli.flags import (
 )
 from smtui.tui.cli.outputs import inputs_of, plan_outputs
 from smtui.tui.cli.progress import Stop, stop_on_ctrl_c, train_in_chunks
+from smtui.tui.render.compare import noise_lines
 from smtui.tui.render.numbers import g
 
 MAX_STEPS = 10**9  # as smtui run
@@ -90,7 +91,8 @@ def main(argv: list[str]) -> int:
 
 def report(c: Comparison, wall: float) -> dict:
     """The JSON contract: config, objectives, steps, runs (lr, final_params, curve,
-    gradient_variance), gaps per pair "a|b"; plus what the scale and the mode mean."""
+    gradient_variance with its standard error), gaps per pair "a|b", the DSM / ESM_qsigma
+    gradient variance ratio at one run's parameters; plus what the scale and the mode mean."""
     latest = c.evaluate()
     config = {k: v for k, v in c.config.to_dict().items() if k != "objective"}
     if c.config.data_path is not None:
@@ -105,6 +107,7 @@ def report(c: Comparison, wall: float) -> dict:
             "final_params": {"W": p["W"].tolist(), "b": p["b"].tolist(), "c": p["c"].tolist()},
             "curve": c.curve(name).tolist(),
             "gradient_variance": latest["gradient_variance"][name],
+            "gradient_variance_se": latest["gradient_variance_se"][name],
         }
         if run.status != "ok":
             runs[name]["message"] = run.message
@@ -121,6 +124,10 @@ def report(c: Comparison, wall: float) -> dict:
         "runs": runs,
         "gaps": dict(latest["gaps"]),
         "cosine": dict(latest["cosine"]),
+        "probe_batches": latest["probe_batches"],
+        # Var grad DSM / Var grad ESM_qsigma at one run's parameters, on the same probe batches
+        "variance_ratio": None if latest["variance_ratio"] is None else dict(
+            zip(("value", "se", "at"), latest["variance_ratio"])),
     }
 
 
@@ -130,10 +137,12 @@ def summary(c: Comparison) -> str:
     latest, snap = c.evaluate(), c.snapshot()
     mode = "exact (expectation as the batch)" if c.exact else f"minibatch {c.config.batch}"
     lines = [f"step {c.step:,} · {mode} · values on the {snap.scale} scale", "",
-             f"{'objective':<11}{'value':>13}{'lr':>11}{'grad var':>12}  status"]
+             f"{'objective':<11}{'value':>13}{'lr':>11}{'grad var':>12}{'± s.e.':>10}  status"]
     for name, run in c.runs.items():
         lines.append(f"{name:<11}{g(latest['values'][name], 13)}{g(run.lr, 11)}"
-                     f"{g(latest['gradient_variance'][name], 12)}  {run.status}")
+                     f"{g(latest['gradient_variance'][name], 12)}{g(latest['gradient_variance_se'][name], 10)}"
+                     f"  {run.status}")
+    lines += noise_lines(snap)
     lines += ["", f"{'pair':<22}{'gap':>11}{'cosine':>10}"]
     for pair, gap in latest["gaps"].items():
         lines.append(f"{pair:<22}{g(gap, 11)}{g(latest['cosine'][pair], 10)}")

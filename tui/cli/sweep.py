@@ -44,7 +44,8 @@ MAX_JOBS = 256
 def build_sweep_parser() -> argparse.ArgumentParser:
     p = Parser(prog="smtui sweep", conflict_handler="resolve",
                description="Train once per (sigma, seed) in parallel and show what sigma buys (ESM_q, the bias "
-               "of learning q_sigma's score) and costs (the gradient variance).")
+               "of learning q_sigma's score) and costs (DSM's gradient variance over ESM_qsigma's at the same "
+               "parameters, and the noise relative to the mean gradient).")
     add_setup_options(p)
     o = p.add_argument_group("sweep")
     o.add_argument("--sigma", required=True, metavar="LIST|RANGE",

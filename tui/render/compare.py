@@ -112,16 +112,37 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
         if snap.status[name] != "ok":
             t.append(" ✗", style="bold red")
         t.append("\n")
+    noise = noise_lines(snap)
+    for line in noise:
+        t.append(line + "\n", style="dim")
     t.append(f"{'pair':<16}{'gap':>10}{'cos':>9}\n", style="bold")
     for pair, gap in snap.gaps.items():
         short = "|".join(p.replace("-sigma", "σ") for p in pair.split("|"))
         t.append(f"{short:<16}{_g(gap[-1, 1] if len(gap) else None, 10)}{_g(snap.cosine.get(pair), 9)}\n")
-    used = 3 + len(snap.objectives) + len(snap.gaps)
+    used = 3 + len(snap.objectives) + len(snap.gaps) + len(noise)
     notes = [n.split(" (")[0] if height - used < 4 else n for n in snap.notes]
     for note in notes:
         for line in textwrap.wrap(note, max(width - 1, 20)):
             t.append(line + "\n", style="dim")
     return t
+
+
+def noise_lines(snap: CompareSnapshot) -> list[str]:
+    """How well the gradient variances are known (their largest relative standard error and
+    the probe batches behind them), and DSM's variance over ESM_qsigma's at one run's
+    parameters on the same batches with its standard error: the price of not knowing the
+    score, on a scale that does not move with sigma (docs/math.md, "Gradient noise"). None
+    in exact mode."""
+    ses = snap.gradient_variance_se or {}
+    rel = [ses[n] / v for n, v in snap.gradient_variance.items() if v and ses.get(n) is not None]
+    if snap.exact or not rel:
+        return []
+    worst = max(rel)
+    lines = [f"∇ var ±{100 * worst:.0f}%{' (SE > 10%)' if worst > 0.1 else ''} from {snap.probe_batches} probes"]
+    if snap.variance_ratio is not None:
+        ratio, se, at = snap.variance_ratio
+        lines.append(f"∇ var DSM/ESMqσ at {at.replace('-sigma', 'σ')}'s θ {ratio:.3g} ±{se:.2g}")
+    return lines
 
 
 def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
@@ -197,8 +218,10 @@ ABOUT = (
     "[b]One scale[/b]  Each run's objective on the fixed evaluation set, shifted onto one scale by its exact "
     "constant (ESM_qσ; DSM + C2 − C3; ISM_qσ + C2; DAE/(2σ⁴) + C2 − C3): at step 0 the values agree, since the "
     "objectives differ by constants. DSM is DAE/(2σ⁴) on every batch, so their curves lie on each other.\n\n"
-    "[b]How far apart[/b]  Per run: its value, learning rate and gradient variance E‖g − E g‖² over 16 probe "
-    "batches. Per pair: the parameter gap max|θa − θb| / max|θa| and the mean cosine of their gradients on the "
+    "[b]How far apart[/b]  Per run: its value, learning rate and gradient variance E‖g − E g‖² over probe "
+    "batches, drawn until each variance is known to 10% (the line below says how well, and gives DSM's variance "
+    "over ESM_qσ's at one run's parameters on the same batches: the price of not knowing the score). Per pair: "
+    "the parameter gap max|θa − θb| / max|θa| and the mean cosine of their gradients on the "
     "same batch; the plot below shows log10 of the gaps over steps.\n\n"
     "[b]Small multiples[/b]  Every run's score field (or its difference from the data score, or its density), "
     "drawn as on the main screen. Exact mode (e) trains on the expectation itself: the gradient noise goes and "

@@ -1,5 +1,6 @@
 """How a sigma sweep's summary looks: a rich table and plotext plots on log axes (ESM_q,
-or ESM_qsigma where q has no analytic score, and the gradient variance, against sigma).
+or ESM_qsigma where q has no analytic score, and DSM's gradient variance over ESM_qsigma's at
+the same parameters, against sigma).
 Pure builders, summary in and rich renderables out, shared by ``smtui sweep`` and the app."""
 
 from __future__ import annotations
@@ -24,26 +25,37 @@ def _cell(mean, spread) -> str:
     if mean == 0:
         return f"0 ±{spread:.2g}"
     pct = 100 * spread / abs(mean)
-    return f"{mean:.3g} ±{pct:.2g}%" if pct >= 0.01 else f"{mean:.3g} ±<0.01%"
+    if pct < 0.01:
+        return f"{mean:.3g} ±<0.01%"
+    return f"{mean:.3g} ±{pct:.2g}%" if pct < 100 else f"{mean:.3g} ±{pct:.0f}%"
+
+
+# The columns: ESM_q (what sigma buys; ESM_qsigma where q is not analytic), the gradient noise on
+# scales that do not move with sigma (docs/math.md, "Gradient noise": DSM's variance over
+# ESM_qsigma's at the same theta; the variance over the squared mean gradient), C2 - C3.
+COLUMNS = (("ESM_q", "esm"), ("DSM/ESMqσ var", "variance_ratio"), ("noise/signal", "noise_to_signal"),
+           ("C2 - C3", "c2_minus_c3"))
 
 
 def summary_table(summary: list[dict], analytic: bool) -> Table:
-    """One row per sigma: mean ±spread (sample std over seeds, as % of the mean) of each figure."""
+    """One row per sigma: mean ±spread of each figure (over seeds, as % of the mean; with one
+    seed, ± the run's own standard error where it has one); ◀ marks the best sigma by ESM_q."""
     runs = max((r["runs"] for r in summary), default=0)
-    t = Table(title=f"sigma sweep: mean ±spread over {runs} seed{'s' * (runs != 1)} (std, % of the mean)",
-              title_justify="left", box=None, pad_edge=False)
-    cols = [("ESM_q", "esm"), ("ESM_qσ", "esm_sigma"), ("grad variance", "grad_variance"), ("C2 - C3", "c2_minus_c3")]
-    if not analytic:
-        cols.pop(0)
+    spread = f"spread over {runs} seeds (std" if runs > 1 else "± standard error (one seed"
+    best = "; ◀ best ESM_q" if analytic else ""
+    t = Table(title=f"sigma sweep: mean {spread}, % of the mean){best}", title_justify="left", box=None,
+              pad_edge=False)
+    cols = list(COLUMNS) if analytic else [("ESM_qσ", "esm_sigma"), *COLUMNS[1:]]
     t.add_column("sigma", justify="right", no_wrap=True)
     for name, _ in cols:
         t.add_column(name, justify="right", no_wrap=True)
     t.add_column("wall s", justify="right", no_wrap=True)
     for row in summary:
-        cells = [_cell(row[k], row[k + "_spread"]) for _, k in cols]
+        cells = [_cell(row[k], row[k + "_spread"] if runs > 1 else row.get(k + "_se")) for _, k in cols]
         wall = "-" if row["wall_seconds"] is None else f"{row['wall_seconds']:.1f}"
         note = f" ({row['diverged']} diverged)" if row["diverged"] else ""
-        t.add_row(f"{row['sigma']:.3g}{note}", *cells, wall)
+        best = " ◀" if row.get("best_esm") else ""
+        t.add_row(f"{row['sigma']:.3g}{note}{best}", *cells, wall)
     return t
 
 
@@ -72,7 +84,7 @@ def plots(summary: list[dict], analytic: bool, width: int, height: int) -> list[
         return []
     first = ("esm", "ESM_q (distance to q's true score)") if analytic else ("esm_sigma", "ESM_qσ")
     out = [sweep_plot(summary, *first, width, height),
-           sweep_plot(summary, "grad_variance", "gradient variance", width, height)]
+           sweep_plot(summary, "variance_ratio", "Var ∇DSM / Var ∇ESM_qσ (same θ)", width, height)]
     for text in out:
         text.end = "\n"  # one below the other when grouped
     return out
