@@ -259,37 +259,72 @@ class LadderRun:
                          "acceptance": walk.acceptance[k] if k < len(walk.acceptance) else None})
         return rows
 
-    def baseline(self) -> dict:
-        """One sigma = sigma_min, the same start and budget: for a learned score, the paper's
-        model trained by DSM at sigma_min (as `smtui run`) and sampled by MALA (core/sampling.py:
-        tuned steps, jumps from q_sigma); for the exact score, MALA on q_sigma_min itself."""
-        s, sigma = self.setup, float(self.sigmas[-1])
-        budget = self.ladder.levels * s.steps_per_level  # the ladder's Langevin steps (its denoising step aside)
+    def baseline(self) -> Baseline:
+        """The one-sigma run beside this ladder (``Baseline``)."""
+        return Baseline(self)
+
+
+class Baseline:
+    """One sigma = sigma_min beside the ladder, from the same start and with the same budget of
+    steps (K T, the denoising step aside). For a learned score: the paper's model trained by DSM
+    at sigma_min exactly as `smtui run --objective dsm --sigma SIGMA_MIN` trains it (same data,
+    initial parameters and batch stream, as many steps as the ladder), sampled by MALA
+    (core/sampling.py: tuned steps, jumps from q_sigma on BASELINE_REFERENCE training points).
+    For the exact score: MALA on q_sigma_min itself, nothing to train."""
+
+    def __init__(self, ladder: LadderRun):
+        self.ladder, s = ladder, ladder.setup
+        self.sigma = float(ladder.sigmas[-1])
+        self.budget = ladder.ladder.levels * s.steps_per_level
+        self.step, self.train_seconds, self.run = 0, 0.0, None
+        if not s.exact_score:
+            self.config = s.config.with_changes(objective="dsm", sigma=self.sigma)
+            self.run = Run(initial_theta(self.config, ladder.dim), self.config.optimizer, self.config.lr,
+                           name="one sigma")
+            self._gradient = objective_gradient("dsm", self.sigma, self.config.lam)
+            self._batches = batch_stream(self.config.seed)
+
+    @property
+    def target_steps(self) -> int:
+        return 0 if self.run is None else self.ladder.setup.steps
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.run is None else self.run.status
+
+    def train(self, steps: int) -> int:
+        """Up to ``steps`` more training steps (none past the ladder's); returns how many were kept."""
+        done, ladder = 0, self.ladder
+        dtype = np.dtype(self.config.dtype) if self.run is not None else None
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            while done < steps and self.step < self.target_steps and self.run.status == "ok":
+                batch = draw_batch("dsm", ladder.data, self.config.batch, self.sigma, self._batches, dtype=dtype,
+                                   table=ladder._table)
+                if not self.run.step(self._gradient, batch, self.step + 1):
+                    break
+                self.step += 1
+                done += 1
+        self.train_seconds += time.perf_counter() - t0
+        return done
+
+    def sample(self) -> dict:
+        """Its samples and their metrics, with what it is and how long it took."""
+        ladder, s = self.ladder, self.ladder.setup
         rng = streams.stream(s.config.seed, streams.LADDER_WALK, 1)
         t0 = time.perf_counter()
-        train_seconds, status, message = 0.0, "ok", ""
-        if s.exact_score:
-            x = Walk("mala", self.source(), [sigma], self.start(), rng, budget, s.eps, denoise=False).run()
+        if self.run is None:
+            x = Walk("mala", ladder.source(), [self.sigma], ladder.start(), rng, self.budget, s.eps,
+                     denoise=False).run()
             how = "mala on the exact q_sigma (fixed step, no jumps)"
         else:
-            cfg = s.config.with_changes(objective="dsm", sigma=sigma)
-            run = Run(initial_theta(cfg, self.dim), cfg.optimizer, cfg.lr, name="one sigma")
-            gradient, rng = objective_gradient("dsm", sigma, cfg.lam), batch_stream(cfg.seed)
-            dtype = np.dtype(cfg.dtype)
-            with np.errstate(over="ignore", invalid="ignore"):
-                for i in range(s.steps):
-                    batch = draw_batch("dsm", self.data, cfg.batch, sigma, rng, dtype=dtype, table=self._table)
-                    if not run.step(gradient, batch, i + 1):
-                        break
-            train_seconds = time.perf_counter() - t0
-            status, message = run.status, run.message
-            params = {k: np.array(v, dtype=float) for k, v in unpack(run.theta, self.dim).items()}
-            ref = self.data if len(self.data) <= BASELINE_REFERENCE else drawn_points(self.data, s.config.seed,
-                                                                                     BASELINE_REFERENCE)
-            x, _ = mala(params, sigma, self.start(), rng, steps=budget, reference=ref)
+            params = {k: np.array(v, dtype=float) for k, v in unpack(self.run.theta, ladder.dim).items()}
+            data = ladder.data
+            ref = data if len(data) <= BASELINE_REFERENCE else drawn_points(data, s.config.seed, BASELINE_REFERENCE)
+            x, _ = mala(params, self.sigma, ladder.start(), rng, steps=self.budget, reference=ref)
             how = "mala (core/sampling.py: tuned steps, jumps from q_sigma)"
-        sample_seconds = time.perf_counter() - t0 - train_seconds
-        return {"sigma": sigma, "sampler": how, "status": status, "message": message,
-                "train_seconds": train_seconds, "sample_seconds": sample_seconds, "samples": x,
-                "metrics": self.measure(x)}
-
+        out = {"sigma": self.sigma, "sampler": how, "status": self.status,
+               "message": "" if self.run is None else self.run.message, "steps": self.step,
+               "train_seconds": self.train_seconds, "sample_seconds": time.perf_counter() - t0, "samples": x}
+        out["metrics"] = ladder.measure(x)
+        return out

@@ -54,7 +54,9 @@ def test_the_learned_ladder_at_default_training_beats_one_sigma_and_the_identity
     assert run.train(setup.steps) == setup.steps
     walk = run.walk()
     metrics = run.measure(walk.run())
-    base = run.baseline()
+    one = run.baseline()
+    assert one.train(10**9) == setup.steps and one.step == setup.steps  # the ladder's steps, no more
+    base = one.sample()
     assert metrics["weight_tv"] <= 0.2 and metrics["weight_tv"] <= 0.5 * base["metrics"]["weight_tv"], (
         metrics["weight_tv"], base["metrics"]["weight_tv"])
     levels = run.per_level(walk)

@@ -46,19 +46,26 @@ SETUP_FLAGS = {
 }
 
 
-def add_setup_options(p: argparse.ArgumentParser, list_objective: bool = True) -> None:
+def add_setup_options(p: argparse.ArgumentParser, list_objective: bool = True, hide: tuple[str, ...] = (),
+                      default: Config | None = None) -> None:
     """The setup flags. ``list_objective=False``: --objective is still parsed (so a command that
-    trains several can refuse it in its own words) but not shown in the help."""
-    d = Config()
+    trains several can refuse it in its own words) but not shown in the help; so are the
+    flags named in ``hide`` (the fields objective, sigma, lam or eval_every). ``default``: the
+    defaults the help states."""
+    d = default or Config()
     g = p.add_argument_group("setup")
+
+    def shown(field: str, text: str) -> str:
+        return argparse.SUPPRESS if field in hide else text
+
     src = g.add_mutually_exclusive_group()
     src.add_argument("--distribution", metavar="NAME",
                      help=f"one of {', '.join(DISTRIBUTIONS)} (default {d.distribution})")
     src.add_argument("--data", metavar="FILE", help="your own points: CSV / whitespace text or .npy, shape (n, d)")
     g.add_argument("--objective", metavar="NAME", help=argparse.SUPPRESS if not list_objective else
-                   f"one of {', '.join(OBJECTIVES)} (default {d.objective})")
+                   shown("objective", f"one of {', '.join(OBJECTIVES)} (default {d.objective})"))
     g.add_argument("--sigma", type=float, metavar="S",
-                   help=f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})")
+                   help=shown("sigma", f"noise width and temperature, 1e-8 to 1e8 (default {d.sigma})"))
     g.add_argument("--lr", type=float, metavar="LR", help=f"learning rate, > 0 (default {d.lr})")
     g.add_argument("--optimizer", metavar="NAME", help=f"one of {', '.join(OPTIMIZERS)} (default {d.optimizer})")
     g.add_argument("--batch", type=int, metavar="B",
@@ -68,10 +75,11 @@ def add_setup_options(p: argparse.ArgumentParser, list_objective: bool = True) -
     g.add_argument("--n-train", type=int, metavar="N",
                    help=f"training-set size: points drawn from the distribution, 1 to 1,000,000 (default {d.n_train})")
     g.add_argument("--lambda", dest="lambda_", type=float, metavar="L",
-                   help=f"ISMreg's lambda, >= 0 (default {d.lam})")
+                   help=shown("lam", f"ISMreg's lambda, >= 0 (default {d.lam})"))
     g.add_argument("--seed", type=int, metavar="S", help=f"seed for data, init and batches (default {d.seed})")
     g.add_argument("--dtype", metavar="T", help=f"one of {', '.join(DTYPES)} (default {d.dtype})")
-    g.add_argument("--eval-every", type=int, metavar="K", help=f"steps between evaluations (default {d.eval_every})")
+    g.add_argument("--eval-every", type=int, metavar="K",
+                   help=shown("eval_every", f"steps between evaluations (default {d.eval_every})"))
 
 
 # Fields a resumed experiment keeps: changing one would discard the saved parameters or data.

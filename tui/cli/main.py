@@ -26,6 +26,7 @@ COMMANDS = {
     "run": ("smtui.tui.cli.run", "train headless, then report every figure"),
     "compare": ("smtui.tui.cli.compare", "train 2 to 4 objectives side by side from one start"),
     "sweep": ("smtui.tui.cli.sweep", "one run per (sigma, seed) in parallel: what sigma buys and costs"),
+    "ladder": ("smtui.tui.cli.ladder", "one model over a ladder of sigmas, sampled by walking down it"),
     "serve": ("smtui.tui.serve.command", "give a demo: the app to SSH clients or browser tabs"),
     "list": ("smtui.tui.cli.listing", "name every distribution and objective"),
 }
