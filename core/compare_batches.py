@@ -151,12 +151,11 @@ def shift(name: str, figs: dict, sigma: float, reg: float | None = None) -> floa
     gap = figs["esm_minus_dsm_theory"]  # C2 - C3
     if name == "esm-sigma":
         return figs["esm_sigma"]
-    if name == "dsm":
-        return figs["dsm"] + gap
+    if name in ("dsm", "dae"):  # as training defines them, not through the posterior (docs/math.md)
+        value = figs.get(f"{name}_measured")
+        return None if value is None else value * loss_scale(name, sigma) + gap
     if name == "ism-sigma":
         return figs["ism_sigma"] + figs["c2"]
-    if name == "dae":
-        return figs["dae"] * loss_scale("dae", sigma) + gap
     if name == "esm":
         return figs["esm"]
     base = figs["ism"] + figs["c1"] if figs.get("ism") is not None else figs["ism_data"]

@@ -310,6 +310,10 @@ def measured_identities(psi: np.ndarray, div: np.ndarray, ev: EvalSet, target: n
     precision = MEASURED_PRECISION if strata is None else 0.0
     out = {}
     out["dsm_measured"], out["dsm_measured_se"] = _mean_se(dsm_pts, w, strata)
+    # DAE as training defines it, ||r(xt) - x||^2 from each point's own clean point (r - x =
+    # sigma^2 psi + sigma eps): DSM's 2 sigma^4 times, per point (identity 5), by other arithmetic.
+    dae_pts = np.sum((ev.sigma**2 * psi + ev.sigma * ev.noise) ** 2, axis=1)
+    out["dae_measured"], out["dae_measured_se"] = _mean_se(dae_pts, w, strata)
     for name, pts, terms, cancel in (
         ("esm_minus_dsm_measured", gap_pts, float(w @ esm_pts) + dsm_terms, np.abs(np.sum(psi * (t - g), axis=1))),
         ("ism_minus_dsm_measured", stein_pts, float(w @ (half_psi2 + np.abs(div))) + dsm_terms,

@@ -41,7 +41,7 @@ from smtui.core.experiment_layout import (
 )
 from smtui.core.reading import MiB, name, read_bytes, read_npz, read_text
 from smtui.core.text import quoted, shown
-from smtui.core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer
+from smtui.core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer, scale_row
 
 TOP_KEYS = ("format", "version", "setup", "run")
 RUN_KEYS = {1: ("step", "status", "message", "save_id", "marks"),
@@ -94,6 +94,7 @@ def load_experiment(path: str | Path) -> Trainer:
     trainer.evaluations = history
     for figs in trainer.evaluations:  # the identity history is a function of the evaluations
         trainer.identity.append(tuple(np.nan if figs.get(c) is None else figs[c] for c in IDENTITY_COLUMNS))
+        trainer.scale.append(scale_row(figs, trainer.config.sigma))
     if trainer.evaluations and trainer.evaluations[-1].get("step") == trainer.step:
         trainer._figures = (trainer.step, trainer.evaluations[-1])  # no duplicate row on the next evaluate()
     trainer.marks = marks

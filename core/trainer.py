@@ -15,6 +15,7 @@ from types import MappingProxyType
 import numpy as np
 
 from smtui.core import streams
+from smtui.core.compare_batches import shift
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
@@ -35,6 +36,11 @@ MAX_MARKS = 256  # setup-change marks kept (the latest)
 NEAR_MIN_N = 20_000  # ESM-sigma's target from neighbours only from this many training points
 IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
                     "esm_minus_dsm_pairs_se", "esm_sigma", "dsm")
+# The objectives on one scale at each evaluation (docs/math.md, "One scale for all objectives"):
+# ESM_qsigma, DSM + C2 - C3, ISM_qsigma + C2, DAE/(2 sigma^4) + C2 - C3 (DSM and DAE as training
+# defines them, never through the posterior), ESM_q (analytic q only, else nan), and C2 - C3.
+SCALE_OBJECTIVES = ("esm-sigma", "dsm", "ism-sigma", "dae", "esm")
+SCALE_COLUMNS = ("step", *SCALE_OBJECTIVES, "c2_minus_c3")
 
 
 def _frozen(a) -> np.ndarray:
@@ -77,6 +83,7 @@ class Snapshot:
     figures: MappingProxyType | None
     figures_step: int | None
     identity_history: np.ndarray  # (k, len(IDENTITY_COLUMNS))
+    scale_history: np.ndarray  # (k, len(SCALE_COLUMNS)): the objectives on one scale over steps
     train_seconds: float
     steps_per_second: float | None
     points: np.ndarray  # training points to draw
@@ -97,6 +104,7 @@ class Trainer:
         self._rate = (0, 0.0)  # (steps, seconds) of the latest train() call, for steps/s
         self.losses = DecimatingHistory(("step", "loss"))
         self.identity = DecimatingHistory(IDENTITY_COLUMNS)
+        self.scale = DecimatingHistory(SCALE_COLUMNS)
         self.evaluations = []  # bounded: see the property
         self.last_loss: float | None = None
         self._figures: tuple[int, dict] | None = None
@@ -294,6 +302,7 @@ class Trainer:
         self._figures = (self.step, figs)
         self.evaluations.append(figs)
         self.identity.append(tuple(figs[c] if figs[c] is not None else np.nan for c in IDENTITY_COLUMNS))
+        self.scale.append(scale_row(figs, self.config.sigma))
         return figs
 
     def field(self, shape: tuple[int, ...], plane_index: int = 0) -> FieldSnapshot:
@@ -353,12 +362,21 @@ class Trainer:
             figures=MappingProxyType(dict(figs)) if figs else None,
             figures_step=figs["step"] if figs else None,
             identity_history=self.identity.array(),
+            scale_history=self.scale.array(),
             train_seconds=self.train_seconds,
             steps_per_second=self.steps_per_second,
             points=self.draw_points,
             field=self.field(field_shape, plane_index) if field_shape else None,
             samples=samples,
         )
+
+
+def scale_row(figs: dict, sigma: float) -> tuple:
+    """One evaluation's row of SCALE_COLUMNS (nan where a figure is missing)."""
+    values = [shift(name, figs, sigma) if figs.get("esm_minus_dsm_theory") is not None else None
+              for name in SCALE_OBJECTIVES]
+    row = (figs["step"], *values, figs.get("esm_minus_dsm_theory"))
+    return tuple(np.nan if v is None else float(v) for v in row)
 
 
 def _copied(arrays: dict) -> dict:

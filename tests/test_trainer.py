@@ -20,6 +20,32 @@ def test_training_dsm_on_ring8_brings_the_model_score_to_the_true_score():
     assert after["esm_minus_dsm"] == pytest.approx(t.evaluations[0]["esm_minus_dsm"], rel=1e-9)
 
 
+def test_the_objectives_fall_together_on_one_scale_a_constant_apart(tmp_path):
+    """The snapshot's scale history (what the one-scale plot draws): at every evaluation
+    ESM_qsigma, DSM + (C2 - C3) and DAE/(2 sigma^4) + (C2 - C3) with DSM and DAE as training
+    defines them, ISM_qsigma + C2 meet within the measured errors while the objectives fall;
+    DAE's row is DSM's to rounding (identity 5); ESM_q beside them; a saved experiment
+    loads with the same history."""
+    from smtui.core.experiment import load_experiment, save_experiment
+    from smtui.core.trainer import SCALE_COLUMNS
+
+    t = Trainer(Config(n_train=128, eval_every=200))
+    t.evaluate()
+    t.train(1000)
+    h = t.snapshot(figures=False).scale_history
+    col = {c: h[:, i] for i, c in enumerate(SCALE_COLUMNS)}
+    assert col["step"].tolist() == [0, 200, 400, 600, 800, 1000] and col["esm-sigma"][-1] < col["esm-sigma"][0] / 2
+    for figs, row in zip(t.evaluations, h):
+        err = 3 * figs["esm_minus_dsm_measured_err"]
+        assert row[SCALE_COLUMNS.index("dsm")] == pytest.approx(figs["esm_sigma"], abs=err)
+        ism_err = 3 * figs["ism_minus_dsm_tol"]
+        assert row[SCALE_COLUMNS.index("ism-sigma")] == pytest.approx(figs["esm_sigma"], abs=ism_err)
+        assert row[SCALE_COLUMNS.index("esm")] == figs["esm"] and row[-1] == figs["esm_minus_dsm_theory"]
+    assert col["dae"] == pytest.approx(col["dsm"], rel=1e-12)
+    b = load_experiment(save_experiment(t, tmp_path / "e.toml"))
+    np.testing.assert_array_equal(b.snapshot(figures=False).scale_history, h)
+
+
 @pytest.mark.parametrize("objective", ["ism", "ism-reg", "esm-sigma", "ism-sigma", "dae", "esm"])
 def test_every_objective_lowers_its_distance_to_the_smoothed_score(objective):
     lr = 0.3 if objective == "dae" else 0.01

@@ -187,7 +187,8 @@ def pack(report: Report) -> Report:
 def unpack(report: Report) -> Report:
     """Undo ``pack`` and make every array read-only again (unpickling makes them writable)."""
     snap = report.snapshot
-    changes = {name: _frozen(getattr(snap, name)) for name in ("losses", "identity_history", "points", "samples")}
+    changes = {name: _frozen(getattr(snap, name))
+               for name in ("losses", "identity_history", "scale_history", "points", "samples")}
     if snap.figures is not None:
         changes["figures"] = MappingProxyType(dict(snap.figures))
     if snap.field is not None:
