@@ -3,13 +3,14 @@
 * ``MinimalLoop``: the loop a numpy user would write from docs/math.md, with nothing borrowed
   from core/: the batch by ``rng.integers`` and fancy indexing, ``xt = x + sigma *
   randn``, the plain sigmoid ``1 / (1 + exp(-a))``, the closed-form gradient, Adam on a
-  dict of arrays, a finiteness check on the loss. It draws the same batches as the
-  engine (same generator, same calls) in float64, so its losses can be checked against
-  the engine's (tests/test_benchmarks.py).
+  dict of arrays, a finiteness check on the loss. It draws its batches step by step
+  (``block`` = 1, as timed) or, given the engine's ``block``, the engine's batches (same
+  generator, same draws: core/batches.py), so its losses can be checked against the
+  engine's (tests/test_benchmarks.py).
 * ``FastestLoop``: the fastest numpy-only loop found: the same closed forms with every
   (batch x hidden) array preallocated and reused, the sigmoid in place, the bias folded
   into the product (``[x, 1] @ [W^T; b]``), column sums as products with a vector of
-  ones, Adam in place on one flat vector.
+  ones, Adam in place on one flat vector, and the batches of ``block`` steps drawn at once.
 * ``FloorLoop``: the floor, only the work no step can avoid on a (batch x hidden)
   array: the forward product, one exp, three elementwise passes, and the backward
   product, on preallocated buffers; no batch drawn, no loss, no optimiser.
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from smtui.core.batches import block_steps
+
 B1, B2, EPS = 0.9, 0.999, 1e-8
 NOISY = ("esm-sigma", "ism-sigma", "dsm", "dae")
 
@@ -29,8 +32,9 @@ class MinimalLoop:
     """A careful numpy user's training loop: plain expressions, arrays in a dict."""
 
     def __init__(self, name, data, params, sigma, batch, lr, seed=0, lam=0.1, data_score=None,
-                 dtype="float64"):
-        self.name, self.sigma, self.batch, self.lr, self.lam = name, sigma, batch, lr, lam
+                 dtype="float64", block=1):
+        self.name, self.sigma, self.batch, self.lr, self.lam, self.block = name, sigma, batch, lr, lam, block
+        self.drawn = []  # (rows, noise) of the block's steps still to come
         self.dtype = np.dtype(dtype)
         self.data = np.asarray(data, dtype=self.dtype)
         self.data_score = None if data_score is None else np.asarray(data_score, dtype=self.dtype)
@@ -42,14 +46,19 @@ class MinimalLoop:
         self.loss = None
 
     def draw(self):
-        idx = self.rng.integers(0, len(self.data), self.batch)
+        if not self.drawn:  # the rows of ``block`` steps, then their noise
+            b, d = self.batch, self.data.shape[1]
+            idx = self.rng.integers(0, len(self.data), self.block * b)
+            noise = self.rng.standard_normal((self.block * b, d)) if self.name in NOISY else None
+            self.drawn = [(idx[i * b:(i + 1) * b], None if noise is None else noise[i * b:(i + 1) * b])
+                          for i in range(self.block)][::-1]
+        idx, noise = self.drawn.pop()
         x = self.data[idx]
         batch = {"x": x}
         if self.name == "esm":
             batch["target"] = self.data_score[idx]
         if self.name in NOISY:
-            noise = self.rng.standard_normal(x.shape, dtype=self.dtype)
-            batch["xt"] = x + self.sigma * noise
+            batch["xt"] = x + self.sigma * noise.astype(self.dtype)
         if self.name == "esm-sigma":
             batch["target"] = parzen_score(batch["xt"], self.data, self.sigma)
         return batch
@@ -123,7 +132,7 @@ class FastestLoop:
     vector [W^T, b, c] whose first (d + 1) h entries are the block [W^T; b]."""
 
     def __init__(self, name, data, params, sigma, batch, lr, seed=0, lam=0.1, data_score=None,
-                 dtype="float64"):
+                 dtype="float64", block=1):
         self.name, self.sigma, self.lr = name, sigma, lr
         self.lam = lam if name == "ism-reg" else 0.0
         dt = self.dtype = np.dtype(dtype)
@@ -141,21 +150,28 @@ class FastestLoop:
         self.dWT, self.dc = self.dA[:d], self.grad[(d + 1) * h :]
         self.negA = np.empty_like(self.A)
         self.S, self.T, self.V, self.U = (np.empty((batch, h), dt) for _ in range(4))
-        self.x1, self.r = np.empty((batch, d + 1), dt), np.empty((batch, d), dt)
-        self.x1[:, d] = 1.0
+        self.r = np.empty((batch, d), dt)
+        self.block, self.at = block, block
+        self.xt1 = np.empty((block * batch, d + 1), dt)  # a block's [x~, 1]
+        self.xt1[:, d] = 1.0
         self.ones = np.ones(batch, dt)
         self.rng = np.random.default_rng([seed, 0xBA7C])
         self.t = 0
 
     def _batch(self):
-        idx = self.rng.integers(0, len(self.table), self.batch)
-        x1 = self.table.take(idx, axis=0)
-        if self.name not in NOISY:
-            return x1, x1[:, : self.d], idx
-        noise = self.rng.standard_normal((self.batch, self.d), dtype=self.dtype)
-        noise *= self.sigma
-        np.add(x1[:, : self.d], noise, out=self.x1[:, : self.d])
-        return self.x1, x1[:, : self.d], idx
+        b, d = self.batch, self.d
+        if self.at == self.block:  # draw the next block: rows, then noise, then x~ for all its steps
+            self.idx = self.rng.integers(0, len(self.table), self.block * b)
+            self.x1 = self.table.take(self.idx, axis=0)
+            if self.name in NOISY:
+                noise = self.rng.standard_normal((self.block * b, d))
+                noise *= self.sigma
+                np.add(self.x1[:, :d], noise, out=self.xt1[:, :d])
+            self.at = 0
+        rows = slice(self.at * b, (self.at + 1) * b)
+        self.at += 1
+        x1 = self.x1[rows]
+        return (self.xt1[rows] if self.name in NOISY else x1), x1[:, :d], self.idx[rows]
 
     def step(self):
         d, s2, S, T, V, r = self.d, self.sigma**2, self.S, self.T, self.V, self.r
@@ -242,7 +258,7 @@ class FloorLoop:
     gradient) and the backward product [x, 1]^T V, on fixed preallocated arrays."""
 
     def __init__(self, name, data, params, sigma, batch, lr, seed=0, lam=0.1, data_score=None,
-                 dtype="float64"):
+                 dtype="float64", block=1):
         dt = np.dtype(dtype)
         d, h = np.shape(data)[1], len(params["b"])
         rng = np.random.default_rng(seed)
@@ -270,9 +286,13 @@ class FloorLoop:
 LOOPS = {"minimal": MinimalLoop, "fastest": FastestLoop, "floor": FloorLoop}
 
 
-def loop_for(trainer, kind: str = "minimal"):
-    """A loop of ``kind`` with the trainer's data, initial parameters, settings and batch seed."""
+def loop_for(trainer, kind: str = "minimal", block: int | None = None):
+    """A loop of ``kind`` with the trainer's data, initial parameters, settings and batch seed,
+    drawing ``block`` steps at a time (default: the minimal loop step by step, the fastest
+    as the trainer does)."""
     cfg = trainer.config
     data_score = trainer.analytic.score(trainer.data) if cfg.objective == "esm" else None
+    if block is None:
+        block = 1 if kind == "minimal" else block_steps(trainer.batches.version, cfg.batch)
     return LOOPS[kind](cfg.objective, trainer.data, trainer.params, cfg.sigma, cfg.batch, cfg.lr, seed=cfg.seed,
-                       lam=cfg.lam, data_score=data_score, dtype=cfg.dtype)
+                       lam=cfg.lam, data_score=data_score, dtype=cfg.dtype, block=block)

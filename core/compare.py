@@ -3,8 +3,9 @@
 ``Comparison`` owns the shared data, evaluation set and batch stream, and one run per
 objective (core/run.py's ``Run``: flat parameters, optimiser state, learning rate), all
 set up as a lone ``smtui run`` is (core/run.py): same data, same initial theta, same
-batch stream. Each step draws (x, x~) once and steps every run on its view of it
-(``smtui.core.compare_batches``), or, in exact mode, on the expectation itself, by
+batch stream. Each step draws (x, x~) once and steps every run on its objective's batch
+of it (core/batches.py), or, in exact mode, on the expectation itself
+(``smtui.core.compare_batches``), by
 ``Run.step``, whose divergence rule is the trainer's. Every ``eval_every`` steps each
 run's objective is evaluated on the fixed evaluation set and shifted onto one scale, and
 the runs are compared (core/stats.py): parameter gaps per pair, and from a few probe
@@ -22,6 +23,7 @@ from itertools import combinations
 import numpy as np
 
 from smtui.core import streams
+from smtui.core.batches import Plan, draw
 from smtui.core.compare_batches import (
     SIGMA_GROUP,
     check_objectives,
@@ -29,9 +31,7 @@ from smtui.core.compare_batches import (
     loss_scale,
     reg_term,
     scale_name,
-    shared_batch,
     shift,
-    views,
 )
 from smtui.core.config import Config
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
@@ -132,6 +132,7 @@ class Comparison:
         # Exact mode's expectation is taken in float64 whatever the training dtype.
         self._weighted = {n: (lambda t, b, g=self._grads[n]: g(t.astype(float, copy=False), b)) for n in self.names}
         self._dtype = np.dtype(cfg.dtype)
+        self._plan = Plan(self.names, self.data, cfg.batch, cfg.sigma, self._dtype, self._table, self.data_score)
 
     @property
     def eval_set(self) -> EvalSet:
@@ -151,7 +152,8 @@ class Comparison:
         cfg = self.config
         theta = initial_theta(cfg, self.dim)
         self.runs = {n: Run(theta.copy(), cfg.optimizer, self.lrs[n], name=n) for n in self.names}
-        self.batch_rng = batch_stream(cfg.seed)
+        self.batches = batch_stream(cfg.seed)
+        self.batches.use(self._plan)
         self.step = 0
         self.history: list[dict] = []  # one row per evaluation and run
         self.gap_history = {_pair(a, b): [] for a, b in combinations(self.names, 2)}
@@ -168,6 +170,7 @@ class Comparison:
             self.gap_history = {k: [] for k in self.gap_history}
             self._latest = None
         self._setup_sigma()
+        self.batches.use(self._plan)
         for run in self.runs.values():
             run.lr = self.lrs[run.name]
             if self.config.optimizer != run.optimizer:
@@ -212,9 +215,7 @@ class Comparison:
         if self.exact:
             batches = self.exact_batches()[0]
             return {n: (self._weighted[n], batches[n]) for n in self.names}
-        cfg = self.config
-        shared = shared_batch(self.data, cfg.batch, cfg.sigma, self.batch_rng, self._table)
-        batches = views(shared, self.names, self.data, cfg.sigma, self._dtype, self.data_score)
+        batches = self.batches.next()
         return {n: (self._grads[n], batches[n]) for n in self.names}
 
     # --- evaluation -------------------------------------------------------------------------
@@ -285,16 +286,16 @@ class Comparison:
         rng = streams.stream(cfg.seed, streams.PROBES, self.step)
         at = self._ratio_at()
         wanted = tuple(dict.fromkeys(names + (RATIO if at else ())))
+        plan = Plan(wanted, self.data, cfg.batch, cfg.sigma, self._dtype, self._table, self.data_score)
 
-        def draw() -> dict:
-            shared = shared_batch(self.data, cfg.batch, cfg.sigma, rng, self._table)
-            batches = views(shared, wanted, self.data, cfg.sigma, self._dtype, self.data_score)
+        def probe_draw() -> dict:
+            batches = draw(plan, rng)
             out = {n: self._grads[n](self.runs[n].theta, batches[n])[1] * loss_scale(n, cfg.sigma) for n in names}
             for n in RATIO if at else ():  # both at the one run's parameters, on this batch
                 out["@" + n] = out[n] if n == at else self._grads[n](self.runs[at].theta, batches[n])[1]
             return out
 
-        g = probe(draw, self.probes, self.max_probes)
+        g = probe(probe_draw, self.probes, self.max_probes)
         variance = {n: gradient_variance(g[n]) for n in names}
         variance_se = {n: gradient_variance_se(g[n]) for n in names}
         cosine = {_pair(a, b): mean_cosine(g[a], g[b]) for a, b in combinations(names, 2)}

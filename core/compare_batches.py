@@ -1,9 +1,6 @@
-"""What the objectives of a comparison share: one batch per step, the exact batch, and one scale.
+"""What the objectives of a comparison share besides their minibatches (one draw per step
+for all, core/batches.py): the exact batch, and one scale.
 
-* ``shared_batch`` draws (x, x~ = x + sigma eps) once and ``views`` gives each objective
-  what it needs from it (esm-sigma the Parzen target at x~, ism-sigma x~, dsm and dae the
-  pair, esm / ism / ism-reg the clean x). The draws are made in the order ``draw_batch``
-  makes them, so a noisy objective sees exactly the batches a lone ``smtui run`` would.
 * ``exact_batch`` is the expectation itself as one weighted batch: the evaluation set's
   quadrature pairs (x_t, x_t + sigma z_k) with their weights for the q_sigma objectives,
   the whole training set for the clean ones, each row with its weight: the objectives'
@@ -24,7 +21,6 @@ from smtui.core.evaluation import NODES_PER_DIM, EvalSet, gauss_hermite_nodes
 from smtui.core.fused import with_ones
 from smtui.core.model import jacobian_diagonal
 from smtui.core.objectives import OBJECTIVES
-from smtui.core.parzen import parzen_score
 from smtui.core.text import quoted
 
 SIGMA_GROUP = ("esm-sigma", "ism-sigma", "dsm", "dae")  # fit q_sigma: the ESM_qsigma scale
@@ -58,50 +54,12 @@ def scale_name(names, analytic: bool) -> str:
     return "ESM_q" if analytic else "ISM on D (sample-only data: no C1 to reach ESM_q)"
 
 
-# --- batches ---------------------------------------------------------------------------------
-
-
-def shared_batch(data: np.ndarray, size: int, sigma: float, rng: np.random.Generator, table=None) -> dict:
-    """One draw for every objective: rows idx of D as [x, 1] ("x1", float64) and
-    x~ = x + sigma eps; ``table`` is ``fused.with_ones(data)`` (passed when drawing many)."""
-    table = with_ones(data) if table is None else table
-    idx = rng.integers(0, data.shape[0], size)
-    x1 = table.take(idx, axis=0)
-    xt = rng.standard_normal((size, data.shape[1]))  # the same operations as draw_batch: the same bits
-    xt *= sigma
-    xt += x1[:, :-1]
-    return {"idx": idx, "x1": x1, "xt": xt}
-
-
-def views(shared: dict, names, data: np.ndarray, sigma: float, dtype, data_score=None) -> dict:
-    """name -> that objective's batch, cut from one shared draw, laid out as ``draw_batch``
-    lays it out (the definitions read "x" / "xt", the fused primitives "x1" / "xt1")."""
-    d = data.shape[1]
-    x1 = shared["x1"].astype(dtype, copy=False)
-    if any(n in SIGMA_GROUP for n in names) and "xt1" not in shared:
-        shared["xt1"] = with_ones(shared["xt"], dtype)
-    xt1 = shared.get("xt1")
-    out = {}
-    for name in names:
-        if name == "esm":
-            out[name] = {"x": x1[:, :d], "x1": x1,
-                         "target": np.asarray(data_score.take(shared["idx"], axis=0), dtype=dtype)}
-        elif name in ("ism", "ism-reg"):
-            out[name] = {"x": x1[:, :d], "x1": x1}
-        elif name == "esm-sigma":
-            if "parzen" not in shared:
-                shared["parzen"] = parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)
-            out[name] = {"x": xt1[:, :d], "x1": xt1, "target": shared["parzen"]}
-        elif name == "ism-sigma":
-            out[name] = {"x": xt1[:, :d], "x1": xt1}
-        else:
-            out[name] = {"x": x1[:, :d], "xt": xt1[:, :d], "xt1": xt1}
-    return out
+# --- the exact batch -----------------------------------------------------------------------
 
 
 def exact_batch(names, ev: EvalSet, data: np.ndarray, data_score=None) -> tuple[dict, str]:
     """(name -> weighted batch, a note saying what the expectation is taken over). Each
-    batch is laid out as ``views`` lays it out, with the rows' weights in "weight"
+    batch is laid out as a minibatch is (core/batches.py), with the rows' weights in "weight"
     (summing to 1): the objectives' definitions and core/fused.py take it as it is."""
     d = data.shape[1]
     if names[0] in CLEAN_GROUP:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smtui.core.batches import VERSIONS, block_steps
 from smtui.core.errors import UserError
 from smtui.core.reading import name
 from smtui.core.text import quoted
@@ -125,6 +126,24 @@ def check_rng(words: np.ndarray, path: Path) -> None:
     w = [int(v) for v in words]
     if w[3] % 2 == 0 or w[4] not in (0, 1) or w[5] >= 2**32:
         raise UserError(f"{name(path)}: array 'rng' is not a valid PCG64 batch-stream state")
+
+
+def check_stream(run: dict, path: Path) -> int:
+    """run.batch_stream: a batch stream version this smtui draws (core/batches.py)."""
+    v = run["batch_stream"]
+    if not whole(v) or v not in VERSIONS:
+        raise UserError(f"{name(path)}: run.batch_stream must be one of {', '.join(map(str, VERSIONS))} (the batch "
+                        f"stream's version), got {quoted(v)}")
+    return v
+
+
+def check_block_step(arrays: dict, stream: int, batch: int, path: Path) -> int:
+    """The steps taken from the batch stream's block under way: fewer than a block holds."""
+    taken, steps = int(arrays["block_step"]), block_steps(stream, batch)
+    if not 0 <= taken < steps:
+        raise UserError(f"{name(path)}: array 'block_step' must be from 0 to {steps - 1} (steps taken from a block "
+                        f"of {steps}), got {taken}")
+    return taken
 
 
 def check_losses(arrays: dict, step: int, capacity: int, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Where an experiment's files live and how a save commits (format version 2).
+"""Where an experiment's files live and how a save commits (format version 3).
 
 An experiment is ``NAME.toml`` plus two files named by its save id beside it:
 ``NAME.<save_id>.npz`` (the trained state) and ``NAME.<save_id>.csv`` (the metric history).
@@ -8,7 +8,9 @@ instant the TOML on disk names a complete, matching pair: the old one until the 
 the new one after. Files of older or interrupted saves are removed by the next save or
 load of the same name, under a lock on the folder.
 
-Version 1 (``NAME.npz`` and ``NAME.csv`` renamed in place one by one) is still read.
+Version 3 records the batch stream's version (core/batches.py) and the steps taken from
+its block; versions 2 (the same files, batch stream version 1) and 1 (``NAME.npz`` and
+``NAME.csv`` renamed in place one by one) are still read.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from smtui.core.errors import UserError
 from smtui.core.reading import name as shown_path
 
 FORMAT = "smtui-experiment"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 SAVE_ID = re.compile(r"[0-9a-f]{12}")
 TEMP_SUFFIX = ".tmp"
 

@@ -19,10 +19,12 @@ from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.experiment_checks import (
     check_arrays,
+    check_block_step,
     check_losses,
     check_optimiser,
     check_rng,
     check_run,
+    check_stream,
     check_top,
     parse_history,
     whole,
@@ -45,7 +47,8 @@ from smtui.core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Tra
 
 TOP_KEYS = ("format", "version", "setup", "run")
 RUN_KEYS = {1: ("step", "status", "message", "save_id", "marks"),
-            2: ("step", "status", "message", "save_id", "state_sha256", "history_sha256", "marks")}
+            2: ("step", "status", "message", "save_id", "state_sha256", "history_sha256", "marks"),
+            3: ("step", "batch_stream", "status", "message", "save_id", "state_sha256", "history_sha256", "marks")}
 # Caps on what is read (a save of the largest setup is far below each): nothing bigger
 # is ever read into memory, and an .npz member claiming more is refused from its header.
 MAX_TOML_BYTES = 4 * MiB
@@ -70,6 +73,7 @@ def load_experiment(path: str | Path) -> Trainer:
     run, version = doc["run"], doc["version"]
     _exact_keys(run, RUN_KEYS[version], RUN_KEYS[version], toml_path, "run.")
     step, marks = check_run(run, toml_path, MAX_MARKS)
+    stream = check_stream(run, toml_path) if version >= 3 else None  # before format 3: stream version 1
     if version >= 2:
         for key in ("save_id", "state_sha256", "history_sha256"):
             pattern = SAVE_ID.pattern if key == "save_id" else "[0-9a-f]{64}"
@@ -86,7 +90,7 @@ def load_experiment(path: str | Path) -> Trainer:
         raise UserError(f"{name(npz_path)} does not belong to {name(toml_path)} (an interrupted save?); "
                         "start afresh from its setup with --config")
     trainer = Trainer(config)  # data, and a template of every array's shape and dtype
-    _restore_state(trainer, arrays, step, npz_path)
+    _restore_state(trainer, arrays, step, stream, npz_path)
     if str(arrays["data_digest"]) != data_digest(trainer.data):
         raise UserError(f"the data of {name(toml_path)} ({quoted(config.source, tail=True)}) differs from when it "
                         "was saved; resuming would not continue the same run. Start afresh with --config")
@@ -199,14 +203,17 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     return read_npz(path, "experiment state", MAX_NPZ_BYTES)
 
 
-def _restore_state(trainer: Trainer, arrays: dict, step: int, path: Path) -> None:
+def _restore_state(trainer: Trainer, arrays: dict, step: int, stream: int | None, path: Path) -> None:
     """Check every array against the fresh trainer's template and the run's step, then put
-    it in place."""
+    it in place; the batch stream continues in version ``stream`` (None: a save from before
+    format 3, stream version 1, with no block under way)."""
     template = {k: np.asarray(v) for k, v in trainer.params.items()}
     flatten("opt.", trainer.opt_state, template)
     scalars = {"rng": ((6,), "u"), "step": ((), "iu"), "train_seconds": ((), "f"), "last_loss": ((), "f"),
                "losses_stride": ((), "iu"), "losses_seen": ((), "iu"), "data_digest": ((), "U"),
                "save_id": ((), "U")}
+    if stream is not None:
+        scalars["block_step"] = ((), "iu")
     check_arrays(arrays, template, scalars, path)
     if int(arrays["step"]) != step:
         raise UserError(f"{name(path)} does not belong to its experiment file: it is at step "
@@ -214,11 +221,12 @@ def _restore_state(trainer: Trainer, arrays: dict, step: int, path: Path) -> Non
                         "setup with --config")
     check_optimiser(arrays, step, path)
     check_rng(arrays["rng"], path)
+    taken = 0 if stream is None else check_block_step(arrays, stream, trainer.config.batch, path)
     check_losses(arrays, step, trainer.losses.capacity, path)
 
     trainer.params = {k: np.array(arrays[k]) for k in trainer.params}
     trainer.opt_state = _unflatten(trainer.opt_state, arrays, "opt.")
-    trainer.batch_rng = _pcg64_from_words(arrays["rng"])
+    trainer.resume_batches(stream or 1, _pcg64_state(arrays["rng"]), taken)
     trainer.step = step
     trainer.train_seconds = float(arrays["train_seconds"])
     last = float(arrays["last_loss"])
@@ -226,12 +234,11 @@ def _restore_state(trainer: Trainer, arrays: dict, step: int, path: Path) -> Non
     trainer.losses.restore(arrays["losses"], int(arrays["losses_stride"]), int(arrays["losses_seen"]))
 
 
-def _pcg64_from_words(words: np.ndarray) -> np.random.Generator:
+def _pcg64_state(words: np.ndarray) -> dict:
+    """The PCG64 state (``bit_generator.state``) saved as six words."""
     w = [int(v) for v in words]
-    bg = np.random.PCG64()
-    bg.state = {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
-                "has_uint32": w[4], "uinteger": w[5]}
-    return np.random.Generator(bg)
+    return {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+            "has_uint32": w[4], "uinteger": w[5]}
 
 
 def _unflatten(tree: dict, arrays: dict, prefix: str) -> dict:

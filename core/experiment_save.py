@@ -111,6 +111,7 @@ def _toml_text(trainer: Trainer, toml_path: Path, save_id: str, state_sha: str, 
         "setup": _setup_table(trainer.config, toml_path.parent),
         "run": {
             "step": int(trainer.step),
+            "batch_stream": int(trainer.batches.version),
             "status": trainer.status,
             "message": trainer.message,
             "save_id": save_id,
@@ -122,9 +123,8 @@ def _toml_text(trainer: Trainer, toml_path: Path, save_id: str, state_sha: str, 
     return HEADER + tomli_w.dumps(doc)
 
 
-def _pcg64_words(rng: np.random.Generator) -> np.ndarray:
-    """The batch stream's PCG64 state as six uint64 words (lossless: 128-bit ints split)."""
-    st = rng.bit_generator.state
+def _pcg64_words(st: dict) -> np.ndarray:
+    """A PCG64 state (``bit_generator.state``) as six uint64 words (lossless: 128-bit ints split)."""
     if st["bit_generator"] != "PCG64":
         raise TypeError(f"expected a PCG64 batch stream, got {st['bit_generator']}")
     s, inc = st["state"]["state"], st["state"]["inc"]
@@ -136,8 +136,10 @@ def _state_arrays(trainer: Trainer, save_id: str) -> dict[str, np.ndarray]:
     rows, stride, seen = trainer.losses.state()
     arrays = {k: np.asarray(v) for k, v in trainer.params.items()}
     flatten("opt.", trainer.opt_state, arrays)
+    stream_state, taken = trainer.batches.state()
     arrays.update(
-        rng=_pcg64_words(trainer.batch_rng),
+        rng=_pcg64_words(stream_state),  # before the block under way (core/batches.py)
+        block_step=np.asarray(taken, dtype=np.int64),
         step=np.asarray(trainer.step, dtype=np.int64),
         train_seconds=np.asarray(trainer.train_seconds, dtype=np.float64),
         last_loss=np.asarray(np.nan if trainer.last_loss is None else trainer.last_loss, dtype=np.float64),

@@ -23,6 +23,8 @@ OBJECTIVES = {
 }
 # The objectives that need the analytic score of q, hence an ANALYTIC distribution.
 NEEDS_ANALYTIC = ("esm",)
+# The objectives that train on noisy points x~ = x + sigma eps (the others on D's points).
+NOISY = ("esm-sigma", "ism-sigma", "dsm", "dae")
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DTYPES = ("float64", "float32")

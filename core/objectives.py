@@ -1,6 +1,6 @@
 """The seven trainable objectives, each a scalar function of (params, batch) to minimise,
-with the paper's scaling (docs/math.md). Batches are dicts of plain arrays drawn by
-``draw_batch``, optionally with per-row weights. These definitions, differentiated by
+with the paper's scaling (docs/math.md). Batches are dicts of plain arrays (core/batches.py;
+``draw_batch`` draws one), optionally with per-row weights. These definitions, differentiated by
 autograd, are the truth; training takes each one's value and gradient from core/fused.py,
 checked against them."""
 
@@ -12,10 +12,8 @@ from dataclasses import dataclass
 import autograd.numpy as np
 import numpy as onp
 
-from smtui.core import fused, names
+from smtui.core import batches, fused, names
 from smtui.core.model import jacobian_diagonal, reconstruction, score
-from smtui.core.neighbours import parzen_score_near
-from smtui.core.parzen import parzen_score
 
 
 def _half_sq(v):
@@ -69,12 +67,16 @@ class Objective:
 
     name: str  # one of core/names.py's, which also holds its line of description
     loss: Callable  # (params, batch, sigma, lam) -> scalar: the definition
-    noisy: bool  # trains on xt = x + sigma * eps
     value_and_grad: Callable  # (theta, batch, sigma, lam) -> (the same scalar, its gradient in theta)
 
     @property
     def description(self) -> str:
         return names.OBJECTIVES[self.name]
+
+    @property
+    def noisy(self) -> bool:
+        """Trains on xt = x + sigma * eps."""
+        return self.name in names.NOISY
 
     @property
     def needs_analytic(self) -> bool:
@@ -93,19 +95,19 @@ def _weight(b):
 _DEFINED = {
     o.name: o
     for o in (
-        Objective("esm", lambda p, b, s, lam: esm_loss(p, b, s), False,
+        Objective("esm", lambda p, b, s, lam: esm_loss(p, b, s),
                   lambda t, b, s, lam: fused.score_matching(t, b["x1"], b["target"], s, _weight(b))),
-        Objective("ism", lambda p, b, s, lam: ism_loss(p, b, s), False,
+        Objective("ism", lambda p, b, s, lam: ism_loss(p, b, s),
                   lambda t, b, s, lam: fused.ism(t, b["x1"], s, 0.0, _weight(b))),
-        Objective("ism-reg", lambda p, b, s, lam: ism_reg_loss(p, b, s, lam), False,
+        Objective("ism-reg", lambda p, b, s, lam: ism_reg_loss(p, b, s, lam),
                   lambda t, b, s, lam: fused.ism(t, b["x1"], s, lam, _weight(b))),
-        Objective("esm-sigma", lambda p, b, s, lam: esm_loss(p, b, s), True,
+        Objective("esm-sigma", lambda p, b, s, lam: esm_loss(p, b, s),
                   lambda t, b, s, lam: fused.score_matching(t, b["x1"], b["target"], s, _weight(b))),
-        Objective("ism-sigma", lambda p, b, s, lam: ism_loss(p, b, s), True,
+        Objective("ism-sigma", lambda p, b, s, lam: ism_loss(p, b, s),
                   lambda t, b, s, lam: fused.ism(t, b["x1"], s, 0.0, _weight(b))),
-        Objective("dsm", lambda p, b, s, lam: dsm_loss(p, b, s), True,
+        Objective("dsm", lambda p, b, s, lam: dsm_loss(p, b, s),
                   lambda t, b, s, lam: fused.denoising(t, b["xt1"], b["x"], s, _weight(b))),
-        Objective("dae", lambda p, b, s, lam: dae_loss(p, b, s), True,
+        Objective("dae", lambda p, b, s, lam: dae_loss(p, b, s),
                   lambda t, b, s, lam: fused.reconstruction(t, b["xt1"], b["x"], _weight(b))),
     )
 }
@@ -115,37 +117,10 @@ OBJECTIVES = {name: _DEFINED[name] for name in names.OBJECTIVES}
 
 def draw_batch(name: str, data: onp.ndarray, size: int, sigma: float, rng: onp.random.Generator,
                analytic=None, dtype=float, data_score=None, table=None, near=None) -> dict:
-    """A minibatch for objective ``name``: clean points drawn from D with replacement, and
-    for the noisy objectives xt = x + sigma * eps. ESM targets are attached here;
-    ``data_score`` (the analytic score at every training point, theta-free) saves
-    recomputing it each step and gives the same batch.
-
-    The arrays the definitions read ("x", "xt") come with "x1" / "xt1", the same points
-    with a column of ones (views share memory), which core/fused.py takes.
-    ``table`` is ``fused.with_ones(data)``, passed by callers that draw many batches;
-    ``near`` a smtui.core.neighbours index of data for ESM-sigma's target (same target within
-    its stated bound, from each point's neighbours only: for large training sets)."""
-    table = fused.with_ones(data) if table is None else table
-    d = data.shape[1]
-    idx = rng.integers(0, data.shape[0], size)
-    x1 = table.take(idx, axis=0)  # same rows as data[idx], without fancy-indexing overhead
-    if name == "esm":
-        target = data_score.take(idx, axis=0) if data_score is not None else analytic.score(x1[:, :d])
-        x1 = x1.astype(dtype, copy=False)
-        return {"x": x1[:, :d], "x1": x1, "target": onp.asarray(target, dtype=dtype)}
-    if name in ("ism", "ism-reg"):
-        x1 = x1.astype(dtype, copy=False)
-        return {"x": x1[:, :d], "x1": x1}
-    xt = rng.standard_normal((size, d))  # becomes x + sigma * eps, in place (same bits)
-    xt *= sigma
-    xt += x1[:, :d]
-    xt1 = fused.with_ones(xt, dtype)
-    if name == "esm-sigma":  # the Parzen target in the training dtype too
-        if near is not None:
-            target = parzen_score_near(xt, near).astype(dtype, copy=False)
-        else:
-            target = parzen_score(xt1[:, :d], data.astype(dtype, copy=False), sigma)
-        return {"x": xt1[:, :d], "x1": xt1, "target": target}
-    if name == "ism-sigma":
-        return {"x": xt1[:, :d], "x1": xt1}
-    return {"x": x1[:, :d].astype(dtype, copy=False), "xt": xt1[:, :d], "xt1": xt1}
+    """One minibatch for objective ``name`` drawn from ``rng`` (smtui.core.batches: its plan,
+    draws and arrays): clean points drawn from D with replacement, and for the noisy
+    objectives xt = x + sigma * eps; ESM's target from ``data_score`` (q's score at every
+    training point) or ``analytic``; ``table`` is ``fused.with_ones(data)``, ``near`` a
+    neighbour index for ESM-sigma's target (core/neighbours.py)."""
+    plan = batches.Plan((name,), data, size, sigma, dtype, table, data_score, analytic, near)
+    return batches.draw(plan, rng)[name]

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from smtui.core import distributions, streams
+from smtui.core.batches import VERSION as STREAM_VERSION
+from smtui.core.batches import BatchStream
 from smtui.core.config import Config
 from smtui.core.data import load_points
 from smtui.core.fused import pack, with_ones
@@ -73,9 +75,10 @@ def initial_theta(config: Config, dim: int) -> np.ndarray:
     return pack(params)
 
 
-def batch_stream(seed: int) -> np.random.Generator:
-    """The training batches' stream: one draw per step, in order (objectives.draw_batch)."""
-    return streams.stream(seed, streams.BATCHES)
+def batch_stream(seed: int, version: int | None = None) -> BatchStream:
+    """The training batches' stream (core/batches.py), in ``version``'s blocks (default:
+    the current version)."""
+    return BatchStream(seed, version or STREAM_VERSION)
 
 
 def objective_gradient(objective: str, sigma: float, lam: float):

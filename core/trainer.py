@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from smtui.core import streams
+from smtui.core import batches, streams
 from smtui.core.compare_batches import shift
 from smtui.core.config import Config
 from smtui.core.errors import UserError
@@ -23,7 +23,6 @@ from smtui.core.field import bounds_for, data_score, lift, make_grid, model_log_
 from smtui.core.fused import pack, unpack
 from smtui.core.history import DecimatingHistory, DecimatingRows
 from smtui.core.neighbours import build_index
-from smtui.core.objectives import draw_batch
 from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
 from smtui.core.sampling import mala
@@ -109,6 +108,7 @@ class Trainer:
         self.last_loss: float | None = None
         self._figures: tuple[int, dict] | None = None
         self._field_cache: dict = {}
+        self._stream_version = batches.VERSION  # a run keeps its batch stream's version for life
         self._load_data()
         self._reset_params()
 
@@ -129,7 +129,7 @@ class Trainer:
     def _reset_params(self) -> None:
         cfg = self.config
         self.run = Run(initial_theta(cfg, self.dim), cfg.optimizer, cfg.lr)
-        self.batch_rng = batch_stream(cfg.seed)
+        self.batches = batch_stream(cfg.seed, self._stream_version)
         self._figures = None
         self._compile()
 
@@ -137,6 +137,8 @@ class Trainer:
         cfg = self.config
         self._gradient = objective_gradient(cfg.objective, cfg.sigma, cfg.lam)
         self.run.lr = cfg.lr
+        self.batches.use(batches.Plan((cfg.objective,), self.data, cfg.batch, cfg.sigma, cfg.dtype, self._table,
+                                      self._data_score, self.analytic, self._near_index()))
 
     # Parameters and optimiser state live as flat vectors in ``self.run`` (core/run.py);
     # outside the trainer they read and write as dicts keyed like the model's parameters,
@@ -157,6 +159,15 @@ class Trainer:
     @opt_state.setter
     def opt_state(self, value: dict) -> None:
         self.run.opt = {k: pack(v) if k in _FLAT_STATE else np.copy(v) for k, v in value.items()}
+
+    def resume_batches(self, version: int, state: dict, taken: int) -> None:
+        """Continue the batch stream of a saved run: its version (1 for experiments saved
+        before blocks), the generator's state and the steps taken from its block
+        (BatchStream.state())."""
+        self._stream_version = version
+        self.batches = batch_stream(self.config.seed, version)
+        self._compile()
+        self.batches.restore(state, taken)
 
     @property
     def status(self) -> str:
@@ -251,17 +262,13 @@ class Trainer:
         cfg = self.config
         if self.status == "diverged":
             self.status, self.message = "ok", ""
-        dtype = np.dtype(cfg.dtype)
-        draw = (cfg.objective, self.data, cfg.batch, cfg.sigma, self.batch_rng, self.analytic, dtype,
-                self._data_score, self._table, self._near_index())
-        run, gradient = self.run, self._gradient
+        run, gradient, stream, name = self.run, self._gradient, self.batches, cfg.objective
         done, spent = 0, 0.0
         # A diverging step overflows on its way to inf/nan: that is reported, not warned about.
         with np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
                 t0 = time.perf_counter()
-                batch = draw_batch(*draw)
-                kept = run.step(gradient, batch, self.step + 1)
+                kept = run.step(gradient, stream.next()[name], self.step + 1)
                 spent += time.perf_counter() - t0
                 if not kept:
                     break

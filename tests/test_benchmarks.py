@@ -45,21 +45,23 @@ def test_soak_app_runs_tiny():
 @pytest.mark.parametrize("d", [2, 5])
 def test_reference_loops_train_like_the_engine(d):
     """The minimal and fastest numpy loops (written apart from core/) draw the engine's
-    batches and follow its losses over 20 Adam steps, for every objective: a benchmark
+    batches and follow its losses over 40 Adam steps, for every objective: a benchmark
     that compares the engine with them compares the same work."""
     import numpy as np
 
     from benchmarks.common import make_trainer
     from benchmarks.reference import loop_for
+    from smtui.core.batches import block_steps
     from smtui.core.objectives import OBJECTIVES
 
     for name in OBJECTIVES:
         trainer = make_trainer(name, d, 12, 24)
         if trainer is None:
             continue
-        loops = {k: loop_for(trainer, k) for k in ("minimal", "fastest")}
+        block = block_steps(trainer.batches.version, trainer.config.batch)
+        loops = {k: loop_for(trainer, k, block) for k in ("minimal", "fastest")}
         engine, got = [], {k: [] for k in loops}
-        for _ in range(20):
+        for _ in range(40):  # past the first block of draws (32 steps)
             trainer.train(1)
             engine.append(trainer.last_loss)
             for k, loop in loops.items():

@@ -61,7 +61,7 @@ def test_round_trip_keeps_everything(tmp_path):
     for key in a.opt_state["m"]:
         assert np.array_equal(a.opt_state["m"][key], b.opt_state["m"][key])
     assert int(b.opt_state["t"]) == int(a.opt_state["t"])
-    assert b.batch_rng.bit_generator.state == a.batch_rng.bit_generator.state
+    assert b.batches.state() == a.batches.state() and b.batches.version == a.batches.version
     assert len(b.evaluations) == len(a.evaluations)
     for ea, eb in zip(a.evaluations, b.evaluations):
         assert ea.keys() == eb.keys()
@@ -113,9 +113,11 @@ def _edit_toml(path, old, new):
     ("sigma = 0.3\n", "sigma = -1.0\n", "sigma must be a finite number > 0"),
     ("hidden = 8\n", "hidden = 8.5\n", "setup.hidden must be a whole number"),
     ('objective = "dsm"\n', 'objective = "magic"\n', "unknown objective 'magic'"),
-    ("version = 2\n", "version = 3\n", "version 3 is not supported"),
-    ("version = 2\n", "version = true\n", "version True is not supported"),
-    ("version = 2\n", "version = 2\ncolour = 3\n", "unknown field colour"),
+    ("version = 3\n", "version = 4\n", "version 4 is not supported"),
+    ("version = 3\n", "version = true\n", "version True is not supported"),
+    ("version = 3\n", "version = 3\ncolour = 3\n", "unknown field colour"),
+    ("batch_stream = 2\n", "batch_stream = 3\n", "run.batch_stream must be one of 1, 2"),
+    ("batch_stream = 2\n", "", "missing field run.batch_stream"),
     ('save_id = "', 'save_id = "../', "save_id must be 12 hexadecimal digits"),
     ('state_sha256 = "', 'state_sha256 = 1 # "', "run.state_sha256 must be 64 hexadecimal digits"),
     ('format = "smtui-experiment"\n', "", "missing field format"),
@@ -316,3 +318,47 @@ def test_experiments_saved_by_an_earlier_version_continue_bit_for_bit(tmp_path, 
         assert set(opt) == {k for k in want.files if k.startswith(f"{case}.opt.")}
         for k, v in opt.items():
             np.testing.assert_array_equal(v, want[k])
+
+
+def test_an_earlier_versions_experiment_keeps_its_batch_stream_when_saved_again(tmp_path):
+    """A format-2 experiment draws its batches step by step (stream version 1) for good:
+    saved again (format 3, batch_stream = 1) and loaded, it goes on as it would have."""
+    for f in SAVED_BEFORE_FLAT_OPTIMISERS.glob("adam_dsm.*"):
+        shutil.copy(f, tmp_path / f.name)
+    a = load_experiment(tmp_path / "adam_dsm.toml")
+    assert a.batches.version == 1
+    a.train(7)
+    save_experiment(a, tmp_path / "again.toml")
+    assert "batch_stream = 1\n" in (tmp_path / "again.toml").read_text()
+    b = load_experiment(tmp_path / "again.toml")
+    a.train(18)
+    b.train(18)
+    assert _same_params(a, b) and b.batches.version == 1
+    with np.load(SAVED_BEFORE_FLAT_OPTIMISERS / "continued.npz") as want:  # 20 + 7 + 18 = 45 steps as 0cdbb80 took
+        np.testing.assert_array_equal(b.params["W"], want["adam_dsm.W"])
+    b.reinitialise()
+    assert b.batches.version == 1
+
+
+@pytest.mark.parametrize("change", [{"lr": 0.02}, {"batch": 20}, {"sigma": 0.5}])
+def test_resume_after_a_change_mid_block_is_bitwise_the_same_run(tmp_path, change):
+    """A change of setup mid-block keeps the block (lr) or drops its rest (batch, sigma);
+    saved just after, the reload draws as the run that never stopped does."""
+    a = _trained(5)
+    a.configure(**change)
+    save_experiment(a, tmp_path / "e.toml")
+    b = load_experiment(tmp_path / "e.toml")
+    assert b.batches.state() == a.batches.state()
+    a.train(40)
+    b.train(40)
+    assert _same_params(a, b)
+
+
+def test_a_block_step_past_the_block_is_refused(tmp_path):
+    save_experiment(_trained(3), tmp_path / "e.toml")
+    rewrite_npz(tmp_path / "e.toml", block_step=np.asarray(32, dtype=np.int64))
+    with pytest.raises(UserError, match="'block_step' must be from 0 to 31"):
+        load_experiment(tmp_path / "e.toml")
+    rewrite_npz(tmp_path / "e.toml", block_step=None)
+    with pytest.raises(UserError, match="missing array 'block_step'"):
+        load_experiment(tmp_path / "e.toml")

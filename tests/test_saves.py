@@ -19,7 +19,7 @@ from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.experiment import ExperimentExists, load_experiment, save_experiment
 from smtui.core.trainer import Trainer
-from tests.experiment_files import named_files
+from tests.experiment_files import named_files, rewrite_npz
 
 SMALL = dict(n_train=64, batch=32, hidden=8, eval_every=2)
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,18 +222,19 @@ def test_version_1_experiments_still_load(tmp_path):
     """The previous layout (NAME.npz and NAME.csv, no checksums) is read as before."""
     t = _trained(4)
     save_experiment(t, tmp_path / "e.toml")
+    rewrite_npz(tmp_path / "e.toml", tie=False, block_step=None)
     npz, csv = named_files(tmp_path / "e.toml")
     os.replace(npz, tmp_path / "e.npz")
     os.replace(csv, tmp_path / "e.csv")
-    text = (tmp_path / "e.toml").read_text().replace("version = 2", "version = 1")
-    text = "\n".join(line for line in text.splitlines() if "_sha256" not in line) + "\n"
+    text = (tmp_path / "e.toml").read_text().replace("version = 3", "version = 1")
+    text = "\n".join(line for line in text.splitlines() if "_sha256" not in line and "batch_stream" not in line) + "\n"
     (tmp_path / "e.toml").write_text(text)
     b = load_experiment(tmp_path / "e.toml")
     assert b.step == 4 and np.array_equal(b.params["W"], t.params["W"])
     assert [e["step"] for e in b.evaluations] == [e["step"] for e in t.evaluations]
-    # Saved again over it: version 2, and the version 1 files are the user's to keep.
+    # Saved again over it: version 3, and the version 1 files are the user's to keep.
     save_experiment(b, tmp_path / "e.toml", overwrite=True)
-    assert "version = 2" in (tmp_path / "e.toml").read_text()
+    assert "version = 3" in (tmp_path / "e.toml").read_text()
     assert load_experiment(tmp_path / "e.toml").step == 4
 
 
