@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from smtui.core import streams
+from smtui.core.batches import Plan
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.evaluation import build_eval_set, evaluate
@@ -35,7 +36,6 @@ from smtui.core.ladder import (
     pack,
 )
 from smtui.core.ladder import unpack as unpack_conditional
-from smtui.core.objectives import draw_batch
 from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
 from smtui.core.sample_metrics import mmd2, sample_metrics
@@ -282,7 +282,9 @@ class Baseline:
             self.run = Run(initial_theta(self.config, ladder.dim), self.config.optimizer, self.config.lr,
                            name="one sigma")
             self._gradient = objective_gradient("dsm", self.sigma, self.config.lam)
-            self._batches = batch_stream(self.config.seed)
+            self._batches = batch_stream(self.config.seed)  # drawn as the trainer draws them (core/batches.py)
+            self._batches.use(Plan(("dsm",), ladder.data, self.config.batch, self.sigma, self.config.dtype,
+                                   ladder._table))
 
     @property
     def target_steps(self) -> int:
@@ -294,14 +296,11 @@ class Baseline:
 
     def train(self, steps: int) -> int:
         """Up to ``steps`` more training steps (none past the ladder's); returns how many were kept."""
-        done, ladder = 0, self.ladder
-        dtype = np.dtype(self.config.dtype) if self.run is not None else None
+        done = 0
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
             while done < steps and self.step < self.target_steps and self.run.status == "ok":
-                batch = draw_batch("dsm", ladder.data, self.config.batch, self.sigma, self._batches, dtype=dtype,
-                                   table=ladder._table)
-                if not self.run.step(self._gradient, batch, self.step + 1):
+                if not self.run.step(self._gradient, self._batches.next()["dsm"], self.step + 1):
                     break
                 self.step += 1
                 done += 1

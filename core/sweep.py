@@ -25,7 +25,9 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from smtui.core import streams
-from smtui.core.compare_batches import SIGMA_GROUP, shared_batch, views
+from smtui.core.batches import Plan
+from smtui.core.batches import draw as draw_batches
+from smtui.core.compare_batches import SIGMA_GROUP
 from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
 from smtui.core.errors import UserError
 from smtui.core.fused import pack, with_ones
@@ -145,11 +147,10 @@ def gradient_noise(trainer: Trainer, min_batches: int = MIN_PROBES, max_batches:
     names = tuple(dict.fromkeys((cfg.objective, *(RATIO if with_ratio else ()))))
     gradients = {n: objective_gradient(n, cfg.sigma, cfg.lam) for n in names}
     rng = streams.stream(cfg.seed, streams.GRADIENT_NOISE, trainer.step)
-    table = with_ones(data)
+    plan = Plan(names, data, cfg.batch, cfg.sigma, dtype, with_ones(data), data_score)
 
     def draw() -> dict:  # one (x, x~) for every gradient
-        batches = views(shared_batch(data, cfg.batch, cfg.sigma, rng, table), names, data, cfg.sigma, dtype,
-                        data_score)
+        batches = draw_batches(plan, rng)
         return {n: gradients[n](theta, batches[n])[1] for n in names}
 
     grads = probe(draw, min_batches, max_batches)
