@@ -20,7 +20,9 @@ def clean_number(v):
     return v
 
 
-def to_json(obj) -> str:
+def to_json(obj, indent: int | None = 2) -> str:
+    """JSON text ending in a newline; ``indent=None``: on one line (a JSON Lines record)."""
+
     def walk(o):
         if isinstance(o, dict):
             return {k: walk(v) for k, v in o.items()}
@@ -28,7 +30,7 @@ def to_json(obj) -> str:
             return [walk(v) for v in o]
         return clean_number(o)
 
-    return json.dumps(walk(obj), indent=2) + "\n"
+    return json.dumps(walk(obj), indent=indent) + "\n"
 
 
 def rows_to_csv(rows: list[dict]) -> str:

@@ -20,7 +20,10 @@ The rules (a refusal is a one-line UserError naming the first problem):
 The one way to write: a regular file through a temporary file beside it, synced, then
 renamed over the old one (old or new, never half); a device or FIFO straight, with a
 bounded wait for a FIFO's reader and for a reader that stops reading, so a write never
-hangs. A failure is an OSError for ``write``, one line for ``write_each``.
+hangs. An output that grows (a sweep's results file) is made so, then each record is
+appended and synced (``append_file``): never truncated, at most its last line cut by a
+crash. A failure is an OSError for ``write`` and ``append_file``, one line for
+``write_each``.
 """
 
 from __future__ import annotations
@@ -267,6 +270,50 @@ def write_file(path, data: bytes | str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def append_file(path, data: bytes | str) -> None:
+    """Add ``data`` at the end of the regular file ``path``, which ``write_file`` made: the
+    records of an output that grows as work finishes (a sweep's results file). One write
+    with O_APPEND, then synced: a crash loses at most the record being written (its reader
+    drops a last line with no newline), and what was there is never truncated or renamed.
+    The file must still be a regular file (never blocks on a FIFO put in its place)."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is no longer a regular file; nothing appended", str(path))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def trim_cut_line(path) -> None:
+    """A growing output whose last record a crash cut short (no newline at its end): cut
+    back to just after its last newline, so the next record starts a line of its own; the
+    whole lines before it are untouched."""
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is no longer a regular file", str(path))
+        end = os.lseek(fd, 0, os.SEEK_END)
+        at = end
+        while at > 0:
+            step = min(65536, at)
+            chunk = os.pread(fd, step, at - step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                at = at - step + newline + 1
+                break
+            at -= step
+        if at < end:
+            os.ftruncate(fd, at)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_direct(p: Path, data: bytes) -> None:

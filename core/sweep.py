@@ -1,26 +1,29 @@
-"""A sigma sweep, headless: one training run per (sigma, seed) in worker processes, and
-what sigma buys and costs (issue 12, part 2).
+"""A sweep, headless: one training run per cell of a grid of setup flags (core/grid.py)
+and seed, in worker processes or on a Dask cluster (core/sweep_exec.py), and what each
+setting buys and costs (issue 12, part 2; issue 20).
 
-For each run: the final ESM_q against the true score where the distribution is analytic
-(the bias: DSM learns q_sigma's score, not q's), ESM_qsigma, the gradient noise at the
-final parameters on scales that do not move with sigma (``gradient_noise``: DSM's variance
-over ESM_qsigma's at the same theta, the price of not knowing the score, and the variance
-relative to the squared mean gradient; the raw variance too, with standard errors),
-C2 - C3 (the posterior-spread form) and the wall time. ``summarise`` gives each sigma's
-mean and spread over seeds and marks the best sigma by ESM_q.
+For each run: its setup, the final ESM_q against the true score where the distribution is
+analytic (the bias: DSM learns q_sigma's score, not q's), ESM_qsigma, the gradient noise at
+the final parameters on scales that do not move with sigma (``gradient_noise``: DSM's
+variance over ESM_qsigma's at the same theta, the price of not knowing the score, and the
+variance relative to the squared mean gradient; the raw variance too, with standard
+errors), C2 - C3 (the posterior-spread form) and the wall time. ``summarise`` gives each
+cell's mean and spread over seeds and marks the best sigma by ESM_q.
 
 Every run is a pure function of (config, steps): results (wall and CPU seconds aside) do
-not depend on how many processes share the work, nor in which order they finish.
+not depend on how many processes share the work, where they run, nor in which order they
+finish.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields
 
 import numpy as np
 
@@ -28,9 +31,9 @@ from smtui.core import streams
 from smtui.core.batches import Plan
 from smtui.core.batches import draw as draw_batches
 from smtui.core.compare_batches import SIGMA_GROUP
-from smtui.core.config import SIGMA_MAX, SIGMA_MIN, Config
-from smtui.core.errors import UserError
+from smtui.core.config import Config
 from smtui.core.fused import pack, with_ones
+from smtui.core.grid import MAX_VALUES, Axis, grid_configs, values_axis
 from smtui.core.run import objective_gradient
 from smtui.core.stats import (
     MAX_PROBES,
@@ -42,12 +45,11 @@ from smtui.core.stats import (
     signal_norm2,
     variance_ratio,
 )
+from smtui.core.sweep_exec import Executor, open_executor
 from smtui.core.text import quoted
 from smtui.core.trainer import Trainer
-from smtui.core.workers import end_pool, process_pool
 
-MAX_SIGMAS = 64
-MAX_SEEDS = 64
+MAX_SIGMAS = MAX_VALUES
 RATIO = ("dsm", "esm-sigma")  # the gradient variance ratio's numerator and denominator
 RATIO_MAX_POINTS = 20_000  # training points up to which the ratio is measured (a Parzen score per batch)
 # Figures per run; ``summarise`` gives mean and spread of each.
@@ -58,69 +60,13 @@ FIGURES = ("esm", "esm_sigma", "dsm", "grad_variance", "grad_variance_se", "grad
 
 def parse_sigmas(text: str) -> list[float]:
     """"0.1,0.3,1" (a list) or "0.01:10:8" (8 values evenly spaced in log sigma, ends
-    included); each within the Config's sigma bounds. Refusals are one-line UserErrors."""
-    text = str(text).strip()
-    what = f"--sigma {quoted(text)}"
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise UserError(f"{what}: a range is START:STOP:COUNT, e.g. 0.01:10:8")
-        lo, hi = (_number(p, what) for p in parts[:2])
-        count = _count(parts[2], what)
-        _in_bounds(lo, what)
-        _in_bounds(hi, what)
-        if count == 1:
-            if lo != hi:
-                raise UserError(f"{what}: a range of 1 value needs START = STOP")
-            return [lo]
-        values = np.exp(np.linspace(math.log(lo), math.log(hi), count))
-        values[0], values[-1] = lo, hi  # the ends exactly as typed
-        sigmas = [float(v) for v in values]
-    else:
-        sigmas = [_number(p, what) for p in text.split(",")]
-        for s in sigmas:
-            _in_bounds(s, what)
-    if len(sigmas) > MAX_SIGMAS:
-        raise UserError(f"{what}: at most {MAX_SIGMAS} sigmas, got {len(sigmas)}")
-    if len(set(sigmas)) != len(sigmas):
-        raise UserError(f"{what}: a sigma appears twice")
-    return sigmas
-
-
-def _number(part: str, what: str) -> float:
-    try:
-        v = float(part)
-    except ValueError:
-        raise UserError(f"{what}: {quoted(part.strip())} is not a number; give e.g. 0.1,0.3,1 or 0.01:10:8") from None
-    if not math.isfinite(v):
-        raise UserError(f"{what}: {quoted(part.strip())} is not a finite number")
-    return v
-
-
-def _count(part: str, what: str) -> int:
-    try:
-        n = int(part)
-    except ValueError:
-        raise UserError(f"{what}: COUNT {quoted(part.strip())} must be a whole number") from None
-    if not 1 <= n <= MAX_SIGMAS:
-        raise UserError(f"{what}: COUNT must be from 1 to {MAX_SIGMAS}, got {n}")
-    return n
-
-
-def _in_bounds(s: float, what: str) -> None:
-    if not SIGMA_MIN <= s <= SIGMA_MAX:
-        raise UserError(f"{what}: each sigma must be from {SIGMA_MIN:g} to {SIGMA_MAX:g}, got {s:g}")
+    included), ascending; each a sigma Config accepts. Refusals are one-line UserErrors."""
+    return list(values_axis("sigma", text, f"--sigma {quoted(str(text).strip())}").values)
 
 
 def sweep_configs(base: Config, sigmas: list[float], seeds: int) -> list[Config]:
     """One validated Config per (sigma, seed): seeds are base.seed, base.seed + 1, ..."""
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
-        raise UserError(f"seeds must be a whole number from 1 to {MAX_SEEDS}, got {quoted(seeds)}")
-    if base.seed + seeds > 2**63:
-        raise UserError("seed + seeds must stay below 2^63")
-    # One evaluation at the end is all a sweep reads: no evaluations while training.
-    return [replace(base, sigma=float(s), seed=base.seed + k, eval_every=10**9).validated()
-            for s in sigmas for k in range(seeds)]
+    return grid_configs(base, [Axis("sigma", "sigma", tuple(float(s) for s in sigmas))], seeds)
 
 
 def gradient_noise(trainer: Trainer, min_batches: int = MIN_PROBES, max_batches: int = MAX_PROBES) -> dict:
@@ -168,8 +114,9 @@ CHUNK = 25  # steps between checks of ``stop`` in a run: a stop is seen within a
 
 
 def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> dict | None:
-    """Train one configuration for ``steps`` steps and measure it. Deterministic in its
-    arguments (wall_seconds aside). Setting ``stop`` cuts the training short: None."""
+    """Train one configuration for ``steps`` steps and measure it: its setup (``SETUP``)
+    and figures. Deterministic in its arguments (wall and CPU seconds aside). Setting
+    ``stop`` cuts the training short: None."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     trainer = Trainer(config)
     while trainer.step < steps and trainer.status == "ok":
@@ -180,14 +127,29 @@ def run_one(config: Config, steps: int, stop: threading.Event | None = None) -> 
         figs = trainer.evaluate()
         noise = gradient_noise(trainer)
     return {
-        "sigma": config.sigma, "seed": config.seed, "status": trainer.status, "steps": trainer.step,
+        **setup_of(config), "status": trainer.status, "steps": trainer.step,
         "esm": figs["esm"], "esm_sigma": figs["esm_sigma"], "dsm": figs["dsm"], **noise,
         "c2": figs["c2"], "c3": figs["c3"], "c2_minus_c3": figs["esm_minus_dsm_theory"],
         "wall_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
     }
 
 
-def _run_from_dict(fields: dict, steps: int) -> dict:
+# A run's setup: every Config field but eval_every (a sweep evaluates once, at the end).
+SETUP = tuple(f.name for f in fields(Config) if f.name != "eval_every")
+
+
+def setup_of(config: Config) -> dict:
+    return {name: getattr(config, name) for name in SETUP}
+
+
+def run_key(run) -> str:
+    """What identifies a run (a Config, or a run's record): its setup, as canonical text."""
+    setup = setup_of(run) if isinstance(run, Config) else {name: run.get(name) for name in SETUP}
+    return json.dumps(setup, sort_keys=True)
+
+
+def run_fields(fields: dict, steps: int) -> dict:
+    """A run from a Config's fields: what the executors submit (plain data travels)."""
     return run_one(Config(**fields), steps)
 
 
@@ -200,7 +162,7 @@ def default_jobs() -> int:
 
 class SweepEnded(Exception):
     """The sweep ended before every run: ``results`` holds the runs that finished (whole,
-    sorted as a finished sweep's), ``total`` how many were planned."""
+    in the grid's order), ``total`` how many were asked for."""
 
     def __init__(self, message: str, results: list[dict], total: int) -> None:
         super().__init__(message)
@@ -219,7 +181,7 @@ class SweepStopped(SweepEnded):
 
 
 class SweepFailed(SweepEnded):
-    """A worker process ended while running (killed, out of memory): said in one line."""
+    """A worker ended while running (killed, out of memory): said in one line."""
 
 
 WORKER_LOST = "a worker process ended unexpectedly (killed, or out of memory?)"
@@ -229,12 +191,14 @@ class _WorkerLost(Exception):
     pass
 
 
-def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
-              stop: threading.Event | None = None, in_process: bool = True) -> list[dict]:
-    """Every run, sorted by (sigma, seed). ``jobs`` worker processes (1 with ``in_process``:
-    this process); ``progress(done, total, result)`` is called as each run ends, in this
-    process. Setting ``stop`` ends the runs under way at once (workers too) and raises
-    SweepStopped with the finished runs; a worker that dies raises SweepFailed."""
+def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None, stop: threading.Event | None = None,
+              in_process: bool = True, scheduler: str | None = None, executor: Executor | None = None) -> list[dict]:
+    """Every run, in the order of ``configs``. Where: ``executor`` if given (the caller
+    opened it, and this closes it), else the Dask cluster ``scheduler`` names, else ``jobs``
+    worker processes (with ``in_process``, 1 job runs here). ``progress(done, total,
+    result)`` is called as each run ends, in this thread. Setting ``stop`` ends the runs
+    under way at once (workers too) and raises SweepStopped with the finished runs; a
+    worker that dies raises SweepFailed (the same)."""
     results: list[dict] = []
 
     def finished(result: dict) -> None:
@@ -245,68 +209,76 @@ def run_sweep(configs: list[Config], steps: int, jobs: int, progress=None,
     def stopped() -> bool:
         return stop is not None and stop.is_set()
 
-    if in_process and (jobs <= 1 or len(configs) == 1):
+    if executor is None and scheduler is None and in_process and (jobs <= 1 or len(configs) <= 1):
         for cfg in configs:
             if stopped():
                 break
             result = run_one(cfg, steps, stop)
             if result is not None:
                 finished(result)
-    else:
+    elif configs:
+        if executor is None:
+            executor = open_executor(min(jobs, len(configs)), scheduler)
         try:
-            _in_workers(configs, steps, min(jobs, len(configs)), finished, stopped)
+            _in_executor(executor, configs, steps, finished, stopped)
         except _WorkerLost:
-            raise SweepFailed(WORKER_LOST, _in_order(results), len(configs)) from None
-    results = _in_order(results)
+            raise SweepFailed(WORKER_LOST, in_order(results, configs), len(configs)) from None
+    elif executor is not None:
+        executor.close()
+    results = in_order(results, configs)
     if len(results) < len(configs):  # stopped
         raise SweepStopped(results, len(configs))
     return results
 
 
-def _in_workers(configs: list[Config], steps: int, jobs: int, finished, stopped) -> None:
-    """Every run in worker processes; returns early (workers ended) once ``stopped()``."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = process_pool(jobs)
+def _in_executor(executor: Executor, configs: list[Config], steps: int, finished, stopped) -> None:
+    """Every run on ``executor``; returns early (the runs under way ended) once ``stopped()``."""
     try:
-        pending = {pool.submit(_run_from_dict, asdict(cfg), steps) for cfg in configs}
+        pending = {executor.submit(asdict(cfg), steps) for cfg in configs}
         while pending and not stopped():
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             for fut in done:
                 finished(fut.result())
-    except BrokenProcessPool:
-        end_pool(pool)
-        raise _WorkerLost from None
-    except BaseException:  # a run failed, a second ctrl+c: no worker outlives the sweep
-        end_pool(pool)
+    except BaseException as exc:  # a run failed, a worker died, a second ctrl+c: nothing outlives the sweep
+        executor.end()
+        if executor.lost(exc):
+            raise _WorkerLost from None
         raise
     if stopped():
-        end_pool(pool)
+        executor.end()
     else:
-        pool.shutdown(wait=True)
+        executor.close()
 
 
-def _in_order(results: list[dict]) -> list[dict]:
-    return sorted(results, key=lambda r: (r["sigma"], r["seed"]))
+def in_order(results: list[dict], configs: list[Config]) -> list[dict]:
+    """``results`` in the order of ``configs`` (the grid's)."""
+    index = {run_key(cfg): i for i, cfg in enumerate(configs)}
+    return sorted(results, key=lambda r: index.get(run_key(r), len(index)))
 
 
-def summarise(results: list[dict]) -> list[dict]:
-    """Per sigma: the number of runs, how many diverged, and for each figure its mean and
-    spread (sample standard deviation over seeds; None with one seed or no values);
+def summarise(results: list[dict], fields_: tuple[str, ...] = ("sigma",)) -> list[dict]:
+    """Per cell (the values of ``fields_``, the grid's Config fields), in the order the
+    cells first appear: the number of runs, how many diverged, and for each figure its mean
+    and spread (sample standard deviation over seeds; None with one seed or no values);
     ``best_esm`` marks the sigma whose mean ESM_q (the distance to q's true score) is the
-    lowest, where q is analytic."""
+    lowest among the cells that share every other setting, where q is analytic."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault(tuple(r.get(f) for f in fields_), []).append(r)
     out = []
-    for sigma in sorted({r["sigma"] for r in results}):
-        runs = [r for r in results if r["sigma"] == sigma]
-        row = {"sigma": sigma, "runs": len(runs), "diverged": sum(r["status"] != "ok" for r in runs)}
+    for cell, runs in groups.items():
+        row = {**dict(zip(fields_, cell)), "runs": len(runs), "diverged": sum(r["status"] != "ok" for r in runs)}
         for key in FIGURES:
             vals = np.array([r[key] for r in runs if r.get(key) is not None and math.isfinite(r[key])],
                             dtype=float)
             row[key] = float(vals.mean()) if len(vals) else None
             row[key + "_spread"] = float(vals.std(ddof=1)) if len(vals) > 1 else None
         out.append(row)
-    known = [r for r in out if r["esm"] is not None]
-    best = min(known, key=lambda r: r["esm"]) if known else None
+    others = [f for f in fields_ if f != "sigma"]  # the best sigma of each combination of the rest
     for row in out:
-        row["best_esm"] = row is best
+        row["best_esm"] = False
+    for key in dict.fromkeys(tuple(row.get(f) for f in others) for row in out) if "sigma" in fields_ else ():
+        known = [r for r in out if tuple(r.get(f) for f in others) == key and r["esm"] is not None]
+        if known:
+            min(known, key=lambda r: r["esm"])["best_esm"] = True
     return out

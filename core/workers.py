@@ -1,8 +1,9 @@
 """The worker processes of a sweep on this machine: a process pool whose workers never
 outlive the process that started them, and are ended at once when it stops.
 
-- A worker ignores the terminal's ctrl+c (it reaches the whole process group): the sweep's
-  process decides, and ends the workers itself (``end_pool``).
+- A worker ignores the terminal's ctrl+c (it reaches the whole process group) from its
+  first instruction: the sweep's process decides, and ends the workers itself
+  (``end_pool``).
 - A worker dies with its parent, whatever ends the parent (SIGKILL included), two ways:
   the kernel's parent-death signal (Linux prctl(PR_SET_PDEATHSIG); the parent is the
   forkserver, which exits when the sweep's process does) and a thread that waits on the
@@ -45,8 +46,9 @@ def _helpers_started() -> None:
     """Start multiprocessing's helper processes (once per process) as a sweep needs them:
     - the forkserver with ctrl+c ignored: a process started so keeps ignoring it, and so
       does every worker forked from it, from its first instruction (else a ctrl+c while a
-      worker starts, before its initializer, is a KeyboardInterrupt that kills it). Only
-      the main thread can do this; elsewhere (the app) no terminal sends ctrl+c as a signal.
+      worker starts, before its initializer, is a KeyboardInterrupt that kills it). Held
+      back (``ctrl_c_held``) would not do: the forkserver unblocks it. Only the main thread
+      can do this; elsewhere (the app) no terminal sends ctrl+c as a signal.
     - the resource tracker with the real stderr: under the app, sys.stderr is Textual's
       capture, whose fileno() is -1, and the tracker would not start."""
     from multiprocessing import forkserver, resource_tracker
@@ -64,6 +66,32 @@ def _helpers_started() -> None:
             forkserver.ensure_running()
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def ctrl_c_held():
+    """While inside, this thread holds SIGINT back (blocked: a ctrl+c meanwhile is handled
+    as it ends). A process started meanwhile inherits the block across exec, and so do the
+    threads and processes it starts: the terminal's ctrl+c never reaches it; the sweep's
+    process decides, and ends it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def resource_tracker_started() -> None:
+    """multiprocessing's resource tracker, started now with the real stderr (under Textual
+    sys.stderr's fileno() is -1 and it would not start); starting it later inside
+    ``ctrl_c_held`` would unblock ctrl+c in that thread (its own doing)."""
+    from multiprocessing import resource_tracker
+
+    with _real_stderr():
+        resource_tracker.ensure_running()
 
 
 @contextlib.contextmanager

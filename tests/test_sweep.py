@@ -34,7 +34,7 @@ def test_sigma_lists_and_log_ranges():
 
 
 @pytest.mark.parametrize("text,words", [("abc", "not a number"), ("0.1,,1", "not a number"), ("1:2", "START:STOP"),
-                                        ("0.1:1:0", "COUNT"), ("0.1:1:x", "COUNT"), ("0,1", "from 1e-08"),
+                                        ("0.1:1:0", "COUNT"), ("0.1:1:x", "COUNT"), ("0,1", "> 0"),
                                         ("1e9", "from 1e-08"), ("nan", "finite"), ("0.1,0.1", "twice"),
                                         ("0.1:1:65", "COUNT"), ("1:2:1", "START = STOP")])
 def test_bad_sigma_text_is_one_clear_error(text, words):
@@ -122,8 +122,10 @@ def test_cli_json_and_csv_contracts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     res = json.loads(j.read_text())
-    assert res["sigmas"] == [0.3, 1.0] and res["seeds"] == [0, 1] and res["steps"] == 20 and len(res["runs"]) == 4
-    assert res["config"]["n_train"] == 48 and "sigma" not in res["config"]
+    assert res["grid"] == {"sigma": [0.3, 1.0]} and res["seeds"] == [0, 1] and res["steps"] == 20
+    assert len(res["runs"]) == 4 and res["partial"] is False and res["planned_runs"] == 4
+    assert res["config"]["n_train"] == 48 and "sigma" not in res["config"] and "seed" not in res["config"]
+    assert all(r["n_train"] == 48 and r["objective"] == "dsm" for r in res["runs"])  # each run's whole setup
     for row in res["summary"]:
         runs = [r for r in res["runs"] if r["sigma"] == row["sigma"]]
         for key in ("esm", "esm_sigma", "grad_variance", "c2_minus_c3"):

@@ -64,6 +64,14 @@ def test_ctrl_c_or_sigterm_ends_the_workers_in_one_line(tmp_path, signum, code, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_on_a_local_dask_cluster_cancels_and_ends_its_workers(tmp_path):
+    pytest.importorskip("distributed", reason="dask and distributed are not installed (pip install 'smtui[dask]')")
+    proc, family = _sweeping(tmp_path, [*ENDLESS[:-2], "--scheduler", "local", "--jobs", "2"])
+    os.killpg(proc.pid, signal.SIGINT)
+    status, err = _ended(proc, family)
+    assert status == 130 and err.strip() == "smtui: interrupted after 0 of 6 runs; nothing written", err
+
+
 @pytest.mark.parametrize("gap", [0.0, 0.05])
 def test_a_second_ctrl_c_is_never_a_traceback(tmp_path, gap):
     proc, family = _sweeping(tmp_path)
@@ -150,7 +158,7 @@ def test_a_lost_worker_keeps_the_finished_runs(monkeypatch):
     import smtui.core.sweep
 
     configs = sweep_configs(CONFIG, [0.3, 1.0, 3.0], 1)
-    monkeypatch.setattr(smtui.core.sweep, "_run_from_dict", _dies_on_the_last)
+    monkeypatch.setattr(smtui.core.sweep, "run_fields", _dies_on_the_last)
     with pytest.raises(SweepFailed) as info:
         run_sweep(configs, 5, 2, in_process=False)
     assert "worker process ended unexpectedly" in str(info.value) and info.value.total == 3
