@@ -110,9 +110,9 @@ def sweep_plot(rows: list[dict], x: Axis, key: str, label: str, width: int, heig
 
 def plots(summary: list[dict], analytic: bool, width: int, height: int, axes: list[Axis] | None = None) -> list[Text]:
     """The sweep's plots, each width x height: for each of two figures (ESM_q, or ESM_qσ
-    for sample-only data, and the gradient variance), one plot against the x axis per value
-    of the next axis (one against sigma per objective, say), with a line per combination of
-    the others. None without an x axis (no curve to draw)."""
+    for sample-only data, and DSM's gradient variance over ESM_qσ's), one plot against the
+    x axis per value of the next axis (one against sigma per objective, say), with a line
+    per combination of the others. None without an x axis (no curve to draw)."""
     axes = axes or [Axis("sigma", "sigma", tuple(r["sigma"] for r in summary))]
     x = x_axis(axes)
     if x is None:
@@ -123,9 +123,11 @@ def plots(summary: list[dict], analytic: bool, width: int, height: int, axes: li
               for v in panel_axis.values] if panel_axis else [("", {})]
     lines = [(" ".join(f"{a.name}={a.label(v)}" for a, v in zip(line_axes, combo)), dict(zip(
         (a.field for a in line_axes), combo))) for combo in itertools.product(*(a.values for a in line_axes))]
-    first = ("esm", "ESM_q (distance to q's true score)") if analytic else ("esm_sigma", "ESM_qσ")
+    first = ("esm", "ESM_q" if panel_axis else "ESM_q (distance to q's true score)") if analytic else \
+        ("esm_sigma", "ESM_qσ")
+    ratio = "Var ∇DSM / Var ∇ESM_qσ" + ("" if panel_axis else " (same θ)")
     out = []
-    for key, label in (first, ("variance_ratio", "Var ∇DSM / Var ∇ESM_qσ (same θ)")):
+    for key, label in (first, ("variance_ratio", ratio)):
         for words, keep in panels[:MAX_PANELS]:
             rows = [r for r in summary if all(r.get(f) == v for f, v in keep.items())]
             out.append(sweep_plot(rows, x, key, label, width, height, lines[:MAX_LINES] if line_axes else None, words))
