@@ -131,7 +131,7 @@ def _over_bound(signum, frame):
 def _call(argv: list[str]) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     fake_app = types.ModuleType("smtui.tui.app")
-    fake_app.run_app = lambda config, experiment=None, files=True: 0  # the app itself is tested elsewhere
+    fake_app.run_app = lambda config, experiment=None, files=True, **_: 0  # the app itself is tested elsewhere
     previous = signal.signal(signal.SIGALRM, _over_bound)
     signal.setitimer(signal.ITIMER_REAL, RUN_BOUND)
     try:

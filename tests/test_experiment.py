@@ -271,7 +271,7 @@ def test_app_mode_gets_the_experiment_path_and_its_config(tmp_path, capsys, monk
     save_experiment(_trained(4), e)
     seen = {}
     fake = types.ModuleType("smtui.tui.app")
-    fake.run_app = lambda config, experiment=None, files=True: seen.update(config=config, experiment=experiment,
+    fake.run_app = lambda config, experiment=None, files=True, **_: seen.update(config=config, experiment=experiment,
                                                                         files=files) or 0
     monkeypatch.setitem(sys.modules, "smtui.tui.app", fake)
     assert _main(capsys, "--load", str(e), "--sigma", "0.5")[0] == 0
