@@ -351,3 +351,16 @@ async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
         await pilot.pause(0.1)
         assert not isinstance(app.screen, SweepScreen)
         assert len(app.notes) == 1 and "not a number" in app.notes[0] and "\n" not in app.notes[0]
+
+
+def test_the_table_says_when_a_gradient_variance_is_known_to_worse_than_10_percent():
+    from rich.console import Console
+
+    from smtui.tui.render.sweep import summary_table
+
+    rows = [{"sigma": s, "seed": 0, "status": "ok", "esm": 1.0, "grad_variance": 1.0, "grad_variance_se": se}
+            for s, se in ((0.1, 0.3), (1.0, 0.05))]
+    console = Console(width=120, record=True)
+    console.print(summary_table(summarise(rows), analytic=True))
+    text = console.export_text()
+    assert text.split("worse than 10% at sigma ")[1].split()[0] == "0.1"  # sigma 1 is known to 5%

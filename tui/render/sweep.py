@@ -64,6 +64,12 @@ def summary_table(summary: list[dict], analytic: bool, axes: list[Axis] | None =
         labels = [a.label(row.get(a.field)) for a in axes]
         labels[-1] += note + (" ◀" if row.get("best_esm") else "")
         t.add_row(*labels, *cells, wall)
+    loose = [" ".join(a.label(r.get(a.field)) for a in axes) for r in summary
+             if (r.get("grad_variance_se") or 0) > 0.1 * abs(r.get("grad_variance") or 0)]
+    if loose:  # the probes' cap was reached before the variance was known to 10%
+        names = " × ".join(a.name for a in axes)
+        t.caption = f"gradient variance known to worse than 10% at {names} " + ", ".join(loose)
+        t.caption_justify = "left"
     return t
 
 
