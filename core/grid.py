@@ -66,6 +66,20 @@ def parse_axis(spec: str, base: Config | None = None) -> Axis:
     return values_axis(name, text, f"--grid {name}={text}", base)
 
 
+def parse_grid(text: str, base: Config | None = None) -> list[Axis]:
+    """A whole grid typed in one line (the app's prompt): ``NAME=VALUES`` specs separated by
+    spaces or semicolons (``sigma=0.03:3:8 objective=dsm,esm-sigma``), or bare values, which
+    are sigma's (``0.03:3:8``); each checked as ``--grid`` checks it."""
+    specs = [part for part in str(text).replace(";", " ").split() if part]
+    if not specs:
+        raise UserError("no grid given; type e.g. sigma=0.03:3:8 objective=dsm,esm-sigma")
+    if len(specs) == 1 and "=" not in specs[0]:
+        specs = [f"sigma={specs[0]}"]
+    axes = [parse_axis(spec, base) for spec in specs]
+    check_axes(axes, {})
+    return axes
+
+
 def values_axis(name: str, text: str, what: str, base: Config | None = None) -> Axis:
     """The values of flag ``name`` from ``text`` (a list or START:STOP:COUNT); ``what``
     opens every refusal (``--grid hidden=16,x``, ``--sigma 0.1,x``)."""

@@ -21,7 +21,7 @@ from smtui.core.grid import Axis, from_plan, grid_configs, to_plan
 from smtui.core.io import to_json
 from smtui.core.outputs import Output, append_file, trim_cut_line, write
 from smtui.core.reading import MiB, name, read_text
-from smtui.core.sweep import FIGURES, SETUP, run_key
+from smtui.core.sweep import FIGURES, SETUP, run_key, summarise
 from smtui.core.versions import first_difference, versions
 
 FORMAT = 1
@@ -76,6 +76,21 @@ class Plan:
         except TypeError:
             raise UserError("its config is not a setup") from None
         return cls(base, tuple(axes), len(seeds), steps)
+
+
+def report(plan: Plan, runs: list[dict], **about) -> dict:
+    """A sweep's --json report (and the app's JSON export): the plan, ``about`` (where it
+    ran, its wall time), whether it is partial, every run, and the summary per cell."""
+    planned = len(plan.configs())
+    return {**plan.to_dict(), **about, "partial": len(runs) < planned, "planned_runs": planned, "runs": runs,
+            "summary": summarise(runs, plan.fields)}
+
+
+def csv_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
+    """One row per run for CSV: the grid's settings, the seed, status and steps, the figures,
+    then the rest of its setup."""
+    first = [*fields, "seed", "status", "steps"]
+    return [{**{k: r.get(k) for k in first}, **{k: v for k, v in r.items() if k not in first}} for r in runs]
 
 
 def _whole(v) -> bool:

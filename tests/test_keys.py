@@ -68,8 +68,8 @@ def test_the_help_lists_every_key_of_its_table():
 def test_modal_hints_come_from_their_tables():
     assert HELP_KEYS.hint() == "escape closes"
     assert PROMPT_KEYS.hint() == "enter sets it · escape cancels"
-    assert SWEEP_KEYS.hint() == "escape closes"
-    assert SWEEP_KEYS.hint({"close": "stops the sweep"}) == "escape stops the sweep"  # while it runs
+    assert SWEEP_KEYS.hint() == "escape closes · e exports"
+    assert SWEEP_KEYS.hint({"close": "stops the sweep"}, hidden={"export"}) == "escape stops the sweep"  # running
     assert "y or enter" in CONFIRM_KEYS.hint() and "n or escape" in CONFIRM_KEYS.hint()
     assert all(k.label in QUIT_KEYS.hint() for k in QUIT_KEYS)
 

@@ -288,10 +288,9 @@ def test_an_empty_path_or_a_dash_for_csv_is_refused_before_the_first_run(tmp_pat
 async def test_sweep_screen_runs_off_the_ui_thread_and_shows_the_result():
     from textual.app import App
 
-    from smtui.tui.screens.sweep import SweepScreen
+    from smtui.tui.screens.sweep import SweepScreen, sigma_plan
 
-    configs = sweep_configs(SMALL, [0.3, 1.0], 1)
-    screen = SweepScreen(configs, 15, analytic=True, jobs=1)
+    screen = SweepScreen(sigma_plan(SMALL, [0.3, 1.0], 1, 15), jobs=1)
 
     class Host(App):
         def on_mount(self) -> None:
@@ -346,7 +345,7 @@ async def test_palette_sweep_prompt_refuses_bad_sigmas_in_one_line():
         ask_sweep(SimpleNamespace(config=SMALL, notify=app.notify, app=app))  # what it reads of the main screen
         await pilot.pause(0.1)
         assert isinstance(app.screen, ValuePrompt)
-        assert app.screen.current == "0.03:3:8"  # two decades around sigma = 0.3
+        assert app.screen.current == "sigma=0.03:3:8"  # two decades around sigma = 0.3
         app.screen.dismiss("0.1,abc")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, SweepScreen)

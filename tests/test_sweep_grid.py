@@ -314,3 +314,94 @@ def test_versions_differ_in_one_line():
     assert first_difference(mine, dict(mine)) is None
     assert first_difference(mine, {**mine, "smtui engine": "0"}) == f"smtui engine 0 there, {mine['smtui engine']} here"
     assert first_difference(mine, None).startswith("python unknown there")
+
+
+# --- the app's "Sweep…" ------------------------------------------------------------------------
+
+
+def _app():
+    from textual.app import App
+
+    class Host(App):
+        notes: list = []
+        sweep_jobs = 1
+
+        def notify(self, message, **kw):
+            self.notes.append(message)
+
+    return Host()
+
+
+async def _until(pilot, predicate, seconds=120.0):
+    for _ in range(int(seconds / 0.05)):  # bounded
+        if predicate():
+            return True
+        await pilot.pause(0.05)
+    return predicate()
+
+
+async def test_the_apps_sweep_takes_a_grid_shows_it_grouped_and_exports_what_the_cli_writes(tmp_path, capsys,
+                                                                                           monkeypatch):
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    import smtui.tui.screens.sweep as sweep_screen
+    from smtui.tui.screens.modals import ValuePrompt
+
+    monkeypatch.setattr(sweep_screen, "STEPS", 15)
+    monkeypatch.setattr(sweep_screen, "SEEDS", 2)
+    monkeypatch.chdir(tmp_path)
+    config = Config(n_train=40, hidden=6, batch=16)
+    app = _app()
+    async with app.run_test(size=(110, 40)) as pilot:
+        main = SimpleNamespace(config=config, notify=app.notify, app=app, files=True, experiment=None)
+        sweep_screen.ask_sweep(main)
+        await pilot.pause(0.1)
+        app.screen.dismiss("sigma=0.3,1 objective=dsm,esm-sigma")
+        assert await _until(pilot, lambda: isinstance(app.screen, sweep_screen.SweepScreen), 10)
+        screen = app.screen
+        assert await _until(pilot, lambda: screen.results is not None)
+        await pilot.pause(0.1)
+        assert "done: 8 runs" in str(screen.query_one("#sweep-status").render())
+        console = Console(width=110, record=True, file=io.StringIO())
+        console.print(screen.view)
+        shown = console.export_text()
+        assert "sigma × objective sweep" in shown and "objective=esm-sigma" in shown
+        for name in ("app.json", "app.csv"):
+            await pilot.press("e")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, ValuePrompt) and app.screen.current.endswith("sweep-sigma-objective.json")
+            app.screen.dismiss(str(tmp_path / name))
+            assert await _until(pilot, lambda n=name: (tmp_path / n).exists(), 10)
+    code, _, _ = _sweep(capsys, *GRID, "--jobs", "1", "--json", str(tmp_path / "cli.json"), "--csv",
+                        str(tmp_path / "cli.csv"))
+    assert code == 0
+    exported, cli = (json.loads((tmp_path / n).read_text()) for n in ("app.json", "cli.json"))
+    assert _figures(exported["runs"]) == _figures(cli["runs"]) and exported["grid"] == cli["grid"]
+    assert len(exported["summary"]) == 4 and not exported["partial"]
+    assert (tmp_path / "app.csv").read_text().splitlines()[0] == (tmp_path / "cli.csv").read_text().splitlines()[0]
+
+
+async def test_the_apps_sweep_refuses_a_bad_grid_in_one_line_and_a_demo_session_has_no_export():
+    from types import SimpleNamespace
+
+    import smtui.tui.screens.sweep as sweep_screen
+    from smtui.tui.screens.sweep import SweepScreen, sigma_plan
+
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = SimpleNamespace(config=Config(), notify=app.notify, app=app, files=False, experiment=None)
+        for text, words in (("hidden=8,x", "not a whole number"), ("objective=esm distribution=moons", "needs an"),
+                            ("sigma", "not a number"), ("colour=red", "not a setup flag")):
+            sweep_screen.ask_sweep(main)
+            await pilot.pause(0.05)
+            app.screen.dismiss(text)
+            await pilot.pause(0.05)
+            assert not isinstance(app.screen, SweepScreen) and words in app.notes[-1] and "\n" not in app.notes[-1]
+        screen = SweepScreen(sigma_plan(Config(n_train=40, hidden=6, batch=16), [0.3], 1, 5), jobs=1, main=main)
+        app.push_screen(screen)
+        assert await _until(pilot, lambda: screen.results is not None)
+        assert screen.check_action("export", ()) is False
+        assert "export" not in str(screen.query_one("#sweep").border_subtitle)

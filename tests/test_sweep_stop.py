@@ -202,10 +202,9 @@ async def _until(pilot, predicate, seconds=120.0):
 
 
 async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_closes():
-    from smtui.tui.screens.sweep import SweepScreen, sweeping
+    from smtui.tui.screens.sweep import SweepScreen, sigma_plan, sweeping
 
-    configs = sweep_configs(CONFIG, [0.3, 1.0, 3.0], 2)
-    screen = SweepScreen(configs, 10_000_000, analytic=True, jobs=2)
+    screen = SweepScreen(sigma_plan(CONFIG, [0.3, 1.0, 3.0], 2, 10_000_000), jobs=2)
     app = _host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
         assert await _until(pilot, lambda: len(sweep_workers(os.getpid())) >= 2), "no workers started"
@@ -225,9 +224,9 @@ async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_c
 
 
 async def test_quitting_the_app_ends_a_sweep_under_way():
-    from smtui.tui.screens.sweep import SweepScreen
+    from smtui.tui.screens.sweep import SweepScreen, sigma_plan
 
-    screen = SweepScreen(sweep_configs(CONFIG, [0.3, 1.0], 1), 10_000_000, analytic=True, jobs=2)
+    screen = SweepScreen(sigma_plan(CONFIG, [0.3, 1.0], 1, 10_000_000), jobs=2)
     app = _host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
         assert await _until(pilot, lambda: len(sweep_workers(os.getpid())) >= 2), "no workers started"

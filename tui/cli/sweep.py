@@ -16,17 +16,16 @@ from smtui.core.io import rows_to_csv, to_json
 from smtui.core.outputs import Input, Request, plan, write, write_each
 from smtui.core.reading import name
 from smtui.core.sweep import (
-    FIGURES,
     SweepEnded,
     SweepFailed,
     default_jobs,
     in_order,
     run_key,
     run_sweep,
-    summarise,
 )
 from smtui.core.sweep_exec import LOCAL, open_executor
-from smtui.core.sweep_file import Plan, append_run, check_resumable, drop_cut_line, read, start
+from smtui.core.sweep_file import Plan, append_run, check_resumable, csv_rows, drop_cut_line, read, start
+from smtui.core.sweep_file import report as sweep_report
 from smtui.tui.cli.flags import (
     EXIT_DIVERGED,
     EXIT_FAILED,
@@ -139,9 +138,7 @@ def main(argv: list[str]) -> int:
         new, ended, problems = _run_rest(sweep, configs, done, todo, jobs, executor, out, stop)
     results = in_order(done + new, configs)
     where = executor.where if executor is not None else ("this process" if jobs == 1 else f"{jobs} worker processes")
-    report = {**sweep.to_dict(), "where": where, "wall_seconds": time.perf_counter() - wall0,
-              "partial": ended is not None, "planned_runs": len(configs), "runs": results,
-              "summary": summarise(results, sweep.fields)}
+    report = sweep_report(sweep, results, where=where, wall_seconds=time.perf_counter() - wall0)
     written: list = []
     failures = write_each([o for o in outputs if o.flag != "--out" and (results or ended is None)],
                           lambda o: write(o, to_json(report) if o.flag == "--json" else rows_to_csv(csv_rows(
@@ -243,13 +240,6 @@ def _note(sweep: Plan, r: dict) -> str:
     return "done " + " ".join(f"{a.name}={a.label(r.get(a.field))}" for a in sweep.axes) + f" seed={r['seed']}"
 
 
-def csv_rows(results: list[dict], fields: tuple[str, ...]) -> list[dict]:
-    """One row per run: the grid's settings, the seed, status and figures, then the rest of
-    its setup."""
-    first = [*fields, "seed", "status", "steps"]
-    return [{**{k: r.get(k) for k in first}, **{k: v for k, v in r.items() if k not in first}} for r in results]
-
-
 def _ended_line(ended: SweepEnded, signum, written: list, done: int, total: int, out, problems: list[str]) -> str:
     """One line: why the sweep ended early, how far it got, where the finished runs went."""
     if problems:
@@ -270,10 +260,9 @@ def _show_file(args) -> int:
         raise UserError("--show reads a finished sweep; give it alone (with --json or --csv to write it again)")
     found = read(args.show, "--show file")
     sweep, results = found.plan, found.runs
-    planned = len(sweep.configs())
     outputs = _plan_outputs(args, [], shown=args.show)
-    report = {**sweep.to_dict(), "partial": len(results) < planned, "planned_runs": planned, "runs": results,
-              "summary": summarise(results, sweep.fields)}
+    report = sweep_report(sweep, results)
+    planned = report["planned_runs"]
     failures = write_each(outputs, lambda o: write(o, to_json(report) if o.flag == "--json" else rows_to_csv(
         csv_rows(results, sweep.fields))))
     if args.json != "-":
@@ -297,5 +286,3 @@ def _show(summary: list[dict], sweep: Plan, partial: str = "") -> None:
     for renderable in shown(summary, analytic, list(sweep.axes), width, 14, partial):
         console.print(renderable)
 
-
-__all__ = ["FIGURES", "build_sweep_parser", "csv_rows", "main"]

@@ -234,7 +234,8 @@ def palette(main) -> Iterator[SystemCommand]:
         yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, main))
         yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
                             partial(ask_history, main))
-    yield SystemCommand("Sweep sigma…", "one run per sigma and seed in worker processes: what sigma buys and costs",
+    yield SystemCommand("Sweep…", "one run per cell of a grid (sigma by default, any setup) and seed, in worker "
+                        "processes: what each setting buys and costs",
                         partial(ask_sweep, main))
     yield SystemCommand("Restart the trainer", "from the experiment last saved or loaded, else from step 0",
                         main.restart_trainer)

@@ -89,11 +89,12 @@ class KeyTable:
                 t.append(" " * gap)
         return t
 
-    def hint(self, shorts: dict[str, str] | None = None) -> str:
+    def hint(self, shorts: dict[str, str] | None = None, hidden=frozenset()) -> str:
         """The shown keys as one line of words, for a small box: "escape closes"; ``shorts``
-        gives an action another word for now."""
+        gives an action another word for now; ``hidden`` actions do nothing now."""
         shorts = shorts or {}
-        return " · ".join(f"{k.label} {shorts.get(k.action, k.short)}" for k in self.keys if k.show)
+        return " · ".join(f"{k.label} {shorts.get(k.action, k.short)}" for k in self.keys
+                          if k.show and k.action not in hidden)
 
     def help(self) -> Text:
         """Every key and what it does, one a line, for the help screen."""
@@ -165,6 +166,8 @@ SWEEP_KEYS = KeyTable((
     Key("escape", "close", "escape", "closes",
         "while the sweep runs: stop it (the runs under way are ended, those finished stay shown, marked "
         "partial); once it has ended: close"),
+    Key("e", "export", "e", "exports", "export the runs and the summary per cell: JSON, or CSV (one row per run) "
+        "for a name ending in .csv (once the sweep has ended; not in a demo session)"),
 ))
 
 # The modal screens' keys; their hint line is the key bar.

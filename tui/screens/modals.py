@@ -52,9 +52,9 @@ FIGURES = (
     "exact values: sigma, learning rate, hidden size, seed, lambda, batch size, training-set size, data file. "
     "Also: save or load an experiment (a .toml setup with the parameters in a .npz and the metric history in "
     "a .csv beside it; `smtui --load FILE.toml` resumes one), export a screenshot (SVG) or the metric history "
-    "(CSV), sweep sigma (a run per sigma and seed in worker processes, then a table and plots of ESM_q and of "
-    "DSM's gradient variance over ESM_qσ's against sigma: what sigma buys and costs), and restart the trainer "
-    "if it stopped. "
+    "(CSV), sweep a grid of settings (sigma by default: a run per cell and seed in worker processes, then a "
+    "table and plots of ESM_q and of DSM's gradient variance over ESM_qσ's against sigma: what each setting "
+    "buys and costs), and restart the trainer if it stopped. "
     "Nothing is overwritten without asking.\n"
 )
 
