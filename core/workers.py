@@ -111,21 +111,41 @@ def _real_stderr():
 
 
 def end_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel the runs not started and end those under way at once (SIGKILL: a worker deep
-    in a numpy call is ended too), rather than wait for the longest of them."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
-        try:
-            process.kill()
-        except (OSError, ValueError, AttributeError):  # already gone, or closed
-            pass
-    deadline = time.monotonic() + 1.0
-    for process in workers:  # reaped, so none is left a zombie
-        try:
-            process.join(max(0.0, deadline - time.monotonic()))
-        except (OSError, ValueError, AssertionError):
-            pass
+    """End the runs under way at once (SIGKILL: a worker deep in a numpy call is ended too)
+    and cancel those not started, rather than wait for the longest of them. A ctrl+c
+    meanwhile waits until every worker is ended (an interrupted ending would leave the pool
+    waiting at exit for a run of hours)."""
+    with _ctrl_c_deferred():
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for process in workers:
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):  # already gone, or closed
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 1.0
+        for process in workers:  # reaped, so none is left a zombie
+            try:
+                process.join(max(0.0, deadline - time.monotonic()))
+            except (OSError, ValueError, AssertionError):
+                pass
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred():
+    """While inside, a ctrl+c is noted, then raised as KeyboardInterrupt at the end."""
+    asked = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: asked.append(signum))
+    except ValueError:  # not the main thread: no ctrl+c arrives here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked and callable(previous):
+        previous(signal.SIGINT, None)  # what a ctrl+c would have done then (the sweep's stop, or an interrupt)
 
 
 def worker_start(parent_pid: int) -> None:
