@@ -9,6 +9,7 @@ step turns out non-finite. ``Optimizer.update`` is the same step returning fresh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,8 +50,9 @@ def adam_update_into(theta, grad, state, lr, new_theta, new_state, scratch):
     """Kingma & Ba's Adam with the bias corrections folded into one scale:
     m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, theta - lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)."""
     t = int(state["t"]) + 1
-    # A Python float (not a numpy float64) so float32 parameters stay float32.
-    scale = float(lr * np.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t))
+    # A Python float (not a numpy float64) so float32 parameters stay float32; math.sqrt is
+    # numpy's correctly rounded square root without a numpy scalar's overhead (the same bits).
+    scale = float(lr) * math.sqrt(1 - ADAM_B2**t) / (1 - ADAM_B1**t)
     m, v = new_state["m"], new_state["v"]
     np.multiply(grad, 1 - ADAM_B1, out=m)
     np.multiply(state["m"], ADAM_B1, out=scratch)
