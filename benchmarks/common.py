@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -36,14 +37,38 @@ def make_trainer(objective: str, d: int, hidden: int, batch: int, dtype: str = "
 def interleaved(runners: dict, rounds: int, steps: int) -> dict:
     """Median seconds per step for each runner (a callable doing ``steps`` steps), run in
     alternating order round by round so drift in machine speed hits them equally."""
-    times = {k: [] for k in runners}
+    return {k: statistics.median(v) for k, v in interleaved_rounds(runners, rounds, steps)["wall"].items()}
+
+
+def interleaved_rounds(runners: dict, rounds: int, steps: int) -> dict:
+    """Seconds per step of every round for each runner, by wall clock ("wall") and by the
+    process's CPU time ("cpu": what a loaded machine stretches least), the runners taking
+    turns in alternating order round by round so drift in machine speed hits them equally."""
+    wall, cpu = {k: [] for k in runners}, {k: [] for k in runners}
     names = list(runners)
     for r in range(rounds):
         for k in names if r % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             runners[k](steps)
-            times[k].append((time.perf_counter() - t0) / steps)
-    return {k: statistics.median(v) for k, v in times.items()}
+            wall[k].append((time.perf_counter() - t0) / steps)
+            cpu[k].append((time.process_time() - c0) / steps)
+    return {"wall": wall, "cpu": cpu}
+
+
+def ratio_spread(slow: list, fast: list) -> tuple[float, float, float]:
+    """(median, first quartile, third quartile) of the per-round ratio slow / fast: how
+    many times faster ``fast`` ran than ``slow`` in the same round (same load)."""
+    r = sorted(a / b for a, b in zip(slow, fast))
+    q = statistics.quantiles(r, n=4, method="inclusive") if len(r) > 1 else [r[0]] * 3
+    return statistics.median(r), q[0], q[2]
+
+
+def load_line() -> str:
+    """The load averages (1, 5, 15 minutes) and the core count, for printing beside figures."""
+    if not hasattr(os, "getloadavg"):
+        return f"load average unknown ({os.cpu_count()} cores)"
+    a = os.getloadavg()
+    return f"load average {a[0]:.2f}, {a[1]:.2f}, {a[2]:.2f} ({os.cpu_count()} cores)"
 
 
 def table(header: list[str], rows: list[list], title: str = "") -> str:

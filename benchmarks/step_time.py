@@ -4,7 +4,10 @@ would write, the fastest numpy loop found, and the floor of unavoidable work; fo
 objective, three sizes and both float types. A step is: draw the batch, value and
 gradient, optimiser update (Adam), finiteness check. For each objective and size all
 eight runners (four loops x two float types) run in interleaved blocks of steps;
-medians; speeds as ratios to the minimal loop of the same float type (> 1: faster).
+medians; speeds as ratios to the minimal loop of the same float type (> 1: faster), each
+with the quartiles of its per-round ratio (the two runs of a round share the machine's
+load); the engine's time over the floor's beside. benchmarks/jax_loop.py puts JAX's
+compiled loop beside these.
 
     python -m benchmarks.step_time                      # the full table (a few minutes)
     python -m benchmarks.step_time --size 2,8,16 --rounds 1 --steps 2   # a smoke run
@@ -13,25 +16,26 @@ medians; speeds as ratios to the minimal loop of the same float type (> 1: faste
 from __future__ import annotations
 
 import argparse
-import os
+import statistics
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import SIZES, interleaved, make_trainer, parse_size, table
+from benchmarks.common import SIZES, interleaved_rounds, load_line, make_trainer, parse_size, ratio_spread, table
 from benchmarks.reference import LOOPS, loop_for
 from smtui.core.objectives import OBJECTIVES
 
 DTYPES = ("float64", "float32")
-DEFAULT = ("dsm", (2, 64, 256), "float64")
-GOAL_DEFAULT, GOAL_OTHERS = 1.05, 1.0  # engine speed / minimal loop's (issue 10)
+DEFAULT_SIZE = (2, 64, 256)
+GOAL_DEFAULT, GOAL_OTHERS = 1.6, 1.3  # engine speed / minimal loop's at the default size (issue 19)
+GOAL_DEFAULT_FOR = ("dsm", "ism")
 
 
 def measure(objective, size, dtypes, rounds, steps):
-    """{dtype: {runner: median seconds per step}}, or None if the objective needs an
-    analytic score the data at this size lacks."""
+    """{"wall"/"cpu": {(dtype, runner): [seconds per step, one per round]}}, or None if the
+    objective needs an analytic score the data at this size lacks."""
     runners = {}
     for dtype in dtypes:
         trainer = make_trainer(objective, *size, dtype)
@@ -42,8 +46,11 @@ def measure(objective, size, dtypes, rounds, steps):
             runners[(dtype, kind)] = loop_for(trainer, kind).train
     for run in runners.values():  # warm up caches, allocator and branch predictors
         run(max(1, steps // 2))
-    t = interleaved(runners, rounds, steps)
-    return {dt: {kind: t[(dt, kind)] for (d2, kind) in t if d2 == dt} for dt in dtypes}
+    return interleaved_rounds(runners, rounds, steps)
+
+
+def spread(m, q1, q3) -> str:
+    return f"{m:.2f} ({q1:.2f}-{q3:.2f})"
 
 
 def main(argv=None) -> int:
@@ -56,52 +63,60 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=40, help="steps per timed block")
     args = ap.parse_args(argv)
     dtypes = args.dtype or list(DTYPES)
-    rows, speeds, f32_vs_f64 = [], {}, []
+    print(f"at the start: {load_line()}", flush=True)
+    rows, speeds, f32 = [], {}, []
     for size in args.size or SIZES:
         for name in args.objective or list(OBJECTIVES):
             label = ",".join(map(str, size))
             t = measure(name, size, dtypes, args.rounds, args.steps)
             if t is None:
-                rows.append([name, "-", label] + ["-"] * 7 + ["n/a (no analytic q)"])
+                rows.append([name, "-", label] + ["-"] * 8 + ["n/a (no analytic q)"])
                 continue
+            wall, cpu = t["wall"], t["cpu"]
             for dt in dtypes:
-                us = {k: v * 1e6 for k, v in t[dt].items()}
-                m = us["minimal"]
-                speeds[(name, size, dt)] = m / us["engine"]
-                rows.append([name, dt, label, us["engine"], m, us["fastest"], us["floor"],
-                             m / us["engine"], m / us["fastest"], m / us["floor"], ""])
+                us = {k: statistics.median(wall[(dt, k)]) * 1e6 for k in ("engine", *LOOPS)}
+                x = ratio_spread(wall[(dt, "minimal")], wall[(dt, "engine")])
+                x_cpu = ratio_spread(cpu[(dt, "minimal")], cpu[(dt, "engine")])[0]
+                floor = ratio_spread(wall[(dt, "engine")], wall[(dt, "floor")])[0]
+                speeds[(name, size, dt)] = x
+                rows.append([name, dt, label, us["engine"], us["minimal"], us["fastest"], us["floor"], spread(*x),
+                             x_cpu, floor, us["minimal"] / us["fastest"], ""])
                 print(table(_HEADER, rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
             if len(dtypes) == 2:
-                f32_vs_f64.append((name, label, t["float64"]["engine"] / t["float32"]["engine"]))
-    print(table(_HEADER, rows, title=f"median us per step over {args.rounds} interleaved rounds of {args.steps} "
-                                       f"steps; 'x' = speed relative to the minimal loop (its us / this us)"))
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    if load:
-        print(f"load average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} ({os.cpu_count()} cores)")
-    if f32_vs_f64:
-        low = min(f32_vs_f64, key=lambda r: r[2])
-        print(f"engine float32 speed / float64 speed: lowest {low[2]:.2f}x ({low[0]} at {low[1]}), "
-              f"median {sorted(r[2] for r in f32_vs_f64)[len(f32_vs_f64) // 2]:.2f}x")
-    if DEFAULT in speeds:
-        print(f"default (dsm, 2,64,256, float64): engine {speeds[DEFAULT]:.2f}x the minimal loop "
-              f"(goal >= {GOAL_DEFAULT}x)")
-    goal = {k: v for k, v in speeds.items() if _in_goal_set(*k)}
-    for label, cells, target in (("goal set (d=2, ISM at any d)", goal, f"goal >= {GOAL_OTHERS}x"),
-                                 ("outside it", {k: v for k, v in speeds.items() if k not in goal}, "no goal")):
-        if cells:
-            low = min(cells, key=cells.get)
-            print(f"lowest engine ratio, {label}: {cells[low]:.2f}x ({low[0]}, {','.join(map(str, low[1]))}, "
-                  f"{low[2]}; {target})")
+                f32.append((name, label, ratio_spread(wall[("float64", "engine")], wall[("float32", "engine")])))
+    print(table(_HEADER, rows, title=f"median us per step over {args.rounds} interleaved rounds of {args.steps} steps; "
+                                       "'x' = speed relative to the minimal loop (its us / this us), median of the "
+                                       "per-round ratios (quartiles); 'cpu x' the same by CPU time; 'floor' = engine "
+                                       "us / floor us"))
+    print(f"at the end: {load_line()}")
+    _summary(speeds, f32)
     return 0
 
 
-def _in_goal_set(objective, size, dtype) -> bool:
-    """Issue 10's cells: every objective at d = 2 (the sizes measured), and ISM at d = 64."""
-    return size[0] == 2 or objective == "ism"
+def _summary(speeds: dict, f32: list) -> None:
+    """The goals of issue 19, read off this run."""
+    default = {k: v for k, v in speeds.items() if k[1] == DEFAULT_SIZE}
+    for name in GOAL_DEFAULT_FOR:
+        if (name, DEFAULT_SIZE, "float64") in default:
+            print(f"default {name} (2,64,256, float64): engine {spread(*default[(name, DEFAULT_SIZE, 'float64')])}x "
+                  f"the minimal loop (goal >= {GOAL_DEFAULT}x)")
+    if default:
+        low = min(default, key=lambda k: default[k][0])
+        print(f"lowest engine ratio at 2,64,256: {spread(*default[low])}x ({low[0]}, {low[2]}; goal >= {GOAL_OTHERS}x "
+              "for every objective)")
+    others = {k: v for k, v in speeds.items() if k[1] != DEFAULT_SIZE}
+    if others:
+        low = min(others, key=lambda k: others[k][0])
+        print(f"lowest engine ratio at the other sizes: {spread(*others[low])}x ({low[0]}, "
+              f"{','.join(map(str, low[1]))}, {low[2]}; no goal)")
+    if f32:
+        low = min(f32, key=lambda r: r[2][0])
+        print(f"engine float32 speed / float64 speed: lowest {spread(*low[2])}x ({low[0]} at {low[1]}; goal >= 1.0x), "
+              f"median {statistics.median(r[2][0] for r in f32):.2f}x")
 
 
-_HEADER = ["objective", "dtype", "d,h,b", "engine us", "minimal us", "fastest us", "floor us",
-           "engine x", "fastest x", "floor x", ""]
+_HEADER = ["objective", "dtype", "d,h,b", "engine us", "minimal us", "fastest us", "floor us", "engine x (quartiles)",
+           "cpu x", "floor", "fastest x", ""]
 
 if __name__ == "__main__":
     raise SystemExit(main())
