@@ -35,7 +35,7 @@ from smtui.core.compare_batches import (
 )
 from smtui.core.config import Config
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
-from smtui.core.field import bounds_for, data_score, make_grid, model_log_density, model_score
+from smtui.core.field import bounds_for, data_score, make_grid, model_field
 from smtui.core.fused import unpack
 from smtui.core.run import Run, batch_stream, drawn_points, initial_theta, load_data, objective_gradient
 from smtui.core.runtime import tune_process
@@ -125,6 +125,7 @@ class Comparison:
         """Everything that depends on sigma and the learning rate: eval set, exact batch, lrs."""
         self._eval_set: EvalSet | None = None
         self._exact = None
+        self._target = None  # (grid shape and sigma, grid, the data score on it) for snapshots
         self.lrs, lr_note = matched_lrs(self.names, self.config, self.match_lr)
         self.notes = tuple(n for n in (lr_note,) if n)
         cfg = self.config
@@ -314,13 +315,16 @@ class Comparison:
         fields = target = None
         if field_shape is not None and self.dim <= 2:
             s = self.config.sigma
-            grid = make_grid(bounds_for(self.data, s), field_shape[: self.dim])
-            target = _ro(data_score(grid.points, self.data, s, self.analytic))
+            key = (tuple(field_shape[: self.dim]), s)
+            if self._target is None or self._target[0] != key:  # the data's field: once per grid and sigma
+                grid = make_grid(bounds_for(self.data, s), key[0])
+                self._target = (key, grid, _ro(data_score(grid.points, self.data, s, self.analytic)))
+            _, grid, target = self._target
             fields = {}
             for n in self.names:
                 p = self.params(n)
-                fields[n] = (tuple(grid.axes), _ro(model_score(p, grid.points, s)),
-                             _ro(model_log_density(p, grid.points, s)))
+                psi, log_density = model_field(p, grid.points, s)
+                fields[n] = (tuple(grid.axes), _ro(psi), _ro(log_density))
         return CompareSnapshot(
             step=self.step, config=self.config, objectives=self.names, exact=self.exact,
             scale=scale_name(self.names, self.analytic is not None),

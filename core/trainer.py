@@ -19,7 +19,7 @@ from smtui.core.compare_batches import shift
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.evaluation import EvalSet, build_eval_set, evaluate
-from smtui.core.field import bounds_for, data_score, lift, make_grid, model_log_density, model_score, plane, project
+from smtui.core.field import bounds_for, data_score, lift, make_grid, model_field, plane, project
 from smtui.core.fused import pack, unpack
 from smtui.core.history import DecimatingHistory, DecimatingRows
 from smtui.core.neighbours import build_index
@@ -327,12 +327,12 @@ class Trainer:
             self._field_cache = {key: (grid, points, pl, _frozen(target @ pl.basis.T if flat else target))}
         grid, points, pl, target = self._field_cache[key]
         p = {k: np.asarray(v, dtype=float) for k, v in self.params.items()}
-        model = model_score(p, points, s)
+        model, log_density = model_field(p, points, s)
         return FieldSnapshot(
             axes=tuple(_frozen(a) for a in grid.axes),
             model=_frozen(model @ pl.basis.T if flat else model),
             data=target,
-            log_density=_frozen(model_log_density(p, points, s)),
+            log_density=_frozen(log_density),
             plane=pl.name if flat else "",
             origin=_frozen(pl.origin) if flat else None,
             basis=_frozen(pl.basis) if flat else None,

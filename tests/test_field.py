@@ -14,6 +14,7 @@ from smtui.core.field import (
     MAX_GRID_POINTS,
     lift,
     make_grid,
+    model_field,
     model_log_density,
     model_score,
     plane,
@@ -130,3 +131,19 @@ def test_a_large_grids_model_fields_are_the_closed_form_chunk_by_chunk():
     neg_e = (x @ params["c"] - 0.5 * np.sum(x * x, axis=1) + np.sum(np.logaddexp(0, pre), axis=1)) / 0.49
     expected = neg_e - np.log(np.sum(np.exp(neg_e - neg_e.max()))) - neg_e.max()
     assert model_log_density(params, x, 0.7) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_the_model_field_where_the_sigmoid_saturates():
+    """Pre-activations past +-3000 (exp(-a) would overflow float64): the one-pass field (exp(-|a|),
+    never overflowing) gives the closed forms' tanh sigmoid and logaddexp softplus, finite."""
+    rng = np.random.default_rng(5)
+    params = {"W": rng.normal(size=(16, 2)) * 1000, "b": rng.normal(size=16) * 100, "c": rng.normal(size=2)}
+    x = rng.normal(size=(300, 2)) * 2
+    pre = x @ params["W"].T + params["b"]
+    assert pre.min() < -3000 and pre.max() > 3000
+    psi, log_p = model_field(params, x, 0.7)
+    assert np.isfinite(psi).all() and np.isfinite(log_p).all()
+    assert psi == pytest.approx(psi_closed_form(params, x, 0.7), rel=1e-12, abs=1e-9)
+    neg_e = (x @ params["c"] - 0.5 * np.sum(x * x, axis=1) + np.sum(np.logaddexp(0, pre), axis=1)) / 0.49
+    expected = neg_e - np.log(np.sum(np.exp(neg_e - neg_e.max()))) - neg_e.max()
+    assert log_p == pytest.approx(expected, rel=1e-12, abs=1e-9)
