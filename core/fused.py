@@ -87,7 +87,7 @@ def with_ones(x: np.ndarray, dtype=None) -> np.ndarray:
     return out
 
 
-def _hidden(A, x1):
+def hidden(A, x1):
     """sigmoid(x W^T + b) = 1 / (1 + exp(-(x1 @ A))), in place in one (N, h) buffer
     (the minus sign goes on the small A, not on the big product)."""
     s = x1 @ np.negative(A)
@@ -187,7 +187,7 @@ def _residual(theta, x1, clean, target, weight, s2, half):
         """sum_i w_i ||r_i||^2 over the chunk (w_i = 1 without weights), and the gradient."""
         d = clean.shape[1]
         A, c = _split(theta, d)
-        s = _hidden(A, x1)
+        s = hidden(A, x1)
         r = s @ A[:d].T
         r += c
         r -= clean
@@ -245,7 +245,7 @@ def ladder_denoising(theta, xe1, x, sigma, weight=None):
 
     def chunk(theta, xe1, x, sig, w):
         A, C = _split(theta, d, levels)
-        s = _hidden(A, xe1)
+        s = hidden(A, xe1)
         r = s @ A[:d].T
         r += xe1[:, d:] @ C
         r -= x
@@ -282,7 +282,7 @@ def ism(theta, x1, sigma, lam=0.0, weight=None):
         rows, d = x1.shape[0], x1.shape[1] - 1
         A, c = _split(theta, d)
         WT = A[:d]
-        s = _hidden(A, x1)
+        s = hidden(A, x1)
         psi = s @ WT.T
         psi += c
         psi -= x1[:, :d]

@@ -98,29 +98,30 @@ _EVAL_CHUNK_ELEMENTS = 1 << 17  # rows x hidden per chunk (1 MB of float64, stay
 
 def score_and_divergence(params: Params, x, sigma: float):
     """psi(x) (N, d) and div psi(x) (N,) from one sigmoid pass per row, in chunks: the
-    same closed forms as ``score`` and ``divergence``, for figures over ~10^5 points."""
+    same closed forms as ``score`` and ``divergence``, for figures over ~10^5 points. The
+    sigmoid is training's (core/fused.py ``hidden``: 1 / (1 + exp(-a)), exp overflowing to
+    inf where a < -709 gives exactly 0), ~2.5x cheaper per element than the tanh form."""
     import numpy as onp
+
+    from smtui.core.fused import hidden, with_ones
 
     W, b, c = (onp.asarray(params[k], dtype=float) for k in ("W", "b", "c"))
     x = onp.asarray(x, dtype=float)
     n, d = x.shape
+    A = onp.concatenate([W.T, b[None, :]])  # [W^T; b]: [x, 1] @ A = W x + b
     w2 = onp.sum(W * W, axis=1)
     psi, div = onp.empty((n, d)), onp.empty(n)
     rows = max(1, _EVAL_CHUNK_ELEMENTS // max(W.shape[0], 1))
-    for lo in range(0, n, rows):
-        q = x[lo : lo + rows]
-        s = q @ W.T
-        s += b
-        s *= 0.5  # sigmoid in the stable tanh form, in place
-        onp.tanh(s, out=s)
-        s += 1.0
-        s *= 0.5
-        p = s @ W
-        p += c
-        p -= q
-        psi[lo : lo + rows] = p
-        s -= s * s  # t = s (1 - s)
-        div[lo : lo + rows] = s @ w2
+    with onp.errstate(over="ignore"):
+        for lo in range(0, n, rows):
+            q = x[lo : lo + rows]
+            s = hidden(A, with_ones(q))
+            p = s @ W
+            p += c
+            p -= q
+            psi[lo : lo + rows] = p
+            s -= s * s  # t = s (1 - s)
+            div[lo : lo + rows] = s @ w2
     psi /= sigma**2
     div -= d
     div /= sigma**2

@@ -153,10 +153,17 @@ def test_evaluation_score_and_divergence_match_the_autograd_definitions(d, monke
     rng = np.random.default_rng(11)
     params = init_params(rng, d, 7)
     x = rng.normal(size=(300, d)) * 2.0
-    psi, div = model.score_and_divergence(params, x, 0.7)
-    np.testing.assert_allclose(psi, model.score_autograd(params, x, 0.7), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(div, model.jacobian_diagonal_autograd(params, x, 0.7).sum(axis=1),
-                               rtol=1e-11, atol=1e-11)
+    for scale in (1.0, 1000.0):  # and where the sigmoid saturates: pre-activations past +-710
+        p = dict(params, W=params["W"] * scale)
+        if scale > 1:
+            a = x @ p["W"].T + p["b"]
+            assert a.min() < -710 and a.max() > 710
+        with np.errstate(over="ignore"):  # (autograd's tanh VJP on the definitions' side)
+            psi, div = model.score_and_divergence(p, x, 0.7)
+            want_psi = model.score_autograd(p, x, 0.7)
+            want_div = model.jacobian_diagonal_autograd(p, x, 0.7).sum(axis=1)
+        np.testing.assert_allclose(psi, want_psi, rtol=1e-12, atol=1e-12 * np.abs(want_psi).max())
+        np.testing.assert_allclose(div, want_div, rtol=1e-11, atol=1e-11 * np.abs(want_div).max())
 
 
 def test_esm_sigma_parzen_target_is_computed_in_float32_when_asked():
