@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 from smtui.core.config import HIDDEN_MAX, Config
 from smtui.core.errors import UserError
 from smtui.core.names import DISTRIBUTIONS, DTYPES, OBJECTIVES, OPTIMIZERS
-from smtui.core.text import QUOTE_LIMIT, shown, visible
+from smtui.core.text import QUOTE_LIMIT, quoted, shown, visible
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_FAILED = 1  # the work could not go on (a sweep's worker process was killed)
@@ -104,6 +105,57 @@ def _changes(args: argparse.Namespace) -> dict:
 def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
     """The Config the flags describe, over ``base`` (defaults if None); validated."""
     return (base or Config()).with_changes(**_changes(args))
+
+
+# ----- a setup as one line of flags: the palette's "Copy setup" writes it, `smtui serve --web` reads it
+ALWAYS_SHOWN = ("objective", "sigma")  # besides the data; every other field only when it is not the default
+LONGEST_SETUP = 1000  # characters of a setup given as text (a URL's ?setup=)
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.rstrip("_").replace("_", "-")
+
+
+def setup_argv(config: Config) -> list[str]:
+    """The setup flags that make ``config`` from the defaults: the data (--distribution or --data),
+    the objective and sigma, and every other field that differs from Config()'s. Numbers are
+    written as Python's shortest exact form (repr), so they read back to the same value."""
+    default, argv = Config(), []
+    for dest, field in SETUP_FLAGS.items():
+        value = getattr(config, field)
+        if field == "distribution" and config.data_path is not None or field == "data_path" and value is None:
+            continue
+        if field in ("distribution", "data_path", *ALWAYS_SHOWN) or value != getattr(default, field):
+            argv += [_flag(dest), repr(value) if isinstance(value, float) else str(value)]
+    return argv
+
+
+def setup_command(config: Config) -> str:
+    """The one command line that opens the app on ``config``: ``smtui --distribution ... --sigma ...``."""
+    return shlex.join(["smtui", *setup_argv(config)])
+
+
+class _SetupParser(Parser):
+    """The setup flags alone; a bad one is a UserError (the caller says it where it belongs)."""
+
+    def error(self, message: str):  # noqa: D401
+        raise UserError(f"{one_line(message)}")
+
+
+def setup_changes(text: str) -> dict:
+    """The Config changes a setup written as flags asks for (``smtui --sigma 0.5 ...``, or the
+    flags alone), read by the setup flags' own parser; anything else is a one-line UserError."""
+    if len(text) > LONGEST_SETUP:
+        raise UserError(f"a setup of {len(text):,} characters; at most {LONGEST_SETUP:,}")
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UserError(f"cannot read {quoted(text)} as flags: {exc}") from None
+    if words[:1] == ["smtui"]:
+        words = words[1:]
+    p = _SetupParser(prog="setup", add_help=False)
+    add_setup_options(p)
+    return _changes(p.parse_args(words))
 
 
 def _same_setting(field: str, given, saved) -> bool:

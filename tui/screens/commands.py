@@ -25,10 +25,11 @@ from smtui.core.optim import OPTIMIZERS
 from smtui.core.outputs import Input, Request, check, data_input, experiment_inputs, write, write_each
 from smtui.core.reading import check_regular
 from smtui.core.text import quoted
+from smtui.tui.cli.flags import setup_argv
 from smtui.tui.render.report import VIEWS
 from smtui.tui.runner.protocol import ExportCsv, Load, Save
 from smtui.tui.screens.keys import MAIN_KEYS
-from smtui.tui.screens.modals import Confirm, ValuePrompt
+from smtui.tui.screens.modals import Confirm, SetupLine, ValuePrompt
 from smtui.tui.screens.sweep import ask_sweep
 
 LONGEST_NUMBER = 40  # characters; anything longer is a mistake, and quoting it whole would not fit a line
@@ -234,6 +235,8 @@ def palette(main) -> Iterator[SystemCommand]:
         yield SystemCommand("Export a screenshot (SVG)…", "what the screen shows now", partial(ask_screenshot, main))
         yield SystemCommand("Export the metric history (CSV)…", "every evaluation so far, one row each",
                             partial(ask_history, main))
+    yield SystemCommand("Copy setup", "the one command line that starts this setup again (smtui --distribution …)",
+                        lambda: main.app.push_screen(SetupLine(["smtui", *setup_argv(main.config)])))
     yield SystemCommand("Sweep…", "one run per cell of a grid (sigma by default, any setup) and seed, in worker "
                         "processes: what each setting buys and costs",
                         partial(ask_sweep, main))

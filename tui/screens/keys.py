@@ -180,6 +180,11 @@ PROMPT_KEYS = KeyTable((
     Key("enter", "submit", "enter", "sets it", "use the value typed", bound=False),  # the input's own enter
     Key("escape", "cancel", "escape", "cancels", "leave the value as it was"),
 ))
+SETUP_KEYS = KeyTable((
+    Key("c", "copy", "c", "copies it", "copy the command line to the clipboard (by OSC 52: most terminals, "
+        "over SSH too; or select it with the mouse)"),
+    Key("escape,q", "dismiss", "escape", "closes", "close"),
+))
 CONFIRM_KEYS = KeyTable((
     Key("y,enter", "answer(True)", "y or enter", "says yes", "yes"),
     Key("n,escape", "answer(False)", "n or escape", "says no", "no"),

@@ -1,10 +1,11 @@
 """The modal screens: the help (a screen's keys, what it shows), a one-line prompt for
-exact values and file names, a yes/no question (overwrite a file?) and the question q
-asks when steps are unsaved. Each one's bindings and key line come from its key table
-(``smtui.tui.screens.keys``)."""
+exact values and file names, a yes/no question (overwrite a file?), the question q
+asks when steps are unsaved, and the setup as one command line to copy. Each one's
+bindings and key line come from its key table (``smtui.tui.screens.keys``)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from smtui.tui.screens.keys import CONFIRM_KEYS, HELP_KEYS, MAIN_KEYS, PROMPT_KEYS, QUIT_KEYS, KeyTable
+from smtui.tui.screens.keys import CONFIRM_KEYS, HELP_KEYS, MAIN_KEYS, PROMPT_KEYS, QUIT_KEYS, SETUP_KEYS, KeyTable
 
 CSS = Path(__file__).with_name("modals.tcss")
 
@@ -54,7 +55,8 @@ FIGURES = (
     "a .csv beside it; `smtui --load FILE.toml` resumes one), export a screenshot (SVG) or the metric history "
     "(CSV), sweep a grid of settings (sigma by default: a run per cell and seed in worker processes, then a "
     "table and plots of ESM_q and of DSM's gradient variance over ESM_qσ's against sigma: what each setting "
-    "buys and costs), and restart the trainer if it stopped. "
+    "buys and costs), and restart the trainer if it stopped. Copy setup shows the one command line "
+    "(`smtui --distribution … --sigma …`) that starts this setup again, to copy. "
     "Nothing is overwritten without asking.\n"
 )
 
@@ -139,3 +141,54 @@ class QuitPrompt(ValuePrompt):
 
     def action_answer(self, choice: str | None) -> None:
         self.dismiss(choice)
+
+
+def shell_lines(words: list[str], width: int) -> str:
+    """A command line that fits ``width`` columns: broken before a flag where it would not fit,
+    each broken line ending in `` \\`` so that the shell reads it back as one line."""
+    lines = [words[0]]
+    for i in range(1, len(words)):
+        word = words[i]
+        starts_flag = word.startswith("--") and i + 1 < len(words) and not words[i + 1].startswith("--")
+        if starts_flag and len(lines[-1]) + 1 + len(word) + 1 + len(words[i + 1]) + 2 > width:
+            lines[-1] += " \\"
+            lines.append("  " + word)
+        else:
+            lines[-1] += " " + word
+    return "\n".join(lines)
+
+
+class SetupLine(ModalScreen[None]):
+    """The palette's "Copy setup": the one command line that starts the current setup again, in
+    a box to select with the mouse, or c to put it on the clipboard; escape closes."""
+
+    CSS_PATH = CSS
+    BINDINGS = SETUP_KEYS.bindings()
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__()
+        self.words, self.command = words, shlex.join(words)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="setup-box") as box:
+            box.border_title = "Copy setup"
+            yield Label("This setup as one command line (the app, from step 0):")
+            yield Static(self.command, id="setup-line", markup=False)
+            yield Label("A smtui serve --web address takes the same flags: ?setup=--sigma+0.5…", classes="dim")
+            yield Label(SETUP_KEYS.hint(), classes="dim")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Break the line where the box is too narrow for it (a terminal's selection would cut
+        it at the box's edge, mid-flag)."""
+        line = self.query_one("#setup-line", Static)
+        line.update(shell_lines([shlex.quote(w) for w in self.words], max(line.content_size.width, 20)))
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.command)
+        self.notify("copied (a terminal that refuses OSC 52 leaves the clipboard as it was: select it instead)")

@@ -9,12 +9,14 @@ import os
 import sys
 from pathlib import Path
 
+from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.tui.cli.flags import (
     SETUP_FLAGS,
     Parser,
     add_experiment_options,
     add_setup_options,
+    setup_argv,
     setup_from_args,
 )
 
@@ -66,10 +68,11 @@ def build_serve_parser() -> argparse.ArgumentParser:
     return p
 
 
-def session_argv(args: argparse.Namespace) -> list[str]:
-    """The setup flags again, as every session's `python -m smtui` gets them (paths made absolute)."""
-    argv = []
-    for dest in (*SETUP_FLAGS, "load", "config"):
+def session_argv(args: argparse.Namespace, config: Config | None = None) -> list[str]:
+    """The setup flags again, as every session's `python -m smtui` gets them (paths made absolute);
+    or, given a ``config`` (a web tab's ?setup=), the flags that make that one."""
+    argv = [] if config is None else setup_argv(config)
+    for dest in (*SETUP_FLAGS, "load", "config") if config is None else ():
         value = getattr(args, dest, None)
         if value is None:
             continue
@@ -80,9 +83,10 @@ def session_argv(args: argparse.Namespace) -> list[str]:
     return argv if getattr(args, "allow_files", False) else [*argv, "--no-files"]
 
 
-def app_command(args: argparse.Namespace) -> list[str]:
-    """The command line of one session's app: this Python, smtui's CLI, the setup flags."""
-    return [sys.executable, "-P", "-m", "smtui", *session_argv(args)]  # -P: the working directory is not on sys.path
+def app_command(args: argparse.Namespace, config: Config | None = None) -> list[str]:
+    """The command line of one session's app: this Python, smtui's CLI, the setup flags (or
+    those of ``config``). -P: the working directory is not on sys.path."""
+    return [sys.executable, "-P", "-m", "smtui", *session_argv(args, config)]
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -110,6 +114,7 @@ def check_args(args: argparse.Namespace) -> None:
 
         args.allow_origin = [parse_origin(o) for o in args.allow_origin or ()]
     config, trainer = setup_from_args(args)  # the app's own checks of the setup flags and experiment
+    args.base_config, args.resumes = config, trainer is not None  # what a web tab's ?setup= changes
     if trainer is None and config.data_path is not None:
         from smtui.core.data import load_points
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import logging
 import shlex
@@ -23,15 +24,20 @@ from string import Template
 from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.server import Server
 
+from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.core.text import shown, visible
+from smtui.tui.cli.flags import setup_changes
 from smtui.tui.serve.bounds import MAX_PENDING_KEYS, IdleWatch, group_alive, say, signal_group, size_text, stamp
+from smtui.tui.serve.command import app_command
 from smtui.tui.serve.origins import Gate
 from smtui.tui.serve.web_session import WebSession
 
 MAX_MESSAGE = 1 << 20  # bytes of one message from a tab (a paste; the page sends a key at a time); beyond, it closes
 BAD_LINES = 20  # bad messages of one tab logged, one line each; the rest are counted
 PAGE = Template((Path(__file__).parent / "page.html").read_text(encoding="utf-8"))
+REFUSED = Template('<!DOCTYPE html>\n<html><head><meta charset="utf-8" /><title>smtui</title></head>\n'
+                   '<body><p>$line</p><p><a href="/">Start with this server\'s setup</a></p></body></html>\n')
 
 
 class BadMessage(ValueError):
@@ -75,12 +81,13 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
 class Tab:
     """One browser tab: its websocket, its app, its idle watch, and its log line."""
 
-    def __init__(self, web_server: Web, ws: web.WebSocketResponse, request: web.Request):
+    def __init__(self, web_server: Web, ws: web.WebSocketResponse, request: web.Request, config: Config | None = None):
         self.server, self.ws = web_server, ws
         self.peer, self.started, self.t0 = request.remote or "?", stamp(), time.monotonic()
         self.outcome, self.bad = "client left", 0
         size = _query_int(request, "width", 80), _query_int(request, "height", 24)
-        self.app = WebSession(web_server.command_argv, *size, ws.send_bytes, self.keys_dropped)
+        argv = web_server.command_argv if config is None else app_command(web_server.args, config)
+        self.app = WebSession(argv, *size, ws.send_bytes, self.keys_dropped)
         self.idle: IdleWatch | None = None
         self.done = asyncio.Event()
 
@@ -175,7 +182,7 @@ class Web(Server):
 
     def __init__(self, args: argparse.Namespace, command: list[str], port: int):
         super().__init__(shlex.join(command), host=args.host, port=port, title="smtui")
-        self.command_argv = command
+        self.args, self.command_argv = args, command
         self.max_sessions, self.idle_timeout = args.max_sessions, args.idle_timeout
         self.gate = Gate(port, args.allow_origin or [])
         self.tabs: set[Tab] = set()
@@ -203,7 +210,32 @@ class Web(Server):
             return web.Response(status=421, text="smtui serve: this server does not answer for that host name\n")
         return await handler(request)
 
+    def tab_setup(self, request: web.Request) -> Config | None:
+        """The setup the address asks for (?setup= and the setup flags, as `smtui` takes them),
+        validated as the flags are; None for the server's own. A UserError in one line."""
+        text = request.query.get("setup", "")
+        if not text.strip():
+            return None
+        if self.args.resumes:
+            raise UserError("this server resumes a saved experiment (--load): it takes no ?setup=")
+        changes = setup_changes(text)
+        if "data_path" in changes:
+            raise UserError("?setup= cannot name a data file (--data): the server's files are not the page's to choose")
+        if "distribution" in changes:
+            changes["data_path"] = None
+        return self.args.base_config.with_changes(**changes)
+
+    def refused_setup(self, request: web.Request, exc: UserError) -> str:
+        line = f"smtui serve: ?setup=: {shown(str(exc), 300)}"
+        say(f"{stamp()}  {request.remote}  web  refused: {line[13:]}")
+        return line
+
     async def handle_index(self, request: web.Request) -> web.Response:
+        try:
+            self.tab_setup(request)
+        except UserError as exc:
+            line = html.escape(self.refused_setup(request, exc))
+            return web.Response(status=400, content_type="text/html", text=REFUSED.substitute(line=line))
         return web.Response(text=PAGE.substitute(title="smtui", static="/static"), content_type="text/html")
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
@@ -221,7 +253,13 @@ class Web(Server):
             say(f"{stamp()}  {request.remote}  web  0.0 s  {'refused: shutting down' if self.closing else 'full'}")
             await asyncio.wait_for(ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=why.encode()), 2.0)
             return ws
-        tab = Tab(self, ws, request)
+        try:
+            config = self.tab_setup(request)
+        except UserError as exc:
+            why = self.refused_setup(request, exc)
+            await asyncio.wait_for(ws.close(code=WSCloseCode.POLICY_VIOLATION, message=why.encode()[:120]), 2.0)
+            return ws
+        tab = Tab(self, ws, request, config)
         self.tabs.add(tab)
         try:
             await tab.run()
