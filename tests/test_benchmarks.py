@@ -25,6 +25,8 @@ RUNS = {
     "jax_loop": ["--size", "2,4,8", "--objective", "dsm", "--objective", "esm-sigma", "--dtype", "float32",
                  "--rounds", "1", "--steps", "2"],
     "measured_identities": ["--thetas", "2", "--n", "32", "--sigma", "0.3"],
+    "ladder": ["--seeds", "1", "--steps", "50", "--particles", "100", "--levels", "3", "--steps-per-level", "3",
+               "--mode", "thread"],
 }
 
 

@@ -4,6 +4,7 @@ own data, the refusals, the one writer's rules and exit codes, and ctrl+c on a t
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ import pytest
 from smtui.core.sample_metrics import MMD_WIDTH
 from smtui.tui.cli.ladder import CSV_COLUMNS
 from smtui.tui.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_cli_progress import _interrupt_on_a_terminal, _last_line  # noqa: E402
 
 FAST = ["--n-train", "96", "--hidden", "12", "--batch", "64", "--steps", "150", "--steps-per-level", "4",
         "--particles", "120", "--levels", "4"]
@@ -130,8 +134,6 @@ def test_the_command_is_listed_and_runs_as_a_subprocess_without_a_terminal():
 
 
 def test_ctrl_c_on_a_terminal_ends_in_one_line_with_nothing_written(tmp_path):
-    from tests.test_cli_progress import _interrupt_on_a_terminal, _last_line
-
     code, text = _interrupt_on_a_terminal(tmp_path, ["ladder", "--steps", "1000000000", "--json", "r.json"],
                                           b"training the ladder", 0.5)
     assert code == 130 and "Traceback" not in text, text[-2000:]

@@ -23,13 +23,13 @@ class SMApp(App):
 
     def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
                  files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None,
-                 sweep_jobs: int | None = None) -> None:
-        """``runner_mode``: the trainer in a process, or a thread (tests); ``job`` and
-        ``compare_job``: the screens' job classes (tests give fakes; None: the real one);
+                 sweep_jobs: int | None = None, ladder_job: type[Job] | None = None) -> None:
+        """``runner_mode``: the trainer in a process, or a thread (tests); ``job``, ``compare_job``
+        and ``ladder_job``: the screens' job classes (tests give fakes; None: the real one);
         ``sweep_jobs``: a sweep's worker processes (None: one per core)."""
         super().__init__()
         self.sweep_jobs = sweep_jobs
-        self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job)
+        self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job, ladder_job)
 
     def on_mount(self) -> None:
         self.push_screen(self.main)

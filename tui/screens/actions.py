@@ -124,6 +124,11 @@ class MainActions:
 
         open_compare(self)
 
+    def action_ladder(self) -> None:
+        from smtui.tui.screens.ladder import open_ladder
+
+        open_ladder(self)
+
     def action_help(self) -> None:
         if not isinstance(self.app.screen, HelpScreen):
             self.app.push_screen(HelpScreen())

@@ -229,6 +229,8 @@ def palette(main) -> Iterator[SystemCommand]:
         yield SystemCommand(f"Set {s.title}…", s.what, partial(main.ask_setting, s))
     yield SystemCommand("Compare chosen objectives…", "2 to 4 objectives side by side from one start",
                         partial(_compare, main))
+    yield SystemCommand("Ladder…", "from one sigma to a ladder: K, sigma range, sampler and steps per rung, "
+                        "then train and walk down it", partial(_ladder, main))
     if files:
         yield SystemCommand("Load an experiment…", "a .toml saved with s; resumes where it was saved",
                             partial(ask_load, main))
@@ -257,6 +259,12 @@ def _compare(main) -> None:
     from smtui.tui.screens.compare import ask_objectives
 
     ask_objectives(main)
+
+
+def _ladder(main) -> None:
+    from smtui.tui.screens.ladder import ask_ladder
+
+    ask_ladder(main)
 
 
 def _action(main, action: str) -> Callable:

@@ -133,6 +133,8 @@ MAIN_KEYS = KeyTable((
         "silently); loading one and the exports are in the palette (ctrl+p)", rank=0),
     Key("c", "compare", "c", "compare", "compare objectives side by side: esm-sigma, dsm, ism-sigma and dae "
         "from one start on one batch stream, on one scale (the main run pauses; escape returns)"),
+    Key("L", "ladder", "L", "ladder", "from one sigma to a ladder: one model over many sigmas, sampled by walking "
+        "down them, beside one sigma (the main run pauses; escape returns)", rank=4),
     Key("question_mark", "help", "?", "help", "this help: every key (escape closes it)", rank=0),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
         footer_key="^p", bound=False),
@@ -159,6 +161,40 @@ COMPARE_KEYS = KeyTable((
     Key("d,D,o,O,l,s,h,p", "elsewhere", "d o l s", "main screen", "the data, objective, samples, saving and the "
         "loss view belong to the main screen: escape returns to it", show=False),
     Key("question_mark", "help", "?", "help", "this help: every key of this screen (escape closes it)", rank=4),
+    Key("q", "quit_asking", "q", "quit", "quit (asks first if the main run's steps are unsaved)", rank=0),
+), keep=("close", "quit_asking"))
+
+LADDER_KEYS = KeyTable((
+    Key("space", "toggle_running", "space", "run", "train, then walk down the ladder / pause", rank=0),
+    Key("escape", "close", "esc", "back", "back to the main screen (its run untouched; the ladder ends)", rank=0),
+    Key("n", "next_rung", "n", "rung", "walk on to the end of this rung, then pause (once trained)", rank=0),
+    Key("s", "resample", "s", "again", "sample again: every walk afresh, with new noise, from the same start",
+        rank=0),
+    Key("b", "page", "b", "page", "80x24: the clouds / the bars and the score field (larger: all at once)", rank=1),
+    Key("less_than_sign", "levels(-1)", "<", "K", "one rung fewer (retrains)", footer_key="<>", rank=1),
+    Key("greater_than_sign", "levels(1)", ">", "K up", "one rung more (retrains)", show=False),
+    Key("plus,equals_sign", "sigma_max(1)", "+", "σmax", f"the top rung's sigma up by a factor {SIGMA_FACTOR} "
+        "(retrains)", footer_key="+-", rank=2),
+    Key("minus", "sigma_max(-1)", "-", "σmax down", f"the top rung's sigma down by a factor {SIGMA_FACTOR}",
+        show=False),
+    Key("right_square_bracket", "sigma_min(1)", "]", "σmin", f"the bottom rung's sigma up by a factor "
+        f"{SIGMA_FACTOR} (retrains)", footer_key="[]", rank=2),
+    Key("left_square_bracket", "sigma_min(-1)", "[", "σmin down", f"the bottom rung's sigma down by a factor "
+        f"{SIGMA_FACTOR}", show=False),
+    Key("m", "sampler", "m", "sampler", "next sampler: annealed Langevin, annealed MALA, reverse SDE, "
+        "predictor-corrector, probability-flow ODE (samples again)", rank=2),
+    Key("t", "steps_per_level(1)", "t", "steps", "twice the sampler steps per rung (samples again)", footer_key="tT",
+        rank=3),
+    Key("T", "steps_per_level(-1)", "T", "T down", "half the sampler steps per rung", show=False),
+    Key("f", "field_rung(1)", "f", "field σ", "the score field one rung down (smaller sigma)", footer_key="fF",
+        rank=3),
+    Key("F", "field_rung(-1)", "F", "field up", "the score field one rung up (larger sigma)", show=False),
+    Key("v", "view", "v", "view", "next view of the score field: model score, data score, difference, density",
+        rank=3),
+    Key("x", "source", "x", "learned/exact", "the bars and the field of the learned or the exact score", rank=3),
+    Key("d", "distribution(1)", "d", "data", "next distribution for the ladder (the main run untouched)", rank=4),
+    Key("D", "distribution(-1)", "D", "prev data", "previous distribution", show=False),
+    Key("question_mark", "help", "?", "help", "this help: every key of this screen and what it shows", rank=4),
     Key("q", "quit_asking", "q", "quit", "quit (asks first if the main run's steps are unsaved)", rank=0),
 ), keep=("close", "quit_asking"))
 

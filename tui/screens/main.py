@@ -63,7 +63,8 @@ class MainScreen(MainActions, Drawing, Screen):
     too_small = var(False, init=False, toggle_class="-too-small")
 
     def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
-                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None) -> None:
+                 files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None,
+                 ladder_job: type[Job] | None = None) -> None:
         super().__init__()
         self.set_reactive(MainScreen.config, config)
         self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
@@ -72,6 +73,7 @@ class MainScreen(MainActions, Drawing, Screen):
         self._grid_sent = None  # (field size, plane) last asked of the trainer
         self._errors_said: set[str] = set()  # trainer errors already shown as a toast
         self.compare_job = compare_job  # the compare screen's job class (None: the real one; tests give fakes)
+        self.ladder_job = ladder_job  # the ladder screen's, likewise
         self.runner = Runner(
             job, TrainerSetup(config, experiment), on_report=lambda: self.post_message(ReportArrived()),
             on_notice=lambda n: self.post_message(NoticeArrived(n)),
