@@ -43,7 +43,7 @@ from smtui.core.experiment_layout import (
 )
 from smtui.core.reading import MiB, name, read_bytes, read_npz, read_text
 from smtui.core.text import quoted, shown
-from smtui.core.trainer import IDENTITY_COLUMNS, MAX_EVALUATIONS, MAX_MARKS, Trainer, scale_row
+from smtui.core.trainer import HISTORY_REQUIRED, MAX_EVALUATIONS, MAX_MARKS, Trainer, identity_row, scale_row
 
 TOP_KEYS = ("format", "version", "setup", "run")
 RUN_KEYS = {1: ("step", "status", "message", "save_id", "marks"),
@@ -97,7 +97,7 @@ def load_experiment(path: str | Path) -> Trainer:
     history = _read_history(csv_path, step)
     trainer.evaluations = history
     for figs in trainer.evaluations:  # the identity history is a function of the evaluations
-        trainer.identity.append(tuple(np.nan if figs.get(c) is None else figs[c] for c in IDENTITY_COLUMNS))
+        trainer.identity.append(identity_row(figs))
         trainer.scale.append(scale_row(figs, trainer.config.sigma))
     if trainer.evaluations and trainer.evaluations[-1].get("step") == trainer.step:
         trainer._figures = (trainer.step, trainer.evaluations[-1])  # no duplicate row on the next evaluate()
@@ -252,4 +252,4 @@ def _read_history(path: Path, step: int) -> list[dict]:
     if not os.path.lexists(path):
         raise UserError(f"metric history {name(path)} is missing")
     text = read_text(path, "metric history", MAX_CSV_BYTES)
-    return parse_history(text, path, step, IDENTITY_COLUMNS, MAX_EVALUATIONS - 1)
+    return parse_history(text, path, step, HISTORY_REQUIRED, MAX_EVALUATIONS - 1)

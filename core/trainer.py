@@ -33,8 +33,12 @@ SAMPLING_SECONDS = 2.0  # time budget of one draw of model samples
 SAMPLING_REFERENCE = 128  # data points the sampler's jump proposal is built on (its cost: 2 x chains x these per jump)
 MAX_MARKS = 256  # setup-change marks kept (the latest)
 NEAR_MIN_N = 20_000  # ESM-sigma's target from neighbours only from this many training points
+# The ESM - DSM line's figures, with ESM - DSM measured (DSM as training defines it) and its error;
+# a saved history needs the first seven (the measured ones came later: an older save's are nan).
 IDENTITY_COLUMNS = ("step", "esm_minus_dsm", "esm_minus_dsm_theory", "esm_minus_dsm_pairs",
-                    "esm_minus_dsm_pairs_se", "esm_sigma", "dsm")
+                    "esm_minus_dsm_pairs_se", "esm_sigma", "dsm", "esm_minus_dsm_measured",
+                    "esm_minus_dsm_measured_err")
+HISTORY_REQUIRED = IDENTITY_COLUMNS[:7]
 # The objectives on one scale at each evaluation (docs/math.md, "One scale for all objectives"):
 # ESM_qsigma, DSM + C2 - C3, ISM_qsigma + C2, DAE/(2 sigma^4) + C2 - C3 (DSM and DAE as training
 # defines them, never through the posterior), ESM_q (analytic q only, else nan), and C2 - C3.
@@ -308,7 +312,7 @@ class Trainer:
         figs = {"step": self.step, "loss": self.last_loss, **figs}
         self._figures = (self.step, figs)
         self.evaluations.append(figs)
-        self.identity.append(tuple(figs[c] if figs[c] is not None else np.nan for c in IDENTITY_COLUMNS))
+        self.identity.append(identity_row(figs))
         self.scale.append(scale_row(figs, self.config.sigma))
         return figs
 
@@ -376,6 +380,11 @@ class Trainer:
             field=self.field(field_shape, plane_index) if field_shape else None,
             samples=samples,
         )
+
+
+def identity_row(figs: dict) -> tuple:
+    """One evaluation's row of IDENTITY_COLUMNS (nan where a figure is missing)."""
+    return tuple(np.nan if figs.get(c) is None else figs[c] for c in IDENTITY_COLUMNS)
 
 
 def scale_row(figs: dict, sigma: float) -> tuple:

@@ -104,7 +104,7 @@ def test_step_axes_have_whole_round_evenly_spaced_labels_up_to_the_last(ring, la
     steps = np.arange(1, last + 1, max(1, last // 3000))
     snap = with_losses(ring, steps, 1.0 / np.sqrt(steps))
     for text in (render.loss_panel(snap, width, 12), render.identity_plot(
-            dataclasses.replace(snap, identity_history=np.array([[s, 1.0, 1.0, 1.0, 0.1, 1.0, 1.0]
+            dataclasses.replace(snap, identity_history=np.array([[s, 1.0, 1.0, 1.0, 0.1, 1.0, 1.0, 1.0, 1e-4]
                                                                   for s in (0, last)])), width, 12)):
         xs = x_labels(text)
         assert len(xs) >= 2 and all(v == int(v) for v in xs)

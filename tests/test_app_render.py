@@ -119,7 +119,7 @@ def test_rows_are_cropped_to_the_panel_and_never_wrap():
 
 def test_unchanged_panels_send_no_rows_and_identity_panels_are_not_redrawn(monkeypatch):
     r = report_for(Config(distribution="ring8", n_train=64), samples=False)
-    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "idplot": (46, 17)}
+    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "onescale": (46, 17), "idplot": (36, 10)}
     first = frames.build(r, 0, sizes)
     assert set(first.rows) == set(frames.PLOTS) and not first.problems
     drawn = []
@@ -130,6 +130,8 @@ def test_unchanged_panels_send_no_rows_and_identity_panels_are_not_redrawn(monke
     other_view = frames.build(r, 1, sizes, first.shown)
     assert set(other_view.rows) == {"field"}
     resized = frames.build(r, 0, {**sizes, "idplot": (40, 12)}, first.shown)
+    hidden = frames.build(r, 0, {**sizes, "idplot": (0, 0)}, first.shown)  # at 80x24 the layout hides it
+    assert "idplot" not in hidden.texts and not hidden.problems
     assert set(resized.rows) == {"idplot"} and resized.texts["idplot"].plain == "redrawn"
 
 

@@ -12,12 +12,14 @@ import time
 import pytest
 from test_app import FAST, notes, settled, status, until_config, wait_for
 from textual import events
+from textual.widgets import Input
 
 from smtui.tui.app import SMApp
+from smtui.tui.render import onescale
 from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner.protocol import Save
-from smtui.tui.screens.keys import MAIN_KEYS
-from smtui.tui.screens.modals import QuitPrompt
+from smtui.tui.screens.keys import MAIN_KEYS, QUIT_KEYS
+from smtui.tui.screens.modals import QuitPrompt, ValuePrompt
 
 
 def keybar(app) -> str:
@@ -42,6 +44,9 @@ async def test_every_essential_key_and_a_whole_status_line_fit(fake_app, size):
         await wait_for(pilot, lambda: app.main.report.training and app.main.report.steps_per_second, what="a rate")
         line = status(app)
         assert "▶ training" in line and "steps/s" in line and "…" not in line and len(line) <= size[0] - 2
+        await pilot.press("space")  # paused, the rate it had is no rate now: none is shown
+        await wait_for(pilot, lambda: not app.main.report.training and "paused" in status(app), what="paused")
+        assert "steps/s" not in status(app), status(app)
 
 
 async def test_resizing_refits_the_key_bar_and_status_line(fake_app):
@@ -64,12 +69,24 @@ def test_key_bar_gives_way_by_rank_and_keeps_help_and_quit():
         assert len(bar) <= max(width, len(" ? help q quit")) and "? help" in bar and "q quit" in bar
 
 
-async def test_the_esm_dsm_plot_keeps_its_x_labels_at_80x24():
+async def test_at_80x24_the_one_scale_plot_takes_the_esm_dsm_lines_place_and_keeps_its_marks():
+    """80x24: the ESM-DSM line gives way to the one-scale plot, which fits its panel and shows
+    every mark; at 120x40 both are shown, the ESM-DSM line with its x labels."""
     app = SMApp(FAST, runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("n", "n")
         await settled(app, pilot, step=2)
+        assert not app.main.query_one("#idplot").display and "idplot" not in app.main.panel_texts
+        rows = app.main.panel_texts["onescale"].plain.splitlines()
+        assert len(rows) == app.main.query_one("#onescale").content_size.height == 5
+        assert all(mark in app.main.panel_texts["onescale"].plain for mark in "·DIA")
+        assert app.main.query_one("#onescale").border_title == onescale.SHORT_TITLE  # the legend
+        assert "C2−C3 = " in app.main.query_one("#onescale").border_subtitle
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: "idplot" in app.main.panel_texts, what="the ESM-DSM line at 120x40")
+        assert app.main.query_one("#onescale").border_title == onescale.TITLE
+        assert "D DSM+(C2−C3)" in app.main.panel_texts["onescale"].plain  # the legend inside
         rows = app.main.panel_texts["idplot"].plain.splitlines()
         assert len(rows) <= app.main.query_one("#idplot").content_size.height
         assert "└" in rows[-2] and any(ch.isdigit() for ch in rows[-1]), rows
@@ -86,7 +103,7 @@ async def test_loss_title_never_shows_another_setups_number():
         await pilot.press("o")
         await until_config(app, pilot, objective="dae")
         await settled(app, pilot, step=1)
-        await wait_for(pilot, lambda: "no step since the setup changed" in app.main.panel_texts["loss"].plain,
+        await wait_for(pilot, lambda: "setup changed, no step yet" in app.main.panel_texts["loss"].plain,
                        what="the loss title")
         assert latest not in app.main.panel_texts["loss"].plain
         await pilot.press("n")
@@ -241,6 +258,32 @@ async def test_sigma_and_lr_keys_go_up_and_back_down_to_the_same_value(fake_app)
         app.main.change(sigma=0.5)  # a value set another way starts a new ladder
         await pilot.press("plus", "minus")
         assert app.main.config.sigma == 0.5
+
+
+async def test_the_quit_questions_s_saves_then_quits_as_its_key_line_says(fake_app, tmp_path, capsys):
+    """q's "s saves, then quits": s asks where (the usual save), and the app quits once the
+    trainer says it is saved, printing where; escape at "where" saves nothing and stays."""
+    hint = QUIT_KEYS.hint()
+    assert "s saves, then quits" in hint
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot, step=0)
+        await pilot.press("n")
+        await settled(app, pilot, step=1)
+        await pilot.press("q", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ValuePrompt) and not isinstance(app.screen, QuitPrompt),
+                       what="where to save")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "nothing saved, so still here" in notes(app), what="the note")
+        assert app.is_running and app.screen is app.main
+        await pilot.press("q", "s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ValuePrompt) and not isinstance(app.screen, QuitPrompt),
+                       what="where to save")
+        app.screen.query_one(Input).value = str(tmp_path / "kept.toml")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.is_running, what="the quit after the save")
+    assert any(isinstance(c, Save) and c.path.endswith("kept.toml") for c in app.main.runner.job.handled)
+    assert "kept.toml" in capsys.readouterr().err  # where it went, said as the app leaves
 
 
 async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay(fake_app):

@@ -5,7 +5,7 @@ import pytest
 
 from smtui.core.config import Config
 from smtui.core.errors import UserError
-from smtui.core.trainer import Trainer
+from smtui.core.trainer import IDENTITY_COLUMNS, SCALE_COLUMNS, Trainer
 
 
 def test_training_dsm_on_ring8_brings_the_model_score_to_the_true_score():
@@ -71,7 +71,8 @@ def test_evaluations_follow_eval_every_and_are_for_current_params():
     t.train(60)
     assert [e["step"] for e in t.evaluations] == [20, 40, 60]
     assert t.evaluate() is t.evaluations[-1]  # cached for unchanged parameters
-    assert t.identity.array().shape == (3, 7)
+    assert t.identity.array().shape == (3, len(IDENTITY_COLUMNS))
+    assert t.scale.array().shape == (3, len(SCALE_COLUMNS))
 
 
 def test_same_seed_same_run_and_float32_is_honoured():

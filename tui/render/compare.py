@@ -172,7 +172,9 @@ def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0
     snap = report.snapshot
     rate = f"{report.steps_per_second:,.1f} steps/s" if report.steps_per_second else "— steps/s"
     mode = "exact (slow: the expectation each step)" if snap.exact else f"minibatch {snap.config.batch}"
-    parts = [(f"step {snap.step:,}", "bold", 0), (f" · {rate}", "", 1), (f" · {mode}", "", 2), (" · ", "", 0)]
+    parts = [(f"step {snap.step:,}", "bold", 0), (f" · {rate}", "", 1)] if report.training else [
+        (f"step {snap.step:,}", "bold", 0)]  # paused: no stale rate
+    parts += [(f" · {mode}", "", 2), (" · ", "", 0)]
     if silent:
         return parts + [(f"⚠ stalled: no word from the compare trainer for {silent:.0f} s", "bold red", 0),
                         (" (process stopped or starved of CPU; escape returns)", "", 3)]

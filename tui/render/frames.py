@@ -19,11 +19,12 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.strip import Strip
 
+from smtui.tui.render import onescale
 from smtui.tui.render import report as render
 from smtui.tui.render.plot import safely
 from smtui.tui.runner.protocol import Report
 
-PLOTS = ("field", "loss", "identities", "idplot")
+PLOTS = ("field", "loss", "identities", "onescale", "idplot")
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,24 @@ def panels(jobs: dict[str, Job], sizes: dict[str, tuple[int, int]], shown: dict[
 
 def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
           shown: dict[str, tuple] | None = None, colour: bool = True, loss_from: int = 0) -> Panels:
-    """The main screen's frame: the score field, the loss, the identities and their plot.
-    ``colour`` False draws the field for a terminal without colour (NO_COLOR); the loss
-    plot starts at step ``loss_from``. The identity panels change only when the trainer
-    evaluates, every second or two while training, not with every report: they are
-    compared by their inputs."""
+    """The main screen's frame: the score field, the loss, the identities, the objectives on
+    one scale (``smtui.tui.render.onescale``) and the ESM - DSM line. ``colour`` False draws
+    the field for a terminal without colour (NO_COLOR); the loss plot starts at step
+    ``loss_from``. The evaluation panels change only when the trainer evaluates, every
+    second or two while training, not with every report: they are compared by their
+    inputs. A panel the layout hides (no cells) is not drawn."""
     snap = report.snapshot
     jobs = {
         "field": Job(render.field_panel, (report, view, *sizes["field"], colour)),
         "loss": Job(render.loss_panel, (snap, *sizes["loss"], loss_from)),
         "identities": Job(render.identities_table, (snap,),
                           (sizes["identities"], snap.figures_step, dict(snap.figures or {}), snap.config)),
+        "onescale": Job(onescale.one_scale_plot, (snap, *sizes["onescale"]),
+                        (sizes["onescale"], snap.scale_history.tobytes())),
         "idplot": Job(render.identity_plot, (snap, *sizes["idplot"]),
-                      (sizes["idplot"], snap.identity_history.tobytes())),
+                      (sizes["idplot"], snap.identity_history.tobytes(), snap.scale_history.tobytes())),
     }
-    subtitles = {"loss": render.loss_subtitle(snap, loss_from, sizes["loss"][0])}
+    jobs = {wid: job for wid, job in jobs.items() if min(sizes.get(wid, (0, 0))) > 0}
+    subtitles = {"loss": render.loss_subtitle(snap, loss_from, sizes["loss"][0]),
+                 "onescale": onescale.subtitle(snap, *sizes["onescale"])}
     return panels(jobs, sizes, shown, (snap.step, snap.figures_step), view, subtitles)

@@ -62,10 +62,13 @@ def loss_panel(snap: Snapshot | None, width: int, height: int, since: int = 0) -
     if height >= 9:  # in a short panel the plot needs every row
         # A setup change (objective, sigma, re-init…) since the last step makes its loss another setup's.
         stale = any(step >= steps[-1] for step, _ in snap.marks)
-        shown = "no step since the setup changed" if stale else f"latest {loss[-1]:.4g}"
+        shown = "setup changed, no step yet" if stale else f"latest {loss[-1]:.4g}"
         start = f" · from step {since:,}" if since else ""
         cut = ", spike cut" if np.nanmax(y) > hi or np.nanmin(y) < lo else ""
-        _title(fig, width, f"loss ({snap.config.objective}) {shown} · {name} y{cut}{start}")
+        words = f"loss ({snap.config.objective}) {shown} · {name} y{cut}{start}"
+        if len(words) > width - 8:  # the scale is in the panel's border note too: it gives way first
+            words = f"loss ({snap.config.objective}) {shown}{cut}{start}"
+        _title(fig, width, words)
     return plot.text(fig)
 
 
@@ -155,33 +158,44 @@ def identities_table(snap: Snapshot | None) -> Text:
 
 
 def identity_plot(snap: Snapshot | None, width: int, height: int) -> Text:
-    """ESM - DSM over steps: the exact estimate (a line, flat: the paper's result), the
-    pairs estimate training sees (dots, wobbling within its standard error) and the
-    theory value C2 - C3 (the axis label). Drawn since C2 - C3 last changed."""
+    """ESM - DSM over steps, DSM measured as training defines it (a line: flat within its error,
+    which is the paper's result measured, not assumed), the pairs estimate training sees (dots,
+    wobbling within their standard error) and the theory value C2 - C3 (the axis's middle
+    tick, named so). The y axis's ends are its range, labelled by value: no uncertainty. An older saved
+    history without the measured figure draws the rao-blackwellised one, C2 - C3 by
+    construction. Drawn since C2 - C3 last changed."""
     if snap is None or len(snap.identity_history) == 0:
         return _note(width, height, "ESM-DSM over steps appears here")
     h = snap.identity_history
     same = np.isclose(h[:, 2], h[-1, 2], rtol=1e-12, atol=0) | np.isnan(h[-1, 2])
     start = len(same) - int(np.argmin(same[::-1])) if not same.all() else 0
     h = h[start:]
-    steps, exact, theory, pairs, se = h[:, 0], h[:, 1], h[:, 2], h[:, 3], h[:, 4]
+    steps, theory, pairs, se = h[:, 0], h[:, 2], h[:, 3], h[:, 4]
+    measured, err = h[:, 7], h[:, 8]
+    kept = np.isfinite(measured)
+    line = np.where(kept, measured, h[:, 1])
     if len(steps) == 1:
-        steps, exact, pairs = np.array([steps[0], steps[0] + 1.0]), np.repeat(exact, 2), np.repeat(pairs, 2)
-    centre = float(theory[-1]) if math.isfinite(theory[-1]) else float(np.nanmean(exact))
+        steps, line, pairs = np.array([steps[0], steps[0] + 1.0]), np.repeat(line, 2), np.repeat(pairs, 2)
+    centre = float(theory[-1]) if math.isfinite(theory[-1]) else float(np.nanmean(line))
     spread = [np.nanmedian(3 * se) if np.isfinite(se).any() else 0.0,
+              np.nanmedian(3 * err) if np.isfinite(err).any() else 0.0,
               np.nanmax(np.abs(pairs - centre)) if np.isfinite(pairs).any() else 0.0,
-              np.nanmax(np.abs(exact - centre)) if np.isfinite(exact).any() else 0.0]
+              np.nanmax(np.abs(line - centre)) if np.isfinite(line).any() else 0.0]
     spread = 1.1 * max(max(float(np.nan_to_num(v)) for v in spread), 1e-3 * max(1.0, abs(centre)))
     fig = _figure(width, height)
     fig.xlim(float(steps[0]), float(max(steps[-1], steps[0] + 1)))
     plot.ticks(fig, width, height, x=(float(steps[0]), float(max(steps[-1], steps[0] + 1))), x_integer=True)
     fig.ylim(centre - spread, centre + spread)
-    fig.yticks([centre], [f"{centre:.4g}"])
+    ends = height >= 7  # room for the range's ends as ticks
+    values = [centre - spread, centre, centre + spread] if ends else [centre]
+    # The middle tick is named, not numbered: the ends are the axis's range, not an uncertainty.
+    fig.yticks(values, [f"{v:.4g}" if v != centre else "C2-C3" for v in values])
     fig.plot_size(max(width, plot.MIN_PLOT[0]), max(height, 5))  # 5 rows (at 80x24) still hold the x labels
     if np.isfinite(pairs).any():
         fig.scatter(steps, pairs, marker="·", color="yellow")
-    fig.plot(steps, exact, color="green", marker="braille")
-    _title(fig, width, f"⠒ exact (flat) · pairs; C2-C3 ±{spread:.2g}")
+    fig.plot(steps, line, color="green", marker="braille")
+    what = "measured" if kept.all() else "via the posterior"
+    _title(fig, width, f"⠒ {what} · pairs")
     return plot.text(fig)
 
 

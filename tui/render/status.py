@@ -35,11 +35,11 @@ def status_parts(report: Report | None, stopped: str = "", problem: str = "", si
         return parts
     snap = report.snapshot
     parts.append((f"step {snap.step:,}", "bold", 0))
-    if report.steps_per_second:
+    if report.training and report.steps_per_second:  # paused, a rate would be a stale one: none is shown
         parts.append((f" · {report.steps_per_second:,.0f} steps/s", "", 1))
         if window:
             parts.append((f" ({window:.0f} s mean)", "dim", 4))
-    else:
+    elif report.training:
         parts.append((" · — steps/s", "", 3))
     parts.append((f" · {clock(report.elapsed)}", "", 2))
     parts.append((" training time", "dim", 5))

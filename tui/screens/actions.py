@@ -23,6 +23,8 @@ class MainActions:
     """The main screen's actions (``action_*``, named in ``smtui.tui.screens.keys.MAIN_KEYS``) and the setup
     changes they make."""
 
+    quit_when_saved = False  # q's "s": quit as soon as the trainer says the save is done
+
     def change(self, **changes) -> bool:
         """Apply a setup change, refusing it here (with why) if it cannot apply."""
         try:
@@ -146,12 +148,29 @@ class MainActions:
         if was_training:
             self.action_toggle_training()
 
+        def stay() -> None:
+            self.quit_when_saved = False
+            if was_training and not self.training:
+                self.action_toggle_training()  # stay: training goes on
+
         def answered(choice: str | None) -> None:
             if choice == "quit":
                 self.app.exit()
-            elif choice == "save":
-                self.action_save()
-            elif was_training and not self.training:
-                self.action_toggle_training()  # stay: training goes on
+            elif choice == "save":  # save, then quit once the trainer says it is saved (on_notice_arrived)
+                self.quit_when_saved = True
+                ask_save(self, dropped=lambda: (stay(), self.notify("nothing saved, so still here")))
+            else:
+                stay()
 
         self.app.push_screen(QuitPrompt(unsaved), answered)
+
+    def saved_or_not(self, level: str, text: str) -> None:
+        """After q's "save, then quit": quit once the save is done, saying where it went; stay
+        if the save was refused or failed (the error is shown as usual)."""
+        if not self.quit_when_saved:
+            return
+        self.quit_when_saved = False
+        if level == "done":
+            self.app.exit(message=text)
+        else:
+            self.notify("not saved, so not quit: q asks again", severity="warning")

@@ -104,19 +104,22 @@ def app_inputs(main, for_save: bool = False) -> list[Input]:
 
 
 def ask_file(main, question: str, default: Path, request: Callable[[str], Request], inputs: list[Input],
-             then: Callable[[str, bool], None]) -> None:
+             then: Callable[[str, bool], None], dropped: Callable[[], None] = lambda: None) -> None:
     """Ask for a file name (``default`` filled in); check ``request(name)`` by the one
     writer's rules (core/outputs.py) against ``inputs``; if the file exists, ask before
-    overwriting. Then ``then(name, overwrite)``."""
+    overwriting. Then ``then(name, overwrite)``; or, when nothing is to be written
+    (escape, a refused name, no to "overwrite?"), ``dropped()``."""
 
     def chosen(text: str | None) -> None:
         if text is None:
+            dropped()
             return
         name = os.path.expanduser(text.strip())
         try:
             out = check(request(name), inputs, force=True)  # every rule but "exists": asked below
         except UserError as exc:
             main.notify(str(exc), title="refused", severity="error")
+            dropped()
             return
         if not out.exists:
             then(name, False)
@@ -129,6 +132,7 @@ def ask_file(main, question: str, default: Path, request: Callable[[str], Reques
             else:
                 main.notify(f"nothing written; {taken} kept (give another name to write beside it)",
                            severity="warning")
+                dropped()
 
         main.app.push_screen(Confirm(f"{taken} exists. Overwrite?"), confirmed)
 
@@ -140,8 +144,9 @@ def _sent(inputs: list[Input]) -> tuple[tuple[str, str], ...]:
     return tuple((i.what, str(i.path)) for i in inputs)
 
 
-def ask_save(main) -> None:
-    """s: save the experiment (setup, parameters and optimiser state, metric history)."""
+def ask_save(main, dropped: Callable[[], None] = lambda: None) -> None:
+    """s: save the experiment (setup, parameters and optimiser state, metric history);
+    ``dropped()`` when nothing is to be saved after all."""
     def toml(name: str) -> str:
         return name if name.lower().endswith(".toml") or not name else name + ".toml"
 
@@ -149,7 +154,7 @@ def ask_save(main) -> None:
     ask_file(main, "Save the experiment as (.toml; .npz and .csv go beside it)",
              suggest_experiment_path(main.config),
              lambda name: Request("experiment", toml(name), replaces=False, regular_only=True), inputs,
-             lambda name, overwrite: main.command(Save(toml(name), overwrite, _sent(inputs))))
+             lambda name, overwrite: main.command(Save(toml(name), overwrite, _sent(inputs))), dropped)
 
 
 def ask_load(main) -> None:

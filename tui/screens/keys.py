@@ -227,6 +227,6 @@ CONFIRM_KEYS = KeyTable((
 ))
 QUIT_KEYS = KeyTable((
     Key("y,q", "answer('quit')", "y or q", "quits", "quit, losing the unsaved steps"),
-    Key("s", "answer('save')", "s", "saves first", "save the experiment first"),
+    Key("s", "answer('save')", "s", "saves, then quits", "save the experiment (asks where), then quit once saved"),
     Key("n,escape", "answer(None)", "n or escape", "stays", "stay in the app"),
 ))

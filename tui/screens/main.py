@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from smtui.core.config import Config
-from smtui.tui.render import frames
+from smtui.tui.render import frames, onescale
 from smtui.tui.render import report as render
 from smtui.tui.render.status import STALL_AFTER, status_text
 from smtui.tui.runner.loop import RATE_WINDOW, Job
@@ -37,8 +37,8 @@ from smtui.tui.screens.panel import PlotPanel
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
-TITLES = {"identities": "identities", "idplot": "ESM-DSM over steps (flat: the paper's result)",
-          "loss": "loss", "setup": "setup"}
+TITLES = {"identities": "identities", "onescale": onescale.TITLE, "idplot": "ESM-DSM over steps", "loss": "loss",
+          "setup": "setup"}
 
 
 class MainScreen(MainActions, Drawing, Screen):
@@ -85,9 +85,10 @@ class MainScreen(MainActions, Drawing, Screen):
                 yield PlotPanel(id="field", classes="panel")
                 with Vertical(id="side"):
                     yield PlotPanel(id="identities", classes="panel")
-                    yield PlotPanel(id="idplot", classes="panel")
+                    yield PlotPanel(id="onescale", classes="panel")
             with Horizontal(id="bottom"):
                 yield PlotPanel(id="loss", classes="panel")
+                yield PlotPanel(id="idplot", classes="panel")
                 yield Static(id="setup", classes="panel")
         yield Static(id="status")
         yield Static(id="too-small")
@@ -165,6 +166,8 @@ class MainScreen(MainActions, Drawing, Screen):
 
     def watch_compact(self) -> None:
         self._show_setup()
+        if self.drawable:  # short, the one-scale panel has no room for its legend inside: its title is the legend
+            self.query_one("#onescale").border_title = onescale.SHORT_TITLE if self.compact else onescale.TITLE
 
     def watch_cols(self) -> None:
         self._show_status()
@@ -224,6 +227,8 @@ class MainScreen(MainActions, Drawing, Screen):
 
     def on_notice_arrived(self, message: NoticeArrived) -> None:
         n = message.notice
+        if n.level in ("error", "refused") or (n.level == "done" and n.path.lower().endswith(".toml")):
+            self.saved_or_not(n.level, n.text)  # q's "save, then quit" waits for this
         if n.level == "error":
             self.problem = n.text
             if n.text not in self._errors_said:  # one toast per error: the status line keeps showing it
