@@ -25,7 +25,7 @@ import numpy as np
 from benchmarks.common import table
 from smtui.core.config import Config
 from smtui.core.trainer import MAX_MARKS, Trainer
-from smtui.tui.render import frames
+from smtui.tui.render import frames, onescale
 from smtui.tui.render import report as render
 from smtui.tui.render.status import status_text
 from smtui.tui.runner.protocol import Report, grid_shape, pack, unpack
@@ -68,7 +68,8 @@ def report_for(t: Trainer, samples: np.ndarray, field_size: tuple[int, int], cap
     losses = _full(snap.losses, capacity, rng)
     marks = tuple((int(step), "setup changed") for step in np.linspace(0, losses[-1, 0], MAX_MARKS))
     snap = dataclasses.replace(snap, losses=losses, marks=marks,
-                               identity_history=_full(snap.identity_history, capacity, rng))
+                               identity_history=_full(snap.identity_history, capacity, rng),
+                               scale_history=_full(snap.scale_history, capacity, rng))
     return unpack(pack(Report(snapshot=snap, training=True, steps_per_second=1234.0, elapsed=61.0,
                                 samples_step=t.step)))
 
@@ -91,17 +92,19 @@ def cases(report: Report, sizes: dict, label: str) -> dict:
 
     plots = {w: sizes[w] for w in frames.PLOTS}
     # Between evaluations only the field and the loss change: the identity panels are reused.
-    unchanged = {w: v for w, v in frames.build(report, 0, plots).shown.items() if w in ("identities", "idplot")}
+    evaluated = ("identities", "onescale", "idplot")
+    unchanged = {w: v for w, v in frames.build(report, 0, plots).shown.items() if w in evaluated}
     out = {}
     for view, name in enumerate(render.VIEWS):
         out[f"field {label}: {name}"] = panel(render.field_panel, "field", report, view, *sizes["field"])
     return out | {
         "loss": panel(render.loss_panel, "loss", snap, *sizes["loss"]),
         "identities": panel(render.identities_table, "identities", snap),
+        "one-scale plot": panel(onescale.one_scale_plot, "onescale", snap, *sizes["onescale"]),
         "ESM-DSM plot": panel(render.identity_plot, "idplot", snap, *sizes["idplot"]),
         "setup": panel(render.setup_text, "setup", snap.config, snap.dim),
         "status": panel(status_text, "status", report),
-        "whole frame (4 plots, worker)": lambda: frames.build(report, 0, plots),
+        "whole frame (5 plots, worker)": lambda: frames.build(report, 0, plots),
         "training frame (identities unchanged)": lambda: frames.build(report, 0, plots, unchanged),
     }
 
