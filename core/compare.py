@@ -53,6 +53,10 @@ from smtui.core.stats import (
 GRAD_PROBES = MIN_PROBES  # probe batches per evaluation at least (more until each variance's SE is 10%)
 DRAW_POINTS = 300
 RATIO = ("dsm", "esm-sigma")  # the gradient variance ratio's numerator and denominator
+# Runs whose parameter gap (relative_gap) is at most this share one start (set_exact): exact steps
+# from one start keep them within it (~1e-4 after 200 Adam steps), the first minibatch steps leave them
+# further apart, and from within it their exact gradients' cosines are 1 to 1e-6.
+TOGETHER = 1e-4
 
 
 def matched_lrs(names, config: Config, match: bool) -> tuple[dict, str]:
@@ -112,6 +116,7 @@ class Comparison:
         for n in self.names[1:]:
             self.config.with_changes(objective=n)
         self.exact, self.match_lr, self.probes, self.max_probes = exact, match_lr, probes, max(probes, max_probes)
+        self.start_note = "exact mode from the runs' one shared start"  # how exact mode began (set_exact)
         cfg = self.config
         setup = load_data(cfg, points)  # the trainer's setup (core/run.py)
         self.data, self.analytic, self.dim = setup.data, setup.analytic, setup.dim
@@ -159,6 +164,34 @@ class Comparison:
         self.history: list[dict] = []  # one row per evaluation and run
         self.gap_history = {_pair(a, b): [] for a, b in combinations(self.names, 2)}
         self._latest: dict | None = None
+
+    def together(self) -> bool:
+        """Whether every run is where the others are: parameters within TOGETHER of each other
+        (one start, or exact steps from one), before minibatch noise or a divergence moved
+        them apart."""
+        first, *others = self.runs.values()
+        return all(r.status == first.status and relative_gap(r.theta, first.theta) <= TOGETHER for r in others)
+
+    def set_exact(self, on: bool) -> str:
+        """Exact mode on or off; what happened, in words. On the expectation every run's step
+        is the same step (identity 6), so the runs stay together only from one start: runs
+        that have drifted apart are first restarted from the one initial theta (step 0,
+        curves and gaps afresh), and the words say so."""
+        if on == self.exact:
+            return ""
+        self.exact = on
+        if not on:
+            return "minibatch: one shared batch per step, as in practice (the runs drift apart by their noise)"
+        self.exact_batches()
+        if self.together():
+            self.start_note = "exact mode from the runs' one shared start"
+            return "exact: every step on the expectation itself, from the runs' one shared start"
+        drifted = max((g[-1][1] for g in self.gap_history.values() if g), default=None)
+        self.reinitialise()
+        apart = f" (parameter gap {drifted:.2g})" if drifted is not None else ""
+        self.start_note = "exact mode restarted every run from the one initial θ: they had drifted apart"
+        return ("exact: the runs had drifted apart" + apart + ", so every run restarted from the one initial θ "
+                "at step 0; on the expectation they now stay together")
 
     def configure(self, **changes) -> None:
         """Change sigma or lr (the screen's +/-): parameters kept, constants re-evaluated.
@@ -328,7 +361,7 @@ class Comparison:
         return CompareSnapshot(
             step=self.step, config=self.config, objectives=self.names, exact=self.exact,
             scale=scale_name(self.names, self.analytic is not None),
-            notes=self.notes + ((self.exact_batches()[1],) if self.exact else ()),
+            notes=self.notes + ((self.start_note, self.exact_batches()[1]) if self.exact else ()),
             lrs={n: r.lr for n, r in self.runs.items()},
             status={n: r.status for n, r in self.runs.items()},
             curves={n: _ro(self.curve(n)) for n in self.names},

@@ -96,6 +96,28 @@ def test_exact_mode_dsm_esm_and_ism_end_together_with_adam():
     assert all(v > 1 - 1e-6 for v in stats["cosine"].values())
 
 
+@pytest.mark.parametrize("names", [("esm-sigma", "dsm", "ism-sigma", "dae"), ("esm-sigma", "dsm")])
+def test_exact_mode_after_drift_restarts_every_run_from_one_start(names):
+    """Issue 16: e from runs that drifted apart under minibatches (cosines far from 1) restarts
+    them from one start, and says so; the cosines of their exact gradients are then 1 within
+    1e-6, and stay so after exact steps. From a shared start nothing restarts."""
+    c = Comparison(Config(n_train=128, hidden=16, seed=0), list(names))
+    c.train(60)
+    drifted = c.evaluate()
+    assert max(drifted["gaps"].values()) > 1e-2 and not c.together()
+    said = c.set_exact(True)
+    assert "drifted apart" in said and "restarted" in said and c.step == 0 and c.together()
+    assert any("restarted" in n for n in c.snapshot().notes)
+    for steps in (0, 5):
+        c.train(steps)
+        stats = c.evaluate()
+        assert all(abs(v - 1) <= 1e-6 for v in stats["cosine"].values()), (steps, stats["cosine"])
+    assert c.set_exact(False).startswith("minibatch") and c.set_exact(True).startswith("exact: every step")
+    assert c.step == 5  # together still: no restart
+    fresh = Comparison(Config(n_train=128, hidden=16, seed=0), list(names))
+    assert "shared start" in fresh.set_exact(True) and fresh.step == 0 and fresh.set_exact(True) == ""
+
+
 def test_minibatch_runs_drift_apart_but_exact_ones_do_not():
     cfg = Config(**SMALL, eval_every=25)
     mini = Comparison(cfg, ["esm-sigma", "dsm"])

@@ -98,6 +98,26 @@ async def test_keys_step_train_pause_sigma_view_exact_and_reinit():
         assert app.main.report.snapshot.config.distribution == "ring8"  # the main run untouched
 
 
+async def test_exact_mode_after_drift_starts_every_run_from_one_start_and_says_so():
+    """Issue 16: e after the minibatch runs drifted apart restarts them from one start (the
+    screen says so, in a note and in the table); after an exact step the cosines are 1 within 1e-6."""
+    app = SMApp(FAST, runner_mode="thread")
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: s.report.training and s.report.snapshot.step > 30, what="training")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen_settled(s), what="paused")
+        assert min(s.report.snapshot.cosine.values()) < 0.999  # drifted apart
+        await pilot.press("e")
+        await wait_for(pilot, lambda: s.report.snapshot.exact and screen_settled(s, 0), what="exact from step 0")
+        assert any("drifted apart" in n and "restarted" in n for n in notes(app))
+        assert "restarted every run" in s.panel_texts["cmp-table"].plain
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_settled(s, 1), what="an exact step")
+        assert all(abs(v - 1) <= 1e-6 for v in s.report.snapshot.cosine.values()), s.report.snapshot.cosine
+
+
 async def test_the_palette_and_refusals():
     app = SMApp(FAST.with_changes(distribution="moons"), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:

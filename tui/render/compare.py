@@ -227,5 +227,7 @@ ABOUT = (
     "same batch; the plot below shows log10 of the gaps over steps.\n\n"
     "[b]Small multiples[/b]  Every run's score field (or its difference from the data score, or its density), "
     "drawn as on the main screen. Exact mode (e) trains on the expectation itself: the gradient noise goes and "
-    "the runs of ESM_qσ, DSM and ISM_qσ stay together.\n"
+    "the runs of ESM_qσ, DSM and ISM_qσ stay together, from one start: runs that minibatches had moved apart "
+    "first restart from the one initial θ at step 0 (a note says which happened), and their gradients' cosines "
+    "are then 1.\n"
 )

@@ -76,10 +76,12 @@ class CompareJob(Job):
                 c.configure(**changes)
                 ctx.stale()
             case Exact(on=on):
-                c.exact = on
                 if on:
                     ctx.busy("building the exact batch")
-                    c.exact_batches()
+                said = c.set_exact(on)  # from one start: drifted runs restart (core/compare.py)
+                if said:
+                    ctx.say("note", said)
+                ctx.stale()
                 ctx.new_pace()
 
     def report(self, changed: bool) -> CompareReport:

@@ -297,10 +297,10 @@ class CompareScreen(Drawing, Screen):
         self.view = (self.view + 1) % len(cr.VIEWS)
 
     def action_exact(self) -> None:
+        """e: exact mode on or off; the trainer says what it did (runs that had drifted apart
+        restart from one start), as a note."""
         self.exact = not self.exact
         self._send(Exact(self.exact))
-        self.notify("exact: every step uses the expectation itself (much slower per step)" if self.exact else
-                    "minibatch: one shared batch per step, as in practice")
 
     def action_elsewhere(self) -> None:
         self.notify("the data, objective, samples and saving belong to the main screen: escape returns to it")

@@ -146,7 +146,8 @@ COMPARE_KEYS = KeyTable((
     Key("space", "toggle_training", "space", "train", "train / pause every run", rank=0),
     Key("escape,c", "close", "esc", "back", "back to the main screen (its run untouched; these runs end)", rank=0),
     Key("e", "exact", "e", "exact", "exact mode: every step on the expectation itself (no gradient noise, much "
-        "slower) / back to minibatches", rank=0),
+        "slower; runs that have drifted apart first restart from one start, and a note says so) / back to "
+        "minibatches", rank=0),
     Key("n", "step", "n", "step", "one step of every run (while paused)", rank=1),
     Key("v", "view", "v", "view", "next view of the small multiples: model score, difference, model density",
         rank=1),
