@@ -391,3 +391,34 @@ async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on():
         await pilot.press("space")
         await settled(app, pilot)
         assert app.main.report.snapshot.status == "ok" and not app.main.render_errors
+
+
+async def test_frames_pause_after_a_slow_build_so_drawing_takes_at_most_its_share(fake_app):
+    """After a build of c seconds the next starts no sooner than c (1 - FRAME_SHARE) / FRAME_SHARE
+    later: a request meanwhile waits on a timer (one, however many requests) and is drawn then."""
+    from smtui.tui.screens import drawing
+    from smtui.tui.screens.messages import PanelsBuilt
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = app.main
+        await wait_for(pilot, lambda: main.frames > 0, what="a first frame")
+        await wait_for(pilot, lambda: not main._building and main._waiting is None, what="no build under way")
+        panels = main.frame_request()(sizes={w: tuple(main.query_one(f"#{w}").content_size) for w in main.PLOTS},
+                                      shown=main.shown)
+        main._building = True
+        before = time.perf_counter()
+        main.on_panels_built(PanelsBuilt(panels, seconds=30.0))  # as if that build had taken 30 s
+        expect = 30.0 * (1 - drawing.FRAME_SHARE) / drawing.FRAME_SHARE
+        assert before + expect <= main._next_build <= time.perf_counter() + expect
+        frames = main.frames
+        main.draw()
+        main.draw()
+        assert not main._building and main._waiting is not None  # waiting, not building
+        waiting = main._waiting
+        main.draw()
+        assert main._waiting is waiting  # one timer however many requests
+        main._next_build = 0.0
+        main._waiting.stop()
+        main._paused_draw()  # the timer's end: the frame is built
+        await wait_for(pilot, lambda: main.frames > frames, what="the paused frame")

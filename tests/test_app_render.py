@@ -135,6 +135,29 @@ def test_unchanged_panels_send_no_rows_and_identity_panels_are_not_redrawn(monke
     assert set(resized.rows) == {"idplot"} and resized.texts["idplot"].plain == "redrawn"
 
 
+def test_the_field_is_drawn_again_only_when_a_new_one_came(monkeypatch):
+    """Between the trainer's field computations a report keeps the last field object (the
+    runner's ``received``): the field panel is then not even drawn; a new field object, a
+    new view or new samples draw it."""
+    import dataclasses
+
+    r = report_for(Config(distribution="ring8", n_train=64), samples=False)
+    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "idplot": (46, 17)}
+    first = frames.build(r, 0, sizes)
+    drawn = []
+    monkeypatch.setattr(render, "field_panel", lambda *a: drawn.append(a) or render.Text("redrawn"))
+    later = dataclasses.replace(r, snapshot=dataclasses.replace(r.snapshot, step=r.snapshot.step + 50))
+    kept = frames.build(later, 0, sizes, first.shown)
+    assert drawn == [] and kept.texts["field"] is first.texts["field"]
+    field = r.snapshot.field
+    new = dataclasses.replace(later, snapshot=dataclasses.replace(later.snapshot, field=dataclasses.replace(field)))
+    assert set(frames.build(new, 0, sizes, first.shown).rows) >= {"field"} and len(drawn) == 1
+    frames.build(later, 3, sizes, first.shown)
+    samples = dataclasses.replace(later, snapshot=dataclasses.replace(later.snapshot, samples=np.zeros((3, 2))))
+    frames.build(samples, 0, sizes, first.shown)
+    assert len(drawn) == 3
+
+
 @pytest.mark.parametrize("sigma", [1e-3, 0.3, 1e3])
 def test_identity_lines_fit_the_compact_panel_with_whole_numbers_and_a_verdict(sigma):
     """At 80x24 the identities panel is 40 cells wide: a number cut inside its exponent
@@ -148,10 +171,11 @@ def test_identity_lines_fit_the_compact_panel_with_whole_numbers_and_a_verdict(s
     assert render._num(-3.98595e-284) == "-3.99e-284" and render._num(-6.38854) == "  -6.38854"
 
 
-@pytest.mark.parametrize("size", [(70, 22), (118, 37), (36, 11)])
+@pytest.mark.parametrize("size", [(70, 22), (118, 37), (36, 11), (150, 44)])
 def test_the_density_view_has_no_blank_stripe(size):
-    """The grid is laid out for arrows; drawn point by point, two grid columns could share a
-    cell of the plot and leave the next cell blank in every row (a stripe through the density)."""
+    """The grid is laid out for arrows; drawn point by point, two grid columns (or rows) could
+    share a cell of the plot and leave the next cell blank in every row (a stripe through the
+    density)."""
     r = report_for(Config(distribution="ring8", n_train=256), samples=False, size=size)
     text, problem = render.safely(render.field_panel, *size, r, render.VIEWS.index("model density"), *size)
     assert problem == ""
@@ -161,6 +185,9 @@ def test_the_density_view_has_no_blank_stripe(size):
     inked = [any(i < len(line) and line[i] != " " for line in inner) for i in range(width)]
     first, last = inked.index(True), width - 1 - inked[::-1].index(True)
     assert all(inked[first:last + 1]), "".join("#" if k else "_" for k in inked)
+    across = [line.strip() != "" for line in inner]
+    first, last = across.index(True), len(across) - 1 - across[::-1].index(True)
+    assert all(across[first:last + 1]), "".join("#" if k else "_" for k in across)
 
 
 def test_the_pairs_row_is_undecided_when_a_few_pairs_carry_its_spread():

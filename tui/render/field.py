@@ -77,7 +77,7 @@ def _field_2d(f: FieldSnapshot, view: int, width: int, height: int, points, samp
     titled = (lambda words: None) if small else (lambda words: plot.title(fig, width, words))
     key = Text(no_wrap=True, end="")
     if view == 3:
-        _density_cells(fig, f, colour)
+        _density_cells(fig, f, colour, width, height)
         titled(f"{where}model density exp(-E) on the grid")
         key.append(f"density low {DENSITY_GLYPHS[1:]} high")
     elif view == 4:
@@ -153,28 +153,37 @@ def _arrows(fig, f, vec: np.ndarray, width: int, height: int, inset: tuple[int, 
     return float(np.nanmax(mag))
 
 
-def _density_cells(fig, f, colour: bool) -> None:
-    # The grid is laid out for arrows, so two of its columns can land in one cell of the
-    # plot and leave the next cell empty (a blank stripe). Midpoints, interpolated in log
-    # density, fill every cell; a cell hit twice shows the later point, a close neighbour.
-    xs, ys, log_density = _refined(*f.axes, f.log_density)
+def _density_cells(fig, f, colour: bool, width: int, height: int) -> None:
+    # plotext puts a point in the cell its coordinates round to: a grid with fewer points
+    # along an axis than the plot has cells there leaves some cells empty (blank stripes),
+    # so such an axis is filled in first, interpolated in log density, to as many points as
+    # the panel has cells (never fewer than the plot's). One series per density level:
+    # plotext checks a series' colour once, not once per point.
+    xs, ys, log_density = _filled(*f.axes, f.log_density, width, height)
     p = np.exp(log_density - np.max(log_density))
     level = np.clip((p * (len(DENSITY_GLYPHS) - 1)).round().astype(int), 0, len(DENSITY_GLYPHS) - 1)
-    keep = level > 0
-    px, py = np.meshgrid(xs, ys)
-    shade = [SIZE_COLOURS[min(k * len(SIZE_COLOURS) // len(DENSITY_GLYPHS), len(SIZE_COLOURS) - 1)]
-             for k in range(len(DENSITY_GLYPHS))]
-    fig.scatter(px.ravel()[keep], py.ravel()[keep], marker=[DENSITY_GLYPHS[k] for k in level[keep]],
-                color=[_paint(shade[k], colour) for k in level[keep]])
+    px, py = (a.ravel() for a in np.meshgrid(xs, ys))
+    for k in range(1, len(DENSITY_GLYPHS)):
+        at = level == k
+        if at.any():
+            shade = SIZE_COLOURS[min(k * len(SIZE_COLOURS) // len(DENSITY_GLYPHS), len(SIZE_COLOURS) - 1)]
+            fig.scatter(px[at], py[at], marker=DENSITY_GLYPHS[k], color=_paint(shade, colour))
 
 
-def _refined(xs, ys, values):
-    """The grid's values (flat, in ``meshgrid(xs, ys)`` order) with a midpoint between
-    neighbours along each axis, linearly interpolated: (2n - 1) points per axis, flat too."""
-    fx = np.linspace(xs[0], xs[-1], 2 * len(xs) - 1) if len(xs) > 1 else np.asarray(xs, float)
-    fy = np.linspace(ys[0], ys[-1], 2 * len(ys) - 1) if len(ys) > 1 else np.asarray(ys, float)
-    rows = np.array([np.interp(fx, xs, row) for row in np.reshape(values, (len(ys), len(xs)))])
-    return fx, fy, np.array([np.interp(fy, ys, col) for col in rows.T]).T.ravel()
+def _filled(xs, ys, values, cols: int, rows: int):
+    """The grid's values (flat, in ``meshgrid(xs, ys)`` order) on a grid with at least
+    ``cols`` x ``rows`` points: an axis with fewer is resampled evenly over its range,
+    linearly interpolated; flat too."""
+    grid = np.reshape(values, (len(ys), len(xs)))
+    if 1 < len(xs) < cols:
+        fx = np.linspace(xs[0], xs[-1], cols)
+        grid = np.array([np.interp(fx, xs, row) for row in grid])
+        xs = fx
+    if 1 < len(ys) < rows:
+        fy = np.linspace(ys[0], ys[-1], rows)
+        grid = np.array([np.interp(fy, ys, col) for col in grid.T]).T
+        ys = fy
+    return xs, ys, grid.ravel()
 
 
 def _field_1d(f: FieldSnapshot, view: int, width: int, height: int, points, samples, colour: bool,

@@ -50,6 +50,22 @@ class Job:
     inputs: object = None
 
 
+class Same:
+    """An input compared by identity: equal only to a Same holding the very same object. A
+    report keeps the previous field object until the trainer computes a new one (a few
+    times a second), and comparing its arrays would cost more than the identity says."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Same) and other.obj is self.obj
+
+    __hash__ = None
+
+
 def rows(text: Text, width: int, height: int) -> list[Strip]:
     """``text`` as at most ``height`` rows, each cropped to ``width`` cells (not padded:
     the panel pads with its own background)."""
@@ -87,10 +103,15 @@ def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
     the field for a terminal without colour (NO_COLOR); the loss plot starts at step
     ``loss_from``. The evaluation panels change only when the trainer evaluates, every
     second or two while training, not with every report: they are compared by their
-    inputs. A panel the layout hides (no cells) is not drawn."""
+    inputs, and so is the field, drawn again only when the trainer sent a new one (or the
+    view, size, points or samples changed). A panel the layout hides (no cells) is not
+    drawn."""
     snap = report.snapshot
+    samples = None if snap.samples is None else snap.samples.tobytes()
     jobs = {
-        "field": Job(render.field_panel, (report, view, *sizes["field"], colour)),
+        "field": Job(render.field_panel, (report, view, *sizes["field"], colour),
+                     (sizes["field"], view, colour, Same(snap.field), report.samples_step, samples,
+                      snap.points.tobytes())),
         "loss": Job(render.loss_panel, (snap, *sizes["loss"], loss_from)),
         "identities": Job(render.identities_table, (snap,),
                           (sizes["identities"], snap.figures_step, dict(snap.figures or {}), snap.config)),

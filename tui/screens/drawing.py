@@ -2,10 +2,15 @@
 the frame (``smtui.tui.render.frames``); the UI thread only places the rows that came back.
 
 Latest wins: while a build runs, a new request only marks that another is due when it
-ends, so no build is wasted and none queues up. A panel that failed to draw is said once
-(a bug: the tests fail on ``render_errors``)."""
+ends, so no build is wasted and none queues up. Builds take at most FRAME_SHARE of the
+time: after one that took c seconds the next starts c (1 - share) / share later at the
+earliest, so a slow panel (a large terminal) lowers the frame rate instead of taking a
+whole core from the trainer beside it. A panel that failed to draw is said once (a bug:
+the tests fail on ``render_errors``)."""
 
 from __future__ import annotations
+
+import time
 
 from textual import work
 from textual.css.query import NoMatches
@@ -13,6 +18,8 @@ from textual.worker import get_current_worker
 
 from smtui.tui.screens.messages import PanelsBuilt
 from smtui.tui.screens.panel import PlotPanel
+
+FRAME_SHARE = 0.5  # at most this share of the time goes to building frames
 
 
 class Drawing:
@@ -30,6 +37,8 @@ class Drawing:
         self.drawn_view = 0
         self.render_errors: list[str] = []  # panels that failed to draw
         self._building = self._draw_again = False
+        self._next_build = 0.0  # perf_counter time before which no build starts (FRAME_SHARE)
+        self._waiting = None  # the timer that draws once the pause after a build is over
 
     def panel_ids(self) -> tuple[str, ...]:
         return self.PLOTS
@@ -49,6 +58,11 @@ class Drawing:
         if self._building:
             self._draw_again = True
             return
+        wait = self._next_build - time.perf_counter()
+        if wait > 0:  # still within the pause after the last build: draw when it ends
+            if self._waiting is None:
+                self._waiting = self.set_timer(wait, self._paused_draw)
+            return
         try:
             sizes = {wid: tuple(self.query_one(f"#{wid}").content_size) for wid in self.panel_ids()}
         except NoMatches:
@@ -57,14 +71,20 @@ class Drawing:
         self._build_frame(request, sizes, self.shown)
 
     # A description, or Textual would repr the arguments (numpy arrays) on the UI thread.
+    def _paused_draw(self) -> None:
+        self._waiting = None
+        self.draw()
+
     @work(thread=True, group="panels", description="build panels")
     def _build_frame(self, request, sizes: dict, shown: dict) -> None:
+        t0 = time.perf_counter()
         panels = request(sizes=sizes, shown=shown)
         if not get_current_worker().is_cancelled:  # cancelled: the screen is closing
-            self.post_message(PanelsBuilt(panels))
+            self.post_message(PanelsBuilt(panels, time.perf_counter() - t0))
 
     def on_panels_built(self, message: PanelsBuilt) -> None:
         self._building = False
+        self._next_build = time.perf_counter() + message.seconds * (1 - FRAME_SHARE) / FRAME_SHARE
         panels = message.panels
         try:
             for wid, rows in panels.rows.items():

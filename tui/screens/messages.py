@@ -35,6 +35,7 @@ class TrainerStopped(Message):
 class PanelsBuilt(Message):
     """A frame of a screen's panels, built by its worker (``smtui.tui.screens.drawing``)."""
 
-    def __init__(self, panels: Panels) -> None:
+    def __init__(self, panels: Panels, seconds: float = 0.0) -> None:
         super().__init__()
         self.panels = panels
+        self.seconds = seconds  # how long the build took
