@@ -1,8 +1,11 @@
-"""How alive the app is while training at 120x40 (headless Textual driver, real trainer
-process): first paint after launch, panel frames per second, key latency for several
-keys, and in-app steps/s against `smtui run`.
+"""How alive the app is while training at 120x40 and 200x60 (headless Textual driver, real
+trainer process): first paint after launch, panel frames per second, key latency for
+several keys, and in-app steps/s against `smtui run`; and the trainer's loop (reports
+with the field, evaluations on their time budget, no UI) against Trainer.train alone,
+interleaved in one process, by wall clock and by CPU time (what a loaded machine
+stretches least).
 
-    python benchmarks/app_responsiveness.py [--seconds 10] [--presses 8] [smtui setup flags...]
+    python benchmarks/app_responsiveness.py [--size 120x40 --size 200x60] [--seconds 10] [--presses 8] [flags...]
 
 A key counts as answered when the app's state shows it (the view or setup changed, or
 the command went to the trainer); `n` is timed while paused (training greys it out).
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import pickle
 import statistics
 import subprocess
@@ -26,6 +28,8 @@ if __package__ in (None, ""):
 
 from textual import events
 
+from benchmarks.common import load_line
+from benchmarks.frame_build import _panel_sizes
 from smtui.core.config import Config
 from smtui.core.trainer import Trainer
 from smtui.tui.app import SMApp
@@ -34,7 +38,6 @@ from smtui.tui.runner.loop import Loop
 from smtui.tui.runner.protocol import Grid
 from smtui.tui.runner.trainer_job import TrainerJob, TrainerSetup
 
-SIZE = (120, 40)
 # key -> (Textual key name, character, what shows it was answered)
 KEYS = {
     "v": ("v", "v", lambda app, before: app.main.view != before["view"]),
@@ -71,28 +74,30 @@ class _Pickling:
         pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def loop_overhead(config: Config, rounds: int, seconds: float) -> list[float]:
-    """The app's trainer loop (reports with the field, evaluations on their time budget, no
-    UI) against the same setup's Trainer.train alone, interleaved in this one process so
-    both see the same load: steps/s ratios, one per round."""
+def loop_overhead(config: Config, field: tuple[int, int], rounds: int, seconds: float) -> dict[str, list[float]]:
+    """The app's trainer loop (reports with the field of a ``field``-sized panel, evaluations
+    on their time budget, no UI) against the same setup's Trainer.train alone, interleaved
+    in this one process so both see the same load: steps/s ratios, one per round, by wall
+    clock ("wall") and by CPU time ("cpu")."""
     loop = Loop(_Pickling(), TrainerJob, TrainerSetup(config))
-    field = 120 - 48 - 2, 40 - 12 - 4  # the field panel's content at 120x40
     loop.job.handle(Grid(field))
     loop.training = True
     plain = Trainer(config)
     loop.maybe_evaluate()  # the evaluation set is built once, before timing
-    ratios = []
+    ratios = {"wall": [], "cpu": []}
     for _ in range(rounds):
-        t0, s0 = time.perf_counter(), loop.job.step
+        t0, c0, s0 = time.perf_counter(), time.process_time(), loop.job.step
         while time.perf_counter() - t0 < seconds:
             loop.train_chunk()
             loop.maybe_evaluate()
             loop.maybe_send()
-        in_loop = (loop.job.step - s0) / (time.perf_counter() - t0)
-        t0, s0 = time.perf_counter(), plain.step
+        in_loop = (loop.job.step - s0) / (time.perf_counter() - t0), (loop.job.step - s0) / (time.process_time() - c0)
+        t0, c0, s0 = time.perf_counter(), time.process_time(), plain.step
         while time.perf_counter() - t0 < seconds:
             plain.train(16, evaluate=False)
-        ratios.append(in_loop / ((plain.step - s0) / (time.perf_counter() - t0)))
+        alone = (plain.step - s0) / (time.perf_counter() - t0), (plain.step - s0) / (time.process_time() - c0)
+        ratios["wall"].append(in_loop[0] / alone[0])
+        ratios["cpu"].append(in_loop[1] / alone[1])
     return ratios
 
 
@@ -106,7 +111,7 @@ def first_paint() -> dict:
 
 async def _first_paint_child(launched: float) -> None:
     app = SMApp(Config(), runner_mode="process")
-    async with app.run_test(size=SIZE) as pilot:  # entered once the first screen is painted
+    async with app.run_test(size=(120, 40)) as pilot:  # entered once the first screen is painted
         painted = time.time() - launched
         while not app.main.frames:
             await pilot.pause(0.005)
@@ -132,11 +137,11 @@ async def _answer(app, key: str) -> tuple[float, float | None]:
     return key_ms, 1e3 * (time.perf_counter() - k0)
 
 
-async def in_app(config: Config, seconds: float, presses: int) -> dict:
+async def in_app(config: Config, seconds: float, presses: int, size: tuple[int, int]) -> dict:
     app = SMApp(config, runner_mode="process")
     key_ms: dict[str, list[float]] = {k: [] for k in (*WHILE_TRAINING, "n")}
     redraw_ms: list[float] = []
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         main = app.main
         while not (main.report and main.report.snapshot.figures and not main.report.busy and main.frames):
             await pilot.pause(0.02)
@@ -174,6 +179,8 @@ def _spread(xs: list[float]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", action="append", default=None, help="terminal size WxH (repeatable; default 120x40 "
+                                                                  "and 200x60)")
     p.add_argument("--seconds", type=float, default=10.0, help="training time with v pressed every 0.4 s")
     p.add_argument("--presses", type=int, default=8, help="presses of each other key")
     p.add_argument("--headless-steps", type=int, default=10_000, help="steps of each `smtui run` beside the app")
@@ -187,33 +194,38 @@ def main() -> None:
         return
     config = config_from_args(args)
     launch = first_paint()
-    # `smtui run` just before and just after the app, averaged: on a shared machine the load
-    # drifts, and one side measured at a quieter moment would make the ratio lie.
-    before = headless(config, steps=args.headless_steps)
-    app = asyncio.run(in_app(config, args.seconds, args.presses))
-    after = headless(config, steps=args.headless_steps)
-    ref = {k: (before[k] + after[k]) / 2 for k in before}
-    loop = loop_overhead(config, args.loop_rounds, args.loop_seconds)
-    load = os.getloadavg()[0]
     print(f"setup: {config.source}, {config.objective}, sigma {config.sigma}, batch {config.batch}, "
-          f"hidden {config.hidden}; {SIZE[0]}x{SIZE[1]}, trainer in its own process; load average {load:.2f}")
+          f"hidden {config.hidden}; trainer in its own process; at the start: {load_line()}")
     print(f"launch to first screen / first plots   {launch['paint_s']:.2f} / {launch['plots_s']:.2f} s")
-    print(f"panel frames per second (training)     {app['fps']:.1f}")
-    print("\nkey latency, ms    median   p95   max")
-    print("-----------------  ------------------")
-    for key, xs in app["key_ms"].items():
-        print(f"{key:<3} {'(paused)' if key == 'n' else '(training)':<13}  {_spread(xs)}")
-    print(f"v to redrawn field  {_spread(app['redraw_ms'])}")
-    print(f"\nin-app steps/s (wall clock)            {app['steps_per_second']:.0f}"
-          f"  (status line said {app['status_steps_per_second'] or 0:.0f})")
-    print(f"smtui run steps/s                      {ref['train_steps_per_second']:.0f} training only, "
-          f"{ref['wall_steps_per_second']:.0f} wall clock (evaluating every {config.eval_every} steps; mean of "
-          f"{before['train_steps_per_second']:.0f} before and {after['train_steps_per_second']:.0f} after the app)")
-    print(f"in-app / smtui run                     {app['steps_per_second'] / ref['train_steps_per_second']:.0%} "
-          f"of training only, {app['steps_per_second'] / ref['wall_steps_per_second']:.0%} of wall clock")
-
-    print(f"trainer loop / train() alone, interleaved in one process (same load; no UI)   median "
-          f"{statistics.median(loop):.0%} of {len(loop)} rounds ({min(loop):.0%}-{max(loop):.0%})")
+    for term in args.size or ["120x40", "200x60"]:
+        size = tuple(int(v) for v in term.split("x"))
+        field = asyncio.run(_panel_sizes(*size))["field"]
+        # `smtui run` just before and just after the app, averaged: on a shared machine the load
+        # drifts, and one side measured at a quieter moment would make the ratio lie.
+        before = headless(config, steps=args.headless_steps)
+        app = asyncio.run(in_app(config, args.seconds, args.presses, size))
+        after = headless(config, steps=args.headless_steps)
+        ref = {k: (before[k] + after[k]) / 2 for k in before}
+        loop = loop_overhead(config, field, args.loop_rounds, args.loop_seconds)
+        print(f"\n== {term} (field panel {field[0]}x{field[1]}); {load_line()}")
+        print(f"panel frames per second (training)     {app['fps']:.1f}")
+        print("key latency, ms    median   p95   max")
+        print("-----------------  ------------------")
+        for key, xs in app["key_ms"].items():
+            print(f"{key:<3} {'(paused)' if key == 'n' else '(training)':<13}  {_spread(xs)}")
+        print(f"v to redrawn field  {_spread(app['redraw_ms'])}")
+        print(f"in-app steps/s (wall clock)            {app['steps_per_second']:.0f}"
+              f"  (status line said {app['status_steps_per_second'] or 0:.0f})")
+        print(f"smtui run steps/s                      {ref['train_steps_per_second']:.0f} training only, "
+              f"{ref['wall_steps_per_second']:.0f} wall clock (evaluating every {config.eval_every} steps; mean of "
+              f"{before['train_steps_per_second']:.0f} before and {after['train_steps_per_second']:.0f} after the app)")
+        print(f"in-app / smtui run                     {app['steps_per_second'] / ref['train_steps_per_second']:.0%} "
+              f"of training only, {app['steps_per_second'] / ref['wall_steps_per_second']:.0%} of wall clock")
+        for clock in ("wall", "cpu"):
+            r = loop[clock]
+            print(f"trainer loop / train() alone, interleaved (same load; no UI), by {clock:<4}  median "
+                  f"{statistics.median(r):.0%} of {len(r)} rounds ({min(r):.0%}-{max(r):.0%})")
+    print(f"\nat the end: {load_line()}")
 
 
 if __name__ == "__main__":
