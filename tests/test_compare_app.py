@@ -4,6 +4,7 @@ its trainer's heartbeat and restarts (the real process killed, and a job that di
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -212,6 +213,24 @@ async def test_a_silent_compare_trainer_is_shown_stalled(fake_app, monkeypatch):
         await wait_for(pilot, lambda: "stalled" not in str(s.query_one("#cmp-status").render()), what="heard again")
 
 
+async def test_a_late_report_from_a_beating_trainer_shows_it_working(fake_app, monkeypatch):
+    """While training, a trainer that beats but has not reported for WORKING_AFTER seconds
+    (a slow exact step, an evaluation) is shown working on the next step, not frozen."""
+    app = fake_app(FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        s = await open_settled(app, pilot)
+        monkeypatch.setattr(s.runner, "silent_for", lambda: 0.1)  # beats come
+        s.report = dataclasses.replace(s.report, training=True)  # the last report: training
+        s.training = True
+        s._report_at -= 5.0  # ... 5 s ago
+        s._watch_runner()
+        status = str(s.query_one("#cmp-status").render())
+        assert s.waiting >= 5.0 and "working on step" in status and "stalled" not in status
+        s.training = False
+        s._watch_runner()
+        assert s.waiting == 0.0 and "working" not in str(s.query_one("#cmp-status").render())
+
+
 def test_render_helpers_without_an_app():
     c = Comparison(FAST, ["dsm", "dae"])
     c.evaluate()
@@ -259,3 +278,20 @@ def test_the_status_line_fits_the_width_by_dropping_the_least_needed_parts_whole
     for width in range(20, 121):
         line = cr.status_text(idle, width=width).plain
         assert len(line) <= width and line.startswith("step 0") and "❚❚ paused" in line and "…" not in line
+
+
+def test_a_slow_step_shows_work_going_on_and_exact_mode_its_cost():
+    """Exact mode says what a step costs; while the trainer beats but a report is late (a slow
+    step or evaluation), the line says it works on the next step, with a clock that moves."""
+    from smtui.tui.runner.protocol import CompareReport
+
+    c = Comparison(FAST, ["dsm", "dae"], exact=True)
+    report = CompareReport(snapshot=c.snapshot(), training=True, steps_per_second=12.5)
+    line = cr.status_text(report).plain
+    assert "exact (the expectation each step, 80 ms a step)" in line and "working" not in line
+    late = [cr.status_text(report, waiting=w).plain for w in (0.6, 1.1, 1.6)]
+    assert all("working on step 1… " in line and "▶ training" in line for line in late)
+    assert len(set(late)) == 3  # the clock (and the spinner) move
+    assert "1.6 s" in late[-1]
+    paused = CompareReport(snapshot=c.snapshot(), training=False, steps_per_second=12.5)
+    assert "working" not in cr.status_text(paused, waiting=2.0).plain

@@ -160,18 +160,30 @@ def gaps_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     return plot.text(fig)
 
 
-def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0) -> list[tuple[str, str, int]]:
+WORKING_AFTER = 0.6  # seconds without a report (the trainer beating) before the line says it is working
+SPINNER = "◐◓◑◒"
+
+
+def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0,
+                 waiting: float = 0.0) -> list[tuple[str, str, int]]:
     """step · steps/s · mode · state (which runs diverged, by the trainer's rule), saying
     what to press next, as (text, style, rank) parts for ``smtui.tui.render.status.fit``;
     ``report`` a CompareReport, or what the job does while it is built; ``silent``: seconds
-    the stalled trainer has said nothing (0 when it is not stalled)."""
+    the stalled trainer has said nothing (0 when it is not stalled); ``waiting``: seconds
+    since the last report while the trainer, alive, works on a slow step or evaluation (0:
+    not waiting)."""
     if stopped:
         return [(f"✗ {stopped}", "bold red", 0), (" — escape returns to the main screen", "bold red", 1)]
     if not isinstance(report, CompareReport):
         return [("compare · starting…" + (f" {report.busy}…" if report is not None and report.busy else ""), "", 0)]
     snap = report.snapshot
     rate = f"{report.steps_per_second:,.1f} steps/s" if report.steps_per_second else "— steps/s"
-    mode = "exact (slow: the expectation each step)" if snap.exact else f"minibatch {snap.config.batch}"
+    if snap.exact:  # the expectation each step: say what a step costs (while training: the rate is fresh)
+        per = f", {1e3 / report.steps_per_second:,.0f} ms a step" if report.steps_per_second and report.training \
+            else ""
+        mode = f"exact (the expectation each step{per})"
+    else:
+        mode = f"minibatch {snap.config.batch}"
     parts = [(f"step {snap.step:,}", "bold", 0), (f" · {rate}", "", 1)] if report.training else [
         (f"step {snap.step:,}", "bold", 0)]  # paused: no stale rate
     parts += [(f" · {mode}", "", 2), (" · ", "", 0)]
@@ -185,7 +197,11 @@ def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0
         if diverged:
             parts += [(f"✗ {', '.join(diverged)} diverged", "bold red", 0), (" · ", "", 0)]
         if report.training:
-            parts += [("▶ training", "bold green", 0), (" — space pauses", "", 3)]
+            parts += [("▶ training", "bold green", 0)]
+            if waiting:
+                spin = SPINNER[int(waiting / 0.5) % len(SPINNER)]
+                parts += [(f" {spin} working on step {snap.step + 1:,}… {waiting:.1f} s", "italic", 0)]
+            parts += [(" — space pauses", "", 3)]
         else:
             parts += [("❚❚ paused", "bold yellow", 0), (" — space trains", "", 1)]
     if report.busy:
@@ -193,10 +209,11 @@ def status_parts(report: Progress | None, stopped: str = "", silent: float = 0.0
     return parts
 
 
-def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0, width: int = 200) -> Text:
+def status_text(report: Progress | None, stopped: str = "", silent: float = 0.0, width: int = 200,
+                waiting: float = 0.0) -> Text:
     """The compare screen's status line for ``width`` cells, fitted as the main screen's is:
     the least needed parts go first, whole."""
-    return fit(status_parts(report, stopped, silent), width)
+    return fit(status_parts(report, stopped, silent, waiting), width)
 
 
 def frame(snap: CompareSnapshot, view: int, sizes: dict[str, tuple[int, int]], shown: dict | None = None,

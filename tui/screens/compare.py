@@ -11,6 +11,7 @@ thread worker from the newest report (``smtui.tui.screens.drawing``)."""
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class CompareScreen(Drawing, Screen):
     training = var(False, init=False, bindings=True)
     stopped = var("", init=False)  # why the compare trainer is gone, if it is
     silent = var(0.0, init=False)  # seconds without word from a working trainer, once >= STALL_AFTER
+    waiting = var(0.0, init=False)  # seconds since the last report while the trainer works on (beats coming)
     compact = var(False, init=False, toggle_class="-compact")
 
     def __init__(self, config: Config, objectives=DEFAULT_OBJECTIVES, exact: bool = False,
@@ -82,6 +84,7 @@ class CompareScreen(Drawing, Screen):
         self.match_lr = match_lr
         self._ladders: dict = {}  # where the +/- and [/] keys are (keys.step_on_ladder)
         self._grid_sent: tuple[int, int] | None = None
+        self._report_at = time.monotonic()  # when the last report arrived
         self.runner = Runner(
             job, self._setup(), mode=mode, on_report=lambda: self.post_message(ReportArrived()),
             on_notice=lambda n: self.post_message(NoticeArrived(n)),
@@ -145,7 +148,8 @@ class CompareScreen(Drawing, Screen):
 
     def watch_report(self) -> None:
         snap = self.snapshot
-        self.silent = 0.0  # it has just spoken
+        self.silent = self.waiting = 0.0  # it has just spoken
+        self._report_at = time.monotonic()
         if snap is not None and self.is_attached:
             self.query_one("#cmp-curves").border_subtitle = (
                 f"{snap.scale} · lines on top of each other" if cr.coincide(snap) else snap.scale)
@@ -167,6 +171,9 @@ class CompareScreen(Drawing, Screen):
         self._show_lines()
 
     def watch_silent(self) -> None:
+        self._show_lines()
+
+    def watch_waiting(self) -> None:
         self._show_lines()
 
     # --- layout -----------------------------------------------------------------------------
@@ -232,6 +239,10 @@ class CompareScreen(Drawing, Screen):
         """Twice a second: a compare trainer silent for STALL_AFTER seconds is shown as stalled."""
         silent = self.runner.silent_for() if not self.stopped else 0.0
         self.silent = silent if silent >= STALL_AFTER else 0.0
+        # A slow step or evaluation (exact mode, a loaded machine): the trainer beats but has
+        # not reported for a while; the line says it is working, with a clock that moves.
+        waiting = time.monotonic() - self._report_at
+        self.waiting = waiting if self.training and not self.silent and waiting >= cr.WORKING_AFTER else 0.0
 
     def _show_lines(self) -> None:
         """The status line and the key bar."""
@@ -239,7 +250,8 @@ class CompareScreen(Drawing, Screen):
                   "exact": "minibatch" if self.exact else "exact"}
         try:
             self.query_one("#cmp-status", Static).update(
-                cr.status_text(self.report, self.stopped, self.silent, self.app.size.width - 2), layout=False)
+                cr.status_text(self.report, self.stopped, self.silent, self.app.size.width - 2, self.waiting),
+                layout=False)
             self.query_one("#cmp-keys", Static).update(
                 COMPARE_KEYS.footer(self.app.size.width, frozenset({"step"} if self.training else ()), shorts),
                 layout=False)
