@@ -142,7 +142,7 @@ def test_the_field_is_drawn_again_only_when_a_new_one_came(monkeypatch):
     import dataclasses
 
     r = report_for(Config(distribution="ring8", n_train=64), samples=False)
-    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "idplot": (46, 17)}
+    sizes = {"field": (70, 22), "loss": (70, 10), "identities": (46, 5), "onescale": (46, 17), "idplot": (36, 10)}
     first = frames.build(r, 0, sizes)
     drawn = []
     monkeypatch.setattr(render, "field_panel", lambda *a: drawn.append(a) or render.Text("redrawn"))
