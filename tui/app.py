@@ -1,6 +1,7 @@
 """The Textual app: wiring only. It pushes the main screen (``smtui.tui.screens.main``, where
-one run trains; every other screen opens over it), shows every toast literally, and fills
-the command palette (``smtui.tui.screens.commands``); the screens own their state."""
+one run trains; every other screen opens over it), shows every toast literally, fills
+the command palette (``smtui.tui.screens.commands``), and, when presenting, passes on how
+many watch (``smtui.tui.serve.audience``); the screens own their state."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from smtui.tui.runner.loop import Job
 from smtui.tui.runner.trainer_job import TrainerJob
 from smtui.tui.screens.commands import palette
 from smtui.tui.screens.main import MIN_SIZE, MainScreen
+from smtui.tui.serve.audience import inherited_fd, read_counts
 
 __all__ = ["MIN_SIZE", "SMApp", "run_app"]
 
@@ -33,6 +35,9 @@ class SMApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
+        fd = inherited_fd()  # presenting (`smtui serve --present`): the server says how many watch
+        if fd is not None:
+            read_counts(fd, lambda n, hint: setattr(self.main, "watching", (n, hint)))
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
         """Every toast shows its text literally: escaped (control characters visible) and never

@@ -84,6 +84,13 @@ def fit(parts: list[tuple[str, str, int]], width: int) -> Text:
 
 
 def status_text(report: Report | None, width: int = 200, stopped: str = "", problem: str = "",
-                silent: float = 0.0, window: float = 0.0) -> Text:
-    """The status line for a terminal ``width`` cells wide (the line's padding excluded)."""
-    return fit(status_parts(report, stopped, problem, silent, window), width)
+                silent: float = 0.0, window: float = 0.0, watching: tuple[int, str] | None = None) -> Text:
+    """The status line for a terminal ``width`` cells wide (the line's padding excluded);
+    ``watching``: when presenting, how many viewers watch and how they join."""
+    parts = status_parts(report, stopped, problem, silent, window)
+    if watching is not None:
+        n, hint = watching
+        parts.append((f" · {n} watching", "bold cyan", 1))
+        if hint:
+            parts.append((f" ({hint})", "dim", 3))
+    return fit(parts, width)

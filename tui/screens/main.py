@@ -59,6 +59,7 @@ class MainScreen(MainActions, Drawing, Screen):
     problem = var("", init=False)  # the latest trainer error, until the next command
     silent = var(0.0, init=False)  # seconds without word from a working trainer, once >= STALL_AFTER
     cols = var(80, init=False)  # the terminal's width, as of the last resize
+    watching: var[tuple[int, str] | None] = var(None, init=False)  # presenting: (viewers, how to join)
     compact = var(False, init=False, toggle_class="-compact")
     too_small = var(False, init=False, toggle_class="-too-small")
 
@@ -162,6 +163,9 @@ class MainScreen(MainActions, Drawing, Screen):
         self._show_status()
 
     def watch_silent(self) -> None:
+        self._show_status()
+
+    def watch_watching(self) -> None:
         self._show_status()
 
     def watch_compact(self) -> None:
@@ -289,7 +293,8 @@ class MainScreen(MainActions, Drawing, Screen):
     # --- the lines: status, keys, setup -------------------------------------------------------
 
     def _show_status(self) -> None:
-        text = status_text(self.report, self.cols - 2, self.stopped, self.problem, self.silent, RATE_WINDOW)
+        text = status_text(self.report, self.cols - 2, self.stopped, self.problem, self.silent, RATE_WINDOW,
+                           self.watching)
         self._update("status", text)  # one row, always: no layout needed
 
     def _show_keys(self) -> None:

@@ -22,6 +22,7 @@ from smtui.tui.cli.flags import (
 
 SSH_PORT, WEB_PORT = 2222, 8000
 MAX_SESSIONS, IDLE_TIMEOUT = 8, 900.0
+MAX_WATCHERS = 64  # --present: viewers at once (each costs a connection, not an app)
 SWEEP_JOBS = 1  # worker processes of a session's sweep, unless the operator allows more
 # Flags that only one server understands, with argparse's names for them.
 SSH_ONLY = {"authorized_keys": "--authorized-keys", "open": "--open", "host_key": "--host-key"}
@@ -35,17 +36,21 @@ def build_serve_parser() -> argparse.ArgumentParser:
     mode.add_argument("--ssh", action="store_true", help="serve the app over SSH (asyncssh)")
     mode.add_argument("--web", action="store_true", help="serve the app to web browsers (textual-serve)")
     s = p.add_argument_group("both servers")
+    s.add_argument("--present", action="store_true",
+                   help="presenter mode: you drive the app in this terminal and every viewer watches it, live and "
+                   "read-only, at your terminal's size (one app, one trainer, however many watch); q in the app "
+                   "ends the demo")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, metavar="N", help=f"port (default {SSH_PORT} for --ssh, {WEB_PORT} for --web)")
     s.add_argument("--allow-files", action="store_true",
                    help="let viewers save, load and export files as the serving user (off: every session "
                    "runs `smtui --no-files`)")
-    s.add_argument("--sweep-jobs", type=int, default=SWEEP_JOBS, metavar="J",
+    s.add_argument("--sweep-jobs", type=int, metavar="J",
                    help=f"worker processes a session's sweep may use (default {SWEEP_JOBS}: one core's worth per "
-                   "session, whatever the viewers ask)")
+                   "session, whatever the viewers ask; with --present: one per core)")
     s.add_argument("--max-sessions", type=int, metavar="N",
                    help=f"sessions (SSH sessions or browser tabs) at once; the next is told to try later "
-                   f"(default {MAX_SESSIONS})")
+                   f"(default {MAX_SESSIONS}; with --present, viewers watching: default {MAX_WATCHERS})")
     s.add_argument("--idle-timeout", type=float, metavar="SECONDS",
                    help="end a session after this long with no key pressed and nothing training, 0 for never "
                    f"(default {IDLE_TIMEOUT:g})")
@@ -79,8 +84,11 @@ def session_argv(args: argparse.Namespace, config: Config | None = None) -> list
         if dest in ("data", "load", "config"):
             value = str(Path(value).resolve())
         argv += ["--" + dest.rstrip("_").replace("_", "-"), str(value)]
-    argv += ["--sweep-jobs", str(getattr(args, "sweep_jobs", SWEEP_JOBS))]
-    return argv if getattr(args, "allow_files", False) else [*argv, "--no-files"]
+    present, files = getattr(args, "present", False), getattr(args, "allow_files", False)
+    jobs = getattr(args, "sweep_jobs", None)
+    jobs = SWEEP_JOBS if jobs is None and not present else jobs  # presenting: the app's own default
+    argv += [] if jobs is None else ["--sweep-jobs", str(jobs)]
+    return argv if files or present else [*argv, "--no-files"]  # presenting: the app is the operator's own
 
 
 def app_command(args: argparse.Namespace, config: Config | None = None) -> list[str]:
@@ -101,9 +109,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--port must be 0 to 65535, got {args.port}")
     if not args.host.strip():
         raise UserError("--host must name an address, e.g. 127.0.0.1")
-    if not 1 <= args.sweep_jobs <= 256:
+    if args.present:
+        check_presenting(args)
+    if args.sweep_jobs is not None and not 1 <= args.sweep_jobs <= 256:
         raise UserError(f"--sweep-jobs must be a whole number from 1 to 256, got {args.sweep_jobs}")
-    args.max_sessions = MAX_SESSIONS if args.max_sessions is None else args.max_sessions
+    args.max_sessions = (MAX_WATCHERS if args.present else MAX_SESSIONS) if args.max_sessions is None \
+        else args.max_sessions
     args.idle_timeout = IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout
     if args.max_sessions < 1:
         raise UserError(f"--max-sessions must be at least 1, got {args.max_sessions}")
@@ -119,6 +130,23 @@ def check_args(args: argparse.Namespace) -> None:
         from smtui.core.data import load_points
 
         load_points(config.data_path)  # and of the data file, as `smtui` checks it before its app starts
+
+
+def has_terminal() -> bool:
+    return os.isatty(0) and os.isatty(1)
+
+
+def check_presenting(args: argparse.Namespace) -> None:
+    """--present: a terminal to present from, and none of the flags that only separate sessions have."""
+    if not has_terminal():
+        raise UserError("--present needs a terminal to present from: run it in one (its input and output a terminal)")
+    if args.idle_timeout is not None:
+        raise UserError("--idle-timeout applies to separate sessions: with --present a viewer watches as long as "
+                        "your app runs")
+    if args.allow_files:
+        raise UserError("--allow-files applies to separate sessions: with --present the app is yours (it saves and "
+                        "loads as smtui does) and viewers only watch")
+    args.idle_timeout = 0
 
 
 def config_dir() -> Path:

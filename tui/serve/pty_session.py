@@ -35,12 +35,13 @@ def set_window_size(fd: int, cols: int, rows: int) -> None:
 class AppProcess:
     """The app on a pty. ``on_output(bytes)`` gets what it draws; ``on_exit(status)`` is called once,
     after the app exited (by itself or by ``stop``) and its whole group is gone. Keys the app has
-    not taken are held up to a bound (``keys``), beyond it dropped: ``on_keys_dropped()`` says when first."""
+    not taken are held up to a bound (``keys``), beyond it dropped: ``on_keys_dropped()`` says when first.
+    ``pass_fds``: descriptors the app inherits (a presenting server's count of viewers)."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cols: int, rows: int,
                  on_output: Callable[[bytes], None], on_exit: Callable[[int], None],
-                 on_keys_dropped: Callable[[], None] = lambda: None):
-        self.argv, self.env, self.size = argv, env, (cols, rows)
+                 on_keys_dropped: Callable[[], None] = lambda: None, pass_fds: tuple[int, ...] = ()):
+        self.argv, self.env, self.size, self.pass_fds = argv, env, (cols, rows), pass_fds
         self.on_output, self.on_exit = on_output, on_exit
         self.proc: asyncio.subprocess.Process | None = None
         self.master = -1
@@ -62,7 +63,7 @@ class AppProcess:
             os.set_blocking(master, False)
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", _ADOPT_TTY, *self.argv[1:], stdin=slave, stdout=slave, stderr=slave,
-                env=self.env, start_new_session=True, close_fds=True)
+                env=self.env, start_new_session=True, close_fds=True, pass_fds=self.pass_fds)
         except BaseException:
             os.close(master)
             raise

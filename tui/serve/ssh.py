@@ -73,6 +73,10 @@ class AppSession(asyncssh.SSHServerSession):
             n = self.demo.max_sessions
             return self.refuse(f"smtui serve: full ({n} session{'s' * (n != 1)}), try later")
         self.demo.sessions.add(self)
+        self.begin()
+
+    def begin(self) -> None:
+        """The viewer's own app, on a pty."""
         self.conn.outcome = "app running"
         env = {k: v for k, v in os.environ.items() if k not in SERVER_ONLY_ENV and not k.startswith("TEXTUAL")}
         for k, v in self.chan.get_environment().items():
@@ -245,7 +249,7 @@ class Connection(asyncssh.SSHServer):
         return ok
 
     def session_requested(self):
-        return AppSession(self)
+        return self.demo.session_class(self)
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
         return False  # no port forwarding, either way
@@ -276,6 +280,9 @@ class Demo:
         self.server = None
         self.sessionless_grace = 60.0  # seconds a logged-in connection may hold no session
         self.max_connections = 4 * self.max_sessions + 16  # logging in or refused, not yet gone
+        self.goodbye = "the demo server is shutting down"  # what each viewer is told at the end
+        self.session_class = AppSession  # presenter mode: smtui.tui.serve.watch_ssh.WatchSession
+        self.stage = None  # presenter mode: the one app every viewer watches (smtui.tui.serve.stage)
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
@@ -298,7 +305,7 @@ class Demo:
         await asyncio.gather(*self.starting, return_exceptions=True)
         for session in list(self.sessions):
             session.conn.outcome = "server shut down"
-            session.end("smtui serve: the demo server is shutting down")
+            session.end(f"smtui serve: {self.goodbye}")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self.sessions and loop.time() < deadline:
@@ -341,22 +348,35 @@ def serve_ssh(args: argparse.Namespace, command: list[str]) -> int:
             say(f"smtui serve: WARNING: {visible(keys_path)}: {junk_text(junk)}; skipped", err=True)
     demo = Demo(args, command, host_key, authorized)
 
-    def ready(demo: Demo) -> None:
-        n = demo.max_sessions
-        say(f"smtui serve: SSH on {demo.host}:{demo.port}, at most {n} session{'s' * (n != 1)} at once, "
-            + (f"idle timeout {demo.idle_timeout:g} s" if demo.idle_timeout else "no idle timeout"))
+    def ready(demo: Demo) -> str:
+        n, where = demo.max_sessions, f"{demo.host}:{demo.port}"
+        if args.present:
+            say(f"smtui serve: SSH on {where}, presenting: every viewer watches the app in this terminal, "
+                f"read-only (at most {n} at once)")
+        else:
+            say(f"smtui serve: SSH on {where}, at most {n} session{'s' * (n != 1)} at once, "
+                + (f"idle timeout {demo.idle_timeout:g} s" if demo.idle_timeout else "no idle timeout"))
         say(f"host key {host_key.get_fingerprint()} ({'made now, ' if made else ''}{visible(key_path)})")
         if args.open:
             files = (", and with --allow-files the app's save and load reach this account's files"
                      if args.allow_files else "")
-            say(f"smtui serve: WARNING: --open: anyone who can reach {demo.host}:{demo.port} gets the app, "
-                f"with no authentication{files}", err=True)
+            say(f"smtui serve: WARNING: --open: anyone who can reach {where} "
+                f"{'watches' if args.present else 'gets'} the app, with no authentication{files}", err=True)
         else:
             say(f"viewers: the {count} key{'s' * (count != 1)} in {visible(keys_path)}")
-        say(f"viewers connect with: ssh -p {demo.port} {demo.host_hint}   (ctrl+c or SIGTERM stops the server)")
+        join = f"ssh -p {demo.port} {demo.host_hint}"
+        say(f"viewers connect with: {join}   "
+            + ("(q in the app ends the demo)" if args.present else "(ctrl+c or SIGTERM stops the server)"))
+        return join
 
+    if args.present:
+        from smtui.tui.serve.present import present_ssh
+
+        serving = present_ssh(demo, ready)
+    else:
+        serving = run_server(demo, ready)
     try:
-        asyncio.run(run_server(demo, ready))
+        asyncio.run(serving)
     except OSError as exc:
         raise UserError(f"cannot listen on {visible(args.host)}:{args.port}: {visible(exc.strerror or exc)}") from None
     return 0

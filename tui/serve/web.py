@@ -186,6 +186,9 @@ class Web(Server):
         self.max_sessions, self.idle_timeout = args.max_sessions, args.idle_timeout
         self.gate = Gate(port, args.allow_origin or [])
         self.tabs: set[Tab] = set()
+        self.goodbye = "the demo server is shutting down"  # what each tab is told at the end
+        self.tab_class = Tab  # presenter mode: smtui.tui.serve.watch_web.WatchTab
+        self.stage = None  # presenter mode: the one app every tab watches (smtui.tui.serve.stage)
         self.pgids: set[int] = set()  # every app's process group, for a last look at the end
         self.tasks: set[asyncio.Task] = set()
         self.closing = False
@@ -216,6 +219,8 @@ class Web(Server):
         text = request.query.get("setup", "")
         if not text.strip():
             return None
+        if self.stage is not None:
+            raise UserError("this demo is presented: every tab watches the presenter's app, so it takes no ?setup=")
         if self.args.resumes:
             raise UserError("this server resumes a saved experiment (--load): it takes no ?setup=")
         changes = setup_changes(text)
@@ -259,7 +264,7 @@ class Web(Server):
             why = self.refused_setup(request, exc)
             await asyncio.wait_for(ws.close(code=WSCloseCode.POLICY_VIOLATION, message=why.encode()[:120]), 2.0)
             return ws
-        tab = Tab(self, ws, request, config)
+        tab = self.tab_class(self, ws, request, config)
         self.tabs.add(tab)
         try:
             await tab.run()
@@ -273,7 +278,7 @@ class Web(Server):
         for tab in list(self.tabs):
             if not tab.ws.closed:  # (a tab already closing keeps its own reason)
                 tab.outcome = "server shut down"
-                self.spawn(tab.close("the demo server is shutting down"))
+                self.spawn(tab.close(self.goodbye))
         if self.tabs:
             await asyncio.wait([asyncio.create_task(t.done.wait()) for t in self.tabs], timeout=10)
         if self.tasks:
@@ -327,8 +332,23 @@ class OneLine(logging.Formatter):
         return f"{stamp()}  smtui serve: {record.name}: {shown(text, 300)}"
 
 
+class ToStdout(logging.StreamHandler):
+    """Writes to sys.stdout as it is when a record comes (presenter mode holds the lines meanwhile)."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def quiet_logs() -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = ToStdout()
     handler.setFormatter(OneLine())
     for name in ("aiohttp", "asyncio", "textual-serve"):
         logger = logging.getLogger(name)
@@ -357,9 +377,15 @@ def serve_web(args: argparse.Namespace, command: list[str]) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         files = (", and with --allow-files the app's save and load reach this account's files"
                  if args.allow_files else "")
-        say(f"smtui serve: WARNING: anyone who can reach {visible(args.host)}:{port} gets the app, with no "
-            f"authentication{files}", err=True)
+        say(f"smtui serve: WARNING: anyone who can reach {visible(args.host)}:{port} "
+            f"{'watches' if args.present else 'gets'} the app, with no authentication{files}", err=True)
     quiet_logs()
-    left = asyncio.run(Web(args, command, port).run(sock, f"http://{host}:{port}"))
+    server, url = Web(args, command, port), f"http://{host}:{port}"
+    if args.present:
+        from smtui.tui.serve.present import present_web
+
+        left = asyncio.run(present_web(server, sock, url))
+    else:
+        left = asyncio.run(server.run(sock, url))
     say("smtui serve: stopped" + (f" ({left} app process groups had to be killed)" if left else ""))
     return 0
