@@ -27,6 +27,7 @@ RUNS = {
     "measured_identities": ["--thetas", "2", "--n", "32", "--sigma", "0.3"],
     "ladder": ["--seeds", "1", "--steps", "50", "--particles", "100", "--levels", "3", "--steps-per-level", "3",
                "--mode", "thread"],
+    "present": ["--viewers", "2", "--sessions", "1", "--seconds", "0.5", "--warmup", "0.5", "--size", "80x24"],
 }
 
 
