@@ -406,6 +406,7 @@ async def test_frames_pause_after_a_slow_build_so_drawing_takes_at_most_its_shar
         await wait_for(pilot, lambda: not main._building and main._waiting is None, what="no build under way")
         panels = main.frame_request()(sizes={w: tuple(main.query_one(f"#{w}").content_size) for w in main.PLOTS},
                                       shown=main.shown)
+        main.training = True  # (paced while training: paused, reports are rare)
         main._building = True
         before = time.perf_counter()
         main.on_panels_built(PanelsBuilt(panels, seconds=30.0))  # as if that build had taken 30 s

@@ -2,10 +2,10 @@
 the frame (``smtui.tui.render.frames``); the UI thread only places the rows that came back.
 
 Latest wins: while a build runs, a new request only marks that another is due when it
-ends, so no build is wasted and none queues up. Builds take at most FRAME_SHARE of the
-time: after one that took c seconds the next starts c (1 - share) / share later at the
-earliest, so a slow panel (a large terminal) lowers the frame rate instead of taking a
-whole core from the trainer beside it. A panel that failed to draw is said once (a bug:
+ends, so no build is wasted and none queues up. While training (reports many times a
+second), builds take at most FRAME_SHARE of the time: after one that took c seconds the
+next starts c (1 - share) / share later at the earliest, so a slow panel (a large
+terminal) lowers the frame rate instead of taking a whole core from the trainer beside it. A panel that failed to draw is said once (a bug:
 the tests fail on ``render_errors``)."""
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class Drawing:
         if self._building:
             self._draw_again = True
             return
-        wait = self._next_build - time.perf_counter()
-        if wait > 0:  # still within the pause after the last build: draw when it ends
+        wait = self._next_build - time.perf_counter() if getattr(self, "training", False) else 0.0
+        if wait > 0:  # training, within the pause after the last build: draw when it ends
             if self._waiting is None:
                 self._waiting = self.set_timer(wait, self._paused_draw)
             return
