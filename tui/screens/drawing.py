@@ -5,8 +5,8 @@ Latest wins: while a build runs, a new request only marks that another is due wh
 ends, so no build is wasted and none queues up. While training (reports many times a
 second), builds take at most FRAME_SHARE of the time: after one that took c seconds the
 next starts c (1 - share) / share later at the earliest, so a slow panel (a large
-terminal) lowers the frame rate instead of taking a whole core from the trainer beside it. A panel that failed to draw is said once (a bug:
-the tests fail on ``render_errors``)."""
+terminal) lowers the frame rate instead of taking a whole core from the trainer beside it.
+A panel that failed to draw is said once (a bug: the tests fail on ``render_errors``)."""
 
 from __future__ import annotations
 
