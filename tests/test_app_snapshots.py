@@ -67,3 +67,15 @@ def test_one_scale_plot_120x40(snap_compare):
     """At 120x40 beside the identities, with its legend and the gap C2 − C3 labelled."""
     app = SMApp(TRAINED, runner_mode="thread", job=TrainedJob)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_trained)
+
+
+def test_tour_80x24(snap_compare):
+    """`smtui tour` at 80x24: page 1 in the whole bottom row, the live app above it."""
+    app = SMApp(SETUP, runner_mode="thread", tour=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settled)
+
+
+def test_tour_120x40(snap_compare):
+    """At 120x40 the tour sits beside the loss, in the place of the ESM-DSM line and the setup."""
+    app = SMApp(SETUP, runner_mode="thread", tour=True)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_settled)

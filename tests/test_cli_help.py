@@ -25,7 +25,7 @@ def test_the_help_names_every_command_with_a_line(capsys):
     out = _help(capsys, ["--help"])
     listed = out.split("commands:\n")[1].split("\n\n")[0].splitlines()
     names = [line.split()[0] for line in listed]
-    assert names == ["(none)", "run", "compare", "sweep", "ladder", "serve", "list"] == ["(none)", *COMMANDS]
+    assert names == ["(none)", "run", "compare", "sweep", "ladder", "serve", "list", "tour"] == ["(none)", *COMMANDS]
     assert all(len(line.split()) > 2 and len(line) <= 80 for line in listed), listed
     assert "--distribution NAME" in out and "--no-files" in out  # the app's own options follow
 

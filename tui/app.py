@@ -25,13 +25,14 @@ class SMApp(App):
 
     def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
                  files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None,
-                 sweep_jobs: int | None = None, ladder_job: type[Job] | None = None) -> None:
+                 sweep_jobs: int | None = None, ladder_job: type[Job] | None = None, tour: bool = False) -> None:
         """``runner_mode``: the trainer in a process, or a thread (tests); ``job``, ``compare_job``
         and ``ladder_job``: the screens' job classes (tests give fakes; None: the real one);
-        ``sweep_jobs``: a sweep's worker processes (None: one per core)."""
+        ``sweep_jobs``: a sweep's worker processes (None: one per core); ``tour``: open on the
+        tour of the paper (``smtui tour``)."""
         super().__init__()
         self.sweep_jobs = sweep_jobs
-        self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job, ladder_job)
+        self.main = MainScreen(config, runner_mode, experiment, files, job, compare_job, ladder_job, tour)
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
@@ -52,12 +53,13 @@ class SMApp(App):
         yield from palette(self.main)
 
 
-def run_app(config: Config, experiment: str | None = None, files: bool = True, sweep_jobs: int | None = None) -> int:
+def run_app(config: Config, experiment: str | None = None, files: bool = True, sweep_jobs: int | None = None,
+            tour: bool = False) -> int:
     """Open the app with ``config`` as the starting setup, or resume the saved ``experiment``
     (a .toml path, loaded by the trainer process; ``config`` then holds its settings);
     ``files=False`` (a demo session) leaves out every way to save, load or read a file;
     ``sweep_jobs`` caps a sweep's worker processes (a served session: one unless the
-    operator allows more); returns the exit status."""
-    app = SMApp(config, experiment=experiment, files=files, sweep_jobs=sweep_jobs)
+    operator allows more); ``tour``: open on the tour of the paper; returns the exit status."""
+    app = SMApp(config, experiment=experiment, files=files, sweep_jobs=sweep_jobs, tour=tour)
     app.run()
     return app.return_code or 0

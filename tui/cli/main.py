@@ -29,6 +29,7 @@ COMMANDS = {
     "ladder": ("smtui.tui.cli.ladder", "one model over a ladder of sigmas, sampled by walking down it"),
     "serve": ("smtui.tui.serve.command", "give a demo: the app to SSH clients or browser tabs"),
     "list": ("smtui.tui.cli.listing", "name every distribution and objective"),
+    "tour": ("smtui.tui.cli.tour", "open the app on a guided tour of the paper"),
 }
 APP_LINE = "open the app"  # the help's lines fit 80 columns
 

@@ -59,6 +59,8 @@ class MainActions:
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "step" and self.training:
             return None  # shown greyed: pause first
+        if action in ("tour_page", "tour_leave") and self.tour_page < 0:
+            return False  # no tour: the arrows and escape are not its
         return True
 
     def action_toggle_training(self) -> None:

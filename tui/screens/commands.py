@@ -225,7 +225,7 @@ def palette(main) -> Iterator[SystemCommand]:
     """Every action the keys offer, every choice, and a prompt for each exact value."""
     files = main.files  # False in a demo session: no entry that saves, loads or reads a file
     for k in MAIN_KEYS:
-        if k.action == "command_palette" or (k.action == "save" and not files):
+        if k.action == "command_palette" or k.action.startswith("tour_") or (k.action == "save" and not files):
             continue
         yield SystemCommand(k.help[0].upper() + k.help[1:], f"key {k.label}", _action(main, k.action))
     for s in SETTINGS:

@@ -135,6 +135,12 @@ MAIN_KEYS = KeyTable((
         "from one start on one batch stream, on one scale (the main run pauses; escape returns)"),
     Key("L", "ladder", "L", "ladder", "from one sigma to a ladder: one model over many sigmas, sampled by walking "
         "down them, beside one sigma (the main run pauses; escape returns)", rank=4),
+    Key("t", "tour", "t", "tour", "a guided tour of the paper, a page at a time beside the live app, each page "
+        "setting the app up to show its point (t or → on, ← back, escape leaves; smtui tour opens the app on it)",
+        rank=1),
+    Key("right", "tour_page(1)", "→", "on", "the tour's next page", show=False),
+    Key("left", "tour_page(-1)", "←", "back", "the tour's previous page", show=False),
+    Key("escape", "tour_leave", "escape", "leaves", "leave the tour", show=False),
     Key("question_mark", "help", "?", "help", "this help: every key (escape closes it)", rank=0),
     Key("ctrl+p", "command_palette", "ctrl+p", "commands", "command palette: every action and exact values",
         footer_key="^p", bound=False),

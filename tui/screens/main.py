@@ -34,6 +34,7 @@ from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.keys import MAIN_KEYS
 from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
 from smtui.tui.screens.panel import PlotPanel
+from smtui.tui.screens.tour import TourActions
 
 MIN_SIZE = (70, 20)  # below this the panels cannot show a readable plot
 COMPACT_BELOW = (110, 34)
@@ -41,7 +42,7 @@ TITLES = {"identities": "identities", "onescale": onescale.TITLE, "idplot": "ESM
           "setup": "setup"}
 
 
-class MainScreen(MainActions, Drawing, Screen):
+class MainScreen(MainActions, TourActions, Drawing, Screen):
     """The score field, the identities, the loss and the setup of one training run."""
 
     CSS_PATH = Path(__file__).with_name("main.tcss")
@@ -61,12 +62,15 @@ class MainScreen(MainActions, Drawing, Screen):
     cols = var(80, init=False)  # the terminal's width, as of the last resize
     watching: var[tuple[int, str] | None] = var(None, init=False)  # presenting: (viewers, how to join)
     compact = var(False, init=False, toggle_class="-compact")
+    tour_page = var(-1, init=False)  # the tour's page (smtui.tui.screens.tour), -1: no tour
+    touring = var(False, init=False, toggle_class="-touring")
     too_small = var(False, init=False, toggle_class="-too-small")
 
     def __init__(self, config: Config, runner_mode: str = "process", experiment: str | None = None,
                  files: bool = True, job: type[Job] = TrainerJob, compare_job: type[Job] | None = None,
-                 ladder_job: type[Job] | None = None) -> None:
+                 ladder_job: type[Job] | None = None, tour: bool = False) -> None:
         super().__init__()
+        self.tour_at_start = tour  # `smtui tour`: open on the tour's first page
         self.set_reactive(MainScreen.config, config)
         self.files = files  # False in a shared demo session: nothing saved, loaded, exported or read
         self.experiment = experiment  # the experiment file last loaded or saved: a restart resumes it
@@ -91,6 +95,7 @@ class MainScreen(MainActions, Drawing, Screen):
                 yield PlotPanel(id="loss", classes="panel")
                 yield PlotPanel(id="idplot", classes="panel")
                 yield Static(id="setup", classes="panel")
+                yield Static(id="tour", classes="panel")
         yield Static(id="status")
         yield Static(id="too-small")
         yield Static(id="keys")
@@ -122,6 +127,8 @@ class MainScreen(MainActions, Drawing, Screen):
         self._show_setup()  # once: from now on the watchers keep the lines current
         self._show_status()
         self._show_keys()
+        if self.tour_at_start:
+            self.tour_page = 0
 
     def on_unmount(self) -> None:
         self.runner.close()
