@@ -61,7 +61,7 @@ class LadderScreen(Drawing, Screen):
     source = var("learned", init=False)  # whose bars and field: "learned" or "exact"
     field_rung = var(0, init=False)
     page = var(1, init=False)  # 80x24: 1 the clouds, 2 the bars and the field
-    running = var(False, init=False, bindings=True)
+    training = var(False, init=False, bindings=True)  # training or walking (the Drawing mixin paces frames then)
     stopped = var("", init=False)
     silent = var(0.0, init=False)
     compact = var(False, init=False, toggle_class="-compact")
@@ -136,7 +136,7 @@ class LadderScreen(Drawing, Screen):
         self.set_class(self.page == 2, "-page2")
         self.call_after_refresh(self._sized)
 
-    def watch_running(self) -> None:
+    def watch_training(self) -> None:
         self._show_lines()
 
     def watch_stopped(self) -> None:
@@ -203,7 +203,7 @@ class LadderScreen(Drawing, Screen):
         if report is None or not self.is_attached:
             return
         if isinstance(report, LadderReport) and report.acked >= self.runner.sent:
-            self.running = report.training
+            self.training = report.training
             self.setup = report.snapshot.setup
         self.report = report
 
@@ -212,10 +212,10 @@ class LadderScreen(Drawing, Screen):
         self.notify(n.text, title="ladder", severity="error" if n.level in ("error", "refused", "unstartable")
                     else "information", timeout=10)
         if n.level == "error":
-            self.running = False
+            self.training = False
 
     def on_trainer_stopped(self, message: TrainerStopped) -> None:
-        self.running = False
+        self.training = False
         if self.is_attached and self.runner.recover(self.setup):
             self.stopped, self.report, self._grid_sent = "", None, None
             self.notify(f"{message.reason}; started it again with the same setup", title="ladder",
@@ -230,7 +230,7 @@ class LadderScreen(Drawing, Screen):
         self.silent = silent if silent >= STALL_AFTER else 0.0
 
     def _show_lines(self) -> None:
-        shorts = {"toggle_running": "pause" if self.running else "run"}
+        shorts = {"toggle_running": "pause" if self.training else "run"}
         try:
             self.query_one("#lad-status", Static).update(
                 lr.status_text(self.report, self.stopped, self.silent, self.app.size.width - 2), layout=False)
@@ -256,16 +256,16 @@ class LadderScreen(Drawing, Screen):
         self.runner.send(command)
 
     def action_toggle_running(self) -> None:
-        self.running = not self.running
-        self._send(Train() if self.running else Pause())
+        self.training = not self.training
+        self._send(Train() if self.training else Pause())
 
     def action_next_rung(self) -> None:
-        self.running = False
+        self.training = False
         self._send(NextRung())
 
     def action_resample(self) -> None:
         self._send(Resample())
-        self.running = True
+        self.training = True
         self._send(Train())
 
     def _change(self, what: str, **changes) -> None:
@@ -279,7 +279,7 @@ class LadderScreen(Drawing, Screen):
             return
         self.setup = new
         self._send(Configure({**changes, **({"config": config} if config else {})}))
-        self.running = True
+        self.training = True
         self._send(Train())
         self.notify(what)
 
