@@ -1,10 +1,13 @@
-"""The cost of a sigma sweep (issue 12: 8 sigmas x 3 seeds x 2,000 steps at the default setup
-in under a minute on 2 cores): wall time with --jobs worker processes, the CPU seconds the
-runs used, and the wall time that CPU implies on idle cores (sum of CPU / jobs), beside the
-load average, since a loaded machine stretches the wall time.
+"""The cost of a sweep (issue 20): the wall time of one grid run here (--jobs 1), in two
+worker processes (--jobs 2) and on a local Dask cluster of two workers, and each one's
+overhead per run: (wall x workers - the runs' own wall seconds) / runs, the time a run
+costs beyond its training and measuring (starting workers, shipping setups and results,
+scheduling). The default grid is 200 runs: 10 sigmas x 2 objectives x 10 seeds, short runs
+(200 steps at hidden 16), so the overhead shows. The load average is printed beside the
+figures: a loaded machine stretches the wall times, not the runs' CPU seconds.
 
-    python -m benchmarks.sweep                               # the target: 0.03:3:8, 3 seeds, 2,000 steps
-    python -m benchmarks.sweep --sigma 0.1,1 --seeds 1 --steps 20 --jobs 2   # a smoke run
+    python -m benchmarks.sweep                                  # the 200-run grid, all three
+    python -m benchmarks.sweep --grid sigma=0.1,1 --seeds 1 --steps 20 --where 2   # a smoke run
 """
 
 from __future__ import annotations
@@ -20,28 +23,46 @@ if __package__ in (None, ""):
 
 from benchmarks.common import table
 from smtui.core.config import Config
-from smtui.core.sweep import default_jobs, parse_sigmas, run_sweep, sweep_configs
+from smtui.core.grid import check_axes, grid_configs, parse_axis
+from smtui.core.sweep import run_sweep
+
+GRID = ["sigma=0.03:3:10", "objective=dsm,esm-sigma"]
+WHERE = {"1": ("--jobs 1 (this process)", 1, None), "2": ("--jobs 2 (worker processes)", 2, None),
+         "dask": ("--scheduler local (2 Dask workers)", 2, "local")}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sigma", default="0.03:3:8")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--jobs", type=int, default=default_jobs())
+    ap.add_argument("--grid", action="append", help=f"NAME=VALUES, as smtui sweep takes it (default: {GRID})")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--where", default="1,2,dask", help="which of 1, 2 and dask to time (default all three)")
     args = ap.parse_args(argv)
-    configs = sweep_configs(Config(), parse_sigmas(args.sigma), args.seeds)
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    results = run_sweep(configs, args.steps, args.jobs)
-    wall = time.perf_counter() - t0
-    load1 = os.getloadavg()[0]
-    cpu = sum(r["cpu_seconds"] for r in results)
-    per_run = sorted(r["cpu_seconds"] for r in results)
-    rows = [[len(results), args.steps, args.jobs, os.cpu_count(), wall, cpu, per_run[len(per_run) // 2],
-             cpu / args.jobs, f"{load0:.1f} -> {load1:.1f}"]]
-    print(table(["runs", "steps", "jobs", "cores", "wall s", "CPU s (sum)", "CPU s/run (median)",
-                 "idle-core wall s (CPU/jobs)", "load average (1 min)"], rows, "sigma sweep"))
+    base = Config(hidden=args.hidden)
+    axes = [parse_axis(spec, base) for spec in (args.grid or GRID)]
+    check_axes(axes, {})
+    configs = grid_configs(base, axes, args.seeds)
+    rows = []
+    for key in args.where.split(","):
+        label, jobs, scheduler = WHERE[key]
+        if scheduler is not None:
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                rows.append([label, len(configs), "-", "-", "-", "dask not installed (pip install 'smtui[dask]')"])
+                continue
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        runs = run_sweep(configs, args.steps, jobs, scheduler=scheduler)
+        wall = time.perf_counter() - t0
+        own = sum(r["wall_seconds"] for r in runs)
+        overhead = (wall * jobs - own) / len(runs)
+        rows.append([label, len(runs), wall, own / len(runs), overhead * 1000,
+                     f"{load0:.1f} -> {os.getloadavg()[0]:.1f}"])
+    print(table(["where", "runs", "wall s", "a run's own wall s (mean)", "overhead ms/run", "load average (1 min)"],
+                rows, f"sweep: {' x '.join(a.name for a in axes)} x {args.seeds} seeds, {args.steps:,} steps, "
+                f"hidden {args.hidden}"))
     return 0
 
 

@@ -19,7 +19,7 @@ RUNS = {
     "app_responsiveness": ["--seconds", "0.5", "--presses", "1", "--n-train", "64", "--headless-steps", "300",
                            "--loop-rounds", "1", "--loop-seconds", "0.2"],
     "precision": ["--sigma", "0.3", "--mc", "2000", "--steps", "5", "--n-train", "32"],
-    "sweep": ["--sigma", "0.1,1", "--seeds", "1", "--steps", "20", "--jobs", "2"],
+    "sweep": ["--grid", "sigma=0.1,1", "--seeds", "1", "--steps", "20", "--where", "1,2"],
     "compare_step": ["--n-train", "32", "--steps", "5", "--rounds", "1", "--job-seconds", "0.5"],
     "cli_startup": ["--rounds", "1"],
     "jax_loop": ["--size", "2,4,8", "--objective", "dsm", "--objective", "esm-sigma", "--dtype", "float32",
