@@ -238,11 +238,14 @@ async def test_quitting_the_app_ends_a_sweep_under_way():
         kill_all(workers)
 
 
-async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers():
+async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers(monkeypatch):
     from types import SimpleNamespace
 
+    import smtui.tui.screens.sweep
     from smtui.tui.screens.modals import ValuePrompt
     from smtui.tui.screens.sweep import SweepScreen, ask_sweep
+
+    monkeypatch.setattr(smtui.tui.screens.sweep, "STEPS", 10_000_000)  # still running when asked again
 
     app = _host()
     app.sweep_jobs = 1  # as `smtui serve` gives its sessions
