@@ -6,7 +6,7 @@
   dict of arrays, a finiteness check on the loss. It draws its batches step by step
   (``block`` = 1, as timed) or, given the engine's ``block``, the engine's batches (same
   generator, same draws: core/batches.py), so its losses can be checked against the
-  engine's (tests/test_benchmarks.py).
+  engine's (tests/cli/test_benchmarks.py).
 * ``FastestLoop``: the fastest numpy-only loop found: the same closed forms with every
   (batch x hidden) array preallocated and reused, the sigmoid in place, the bias folded
   into the product (``[x, 1] @ [W^T; b]``), column sums as products with a vector of

@@ -24,7 +24,7 @@ The noise ladder's DSM (core/ladder.py) is the same residual with K more columns
 
 ``differentiable`` wraps any of them as an autograd primitive of theta, so the fast path
 composes with autograd where a test or a caller wants it. The definitions stay the autograd
-compositions in core/objectives.py; tests/test_primitives.py checks every value and
+compositions in core/objectives.py; tests/core/test_primitives.py checks every value and
 gradient here against autograd differentiating them, in both float types, with and
 without weights, in several chunks and where the sigmoid saturates.
 """

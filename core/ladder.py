@@ -12,7 +12,7 @@ Song & Ermon (2019).
   xt = x + sigma_k eps, loss 1/2 ||sigma_k psi(xt; sigma_k) + eps||^2 = 1/2 ||r(xt) - x||^2 / sigma_k^2.
 
 ``conditional_energy`` and ``ladder_dsm_loss`` (autograd) are the definitions; the fast path
-is core/fused.py's ``ladder_denoising``, checked against them in tests/test_ladder.py.
+is core/fused.py's ``ladder_denoising``, checked against them in tests/core/test_ladder.py.
 Parameters: {"W": (h, d), "b": (h,), "c": (d,), "B": (K, h), "C": (K, d)}; flat as
 ``pack`` lays them out, theta = [[W^T; b; B].ravel(), [c; C].ravel()], which multiplies the
 batch rows [xt, 1, e(sigma)] (the plain model's layout with K more columns).

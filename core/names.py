@@ -1,7 +1,7 @@
 """The names a user chooses from (distributions, objectives, optimisers, dtypes), with a line
 each: plain Python, no numpy, so that the command line can name them in its help and in
 `smtui list` without loading the engine. core/distributions.py, core/objectives.py,
-core/optim.py and core/config.py take their names from here (tests/test_names.py checks
+core/optim.py and core/config.py take their names from here (tests/core/test_names.py checks
 that they agree)."""
 
 from __future__ import annotations

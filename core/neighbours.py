@@ -15,7 +15,7 @@ so the score moves by at most
 
 This is computed for every query; a query whose bound exceeds TOLERANCE / sigma (or with
 no candidate) gets the exact computation instead. So every target is within
-TOLERANCE / sigma of the exact one, plus rounding (tests/test_neighbours.py).
+TOLERANCE / sigma of the exact one, plus rounding (tests/core/test_neighbours.py).
 """
 
 from __future__ import annotations

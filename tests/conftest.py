@@ -1,30 +1,38 @@
-"""Shared fixtures: seeded generators, SSH keys for the serve tests, and fake jobs that let
-UI tests run without the training."""
+"""Fixtures every folder of tests shares: seeded generators, generic parameters, the panels'
+report built by a real trainer, and experiment files to tamper with. Each folder's own
+conftest.py holds what only its tests use (app/: the fake trainer job and Pilot's waits;
+serve/: keys and the session's processes; sweep/: a sweep's worker processes; cli/: a
+command on a terminal). Test modules import nothing from each other: a helper two modules
+share is a fixture here."""
 
-from dataclasses import dataclass, replace
-from functools import lru_cache
-from time import sleep
+import hashlib
+import os
+import re
+import time
+import tomllib
+from pathlib import Path
 
-import asyncssh
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from smtui.core.config import Config
+from smtui.core.experiment import state_files
 from smtui.core.trainer import Trainer
-from smtui.tui.runner.loop import Job
-from smtui.tui.runner.protocol import (
-    Command,
-    Configure,
-    ExportCsv,
-    Grid,
-    Langevin,
-    Load,
-    Reinit,
-    Report,
-    Save,
-    grid_shape,
-)
-from smtui.tui.runner.trainer_job import TrainerJob
+from smtui.tui.runner.protocol import Report, grid_shape, pack, unpack
+
+# Every property test draws the same examples on every run (no database, no fresh seed): a
+# failure seen once is seen again.
+settings.register_profile("smtui", derandomize=True, database=None, deadline=None)
+settings.load_profile("smtui")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's root (the benchmarks, the README)."""
+    return ROOT
 
 
 @pytest.fixture
@@ -32,7 +40,7 @@ def rng():
     return np.random.default_rng(12345)
 
 
-def random_params(rng, d, h, scale=1.0):
+def _random_params(rng, d, h, scale=1.0):
     """A generic theta (not the init): weights of order one, random biases and c."""
     return {
         "W": scale * rng.normal(0.0, 1.0, (h, d)),
@@ -41,149 +49,217 @@ def random_params(rng, d, h, scale=1.0):
     }
 
 
-@pytest.fixture
-def keys(tmp_path):
-    """For the serve tests: (viewer key, stranger key, authorized-keys path listing only the
-    viewer, host key path)."""
-    viewer, stranger = (asyncssh.generate_private_key("ssh-ed25519") for _ in range(2))
-    ak = tmp_path / "authorized_keys"
-    ak.write_bytes(viewer.export_public_key())
-    return viewer, stranger, ak, tmp_path / "host_key"
+@pytest.fixture(scope="session")
+def random_params():
+    """random_params(rng, d, h, scale=1.0): a generic theta (not the init), drawn from ``rng``."""
+    return _random_params
 
 
-# --- fake jobs: UI tests without the training -------------------------------------------------
+# --- the panels' report ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Die(Command):
-    """Tests only: the job's thread ends at once, as a killed job process would."""
-
-
-def mortal(job: type[Job]) -> type[Job]:
-    """``job`` that also takes Die (a job in a thread cannot be killed from outside)."""
-
-    def handle(self, command):
-        if isinstance(command, Die):
-            raise SystemExit  # past the loop's guard (Exception only): the thread ends, the pipe closes
-        job.handle(self, command)
-
-    return type(f"Mortal{job.__name__}", (job,), {"commands": job.commands + (Die,), "handle": handle, "Die": Die})
-
-
-@pytest.fixture
-def mortal_job():
-    """mortal(job): the job class that also takes ``job.Die()``, which ends its thread at once."""
-    return mortal
-
-
-@lru_cache(maxsize=8)
-def _real(config: Config) -> Trainer:
-    """One real trainer per setup, evaluated at step 0: where a fake's snapshots come from."""
+def _report_for(config: Config, steps=20, samples=True, size=(70, 22)) -> Report:
     t = Trainer(config)
     t.evaluate()
-    return t
+    t.train(steps, evaluate=False)
+    t.evaluate()
+    snap = t.snapshot(field_shape=grid_shape(*size, t.dim), figures=False,
+                      samples=t.langevin_samples(50, 20) if samples else None)
+    return unpack(pack(Report(snapshot=snap, samples_step=t.step if samples else None)))
 
 
-@lru_cache(maxsize=32)
-def _field(config: Config, shape: tuple):
-    return _real(config).field(shape)
+@pytest.fixture(scope="session")
+def report_for():
+    """report_for(config, steps=20, samples=True, size=(70, 22)): the report a real trainer sends
+    after ``steps`` steps, with its field for a panel of ``size`` and Langevin samples, through
+    the pipe's packing."""
+    return _report_for
 
 
-class FakeTrainerJob(Job):
-    """The main screen's job without the training, for tests of the UI: a chunk of steps
-    costs a short sleep (so the UI thread is never starved), an evaluation costs nothing,
-    and every report carries one real snapshot of the starting setup at step 0,
-    relabelled with the fake's step, setup and marks. It takes every command the
-    trainer takes, and records them (``handled``) and its sample draws (``draws``, each
-    ``draw_seconds`` long)."""
-
-    name = "trainer"
-    commands = TrainerJob.commands
-    chunk_seconds = 0.005
-    first_chunk = 8
-    handled: list = []
-    draws: list = []
-    draw_seconds = 0.3
-
-    def __init__(self, setup, ctx):
-        super().__init__(setup, ctx)
-        self.start, self.config = setup.config, setup.config
-        _real(self.start)
-        self.n, self.figures_step, self.marks = 0, None, []
-        self.panel, self.plane, self.samples_step = None, 0, None
-        self.saved_step = 0
-
-    @property
-    def step(self) -> int:
-        return self.n
-
-    def advance(self, steps: int) -> int:
-        sleep(0.002)
-        self.n += steps
-        return steps
-
-    @property
-    def eval_every(self) -> int:
-        return self.config.eval_every
-
-    def evaluate(self) -> None:
-        self.figures_step = self.n
-
-    def draw(self) -> None:
-        self.ctx.busy("drawing Langevin samples")
-        sleep(self.draw_seconds)  # as MALA takes a while: requests made meanwhile wait for the next draw
-        self.draws.append(self.n)
-        self.samples_step = self.n
-
-    def handle(self, command: Command) -> None:
-        self.handled.append(command)
-        match command:
-            case Grid(size=size, plane=plane):
-                self.panel, self.plane = tuple(size), self.plane if plane is None else plane
-            case Configure(changes=changes):
-                old, self.config = self.config, self.config.with_changes(**changes)
-                self.marks.append((self.n, ", ".join(f"{k}={v}" for k, v in changes.items()
-                                                       if getattr(old, k) != v)))
-                self.samples_step = None
-                self.ctx.stale()
-            case Reinit():
-                self.marks.append((self.n, "re-initialised"))
-                self.samples_step = None
-                self.ctx.stale()
-            case Langevin():
-                self.ctx.later(self.draw)
-            case Save(path=path) | Load(path=path):
-                self.saved_step = self.n
-                self.ctx.say("done", f"{type(command).__name__.lower()} {path} (fake, step {self.n:,})", path)
-            case ExportCsv(path=path):
-                self.ctx.say("done", f"history written to {path} (fake)", path)
-
-    def report(self, changed: bool) -> Report:
-        base = _real(self.start).snapshot(figures=False)
-        figures = None if self.figures_step is None else {**base.figures, "step": self.figures_step}
-        field = _field(self.start, grid_shape(*self.panel, base.dim)) if self.panel else None
-        samples = None if self.samples_step is None else base.points[:64]
-        snap = replace(base, step=self.n, config=self.config, marks=tuple(self.marks), figures=figures,
-                       figures_step=self.figures_step, field=field, samples=samples)
-        return Report(snapshot=snap, samples_step=self.samples_step, saved_step=self.saved_step)
+# --- experiment files: find the state and history a TOML names, and tamper with them ---------
 
 
-FAST = Config(distribution="bimodal", n_train=128, seed=0)
+def _named_files(toml):
+    """(npz, csv) the TOML's save names."""
+    doc = tomllib.loads(toml.read_text())
+    return state_files(toml, doc["run"]["save_id"], doc["version"])
 
 
-@pytest.fixture
-def fake_job():
-    """A FakeTrainerJob class of this test's own (its records start empty)."""
-    return type("FakeJob", (FakeTrainerJob,), {"handled": [], "draws": []})
+def _retie(toml):
+    """Rewrite the TOML's checksums to match its files as they are now."""
+    npz, csv = _named_files(toml)
+    text = toml.read_text()
+    for key, p in (("state_sha256", npz), ("history_sha256", csv)):
+        text = re.sub(rf'{key} = "[0-9a-f]*"', f'{key} = "{hashlib.sha256(p.read_bytes()).hexdigest()}"', text)
+    toml.write_text(text)
 
 
-@pytest.fixture
-def fake_app(fake_job):
-    """make(config=FAST, **kwargs): the app with the fake trainer job in a thread; the
-    job's class (and its records) is ``app.runner.job``."""
-    from smtui.tui.app import SMApp
+def _rewrite_npz(toml, tie=True, **changes):
+    """Change, add or (value None) remove arrays of the saved state."""
+    npz = _named_files(toml)[0]
+    with np.load(npz, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    for k, v in changes.items():
+        if v is None:
+            del arrays[k]
+        else:
+            arrays[k] = v
+    with open(npz, "wb") as fh:
+        np.savez(fh, **arrays)  # pickles an object array, if a test gives one
+    if tie:
+        _retie(toml)
 
-    def make(config: Config = FAST, job: type[Job] | None = None, **kwargs) -> SMApp:
-        return SMApp(config, runner_mode="thread", job=job or fake_job, **kwargs)
 
-    return make
+def _rewrite_history(toml, text: str | bytes, tie=True):
+    _named_files(toml)[1].write_bytes(text if isinstance(text, bytes) else text.encode())
+    if tie:
+        _retie(toml)
+
+
+@pytest.fixture(scope="session")
+def named_files():
+    """named_files(toml): (npz, csv), the state and history files the experiment names."""
+    return _named_files
+
+
+@pytest.fixture(scope="session")
+def retie():
+    """retie(toml): rewrite the TOML's checksums to match its files as they are now (so a test
+    reaches the checks behind the tie)."""
+    return _retie
+
+
+@pytest.fixture(scope="session")
+def rewrite_npz():
+    """rewrite_npz(toml, tie=True, **changes): change, add or (value None) remove arrays of the
+    saved state, then retie unless ``tie`` is False."""
+    return _rewrite_npz
+
+
+@pytest.fixture(scope="session")
+def rewrite_history():
+    """rewrite_history(toml, text, tie=True): replace the saved history (text or bytes), then retie unless
+    ``tie`` is False."""
+    return _rewrite_history
+
+
+# --- processes a test started, read from /proc (Linux) ---------------------------------------
+
+
+class Processes:
+    """Which processes a test started: descendants of a process, a sweep's worker processes
+    among them, a process group's members, and whether a process has ended (a zombie counts as
+    ended; a pid taken again by a new process too, told by its start time)."""
+
+    PROC = Path("/proc")
+
+    @classmethod
+    def available(cls) -> bool:
+        return (cls.PROC / "self" / "stat").exists()
+
+    @classmethod
+    def _stat(cls, pid: int) -> tuple[str, int, int, int] | None:
+        """(state, ppid, process group, start time) of ``pid``, or None if it is gone."""
+        try:
+            text = (cls.PROC / str(pid) / "stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2:].split()
+        return fields[0], int(fields[1]), int(fields[2]), int(fields[19])
+
+    @classmethod
+    def _all(cls) -> dict[int, tuple[str, int, int, int]]:
+        out = {}
+        for entry in cls.PROC.iterdir():
+            if entry.name.isdigit() and (st := cls._stat(int(entry.name))) is not None:
+                out[int(entry.name)] = st
+        return out
+
+    @classmethod
+    def state(cls, pid: int) -> str:
+        """The process's state letter ("Z" a zombie), or "gone"."""
+        st = cls._stat(pid)
+        return "gone" if st is None else st[0]
+
+    @classmethod
+    def cmdline(cls, pid: int) -> str:
+        try:
+            return (cls.PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return ""
+
+    @classmethod
+    def group(cls, pgid: int) -> list[int]:
+        """Live (non-zombie) processes in process group ``pgid``."""
+        return [pid for pid, st in cls._all().items() if st[2] == pgid and st[0] != "Z"]
+
+    @classmethod
+    def children(cls, pid: int) -> list[int]:
+        """Live (non-zombie) children of ``pid``."""
+        return [child for child, st in cls._all().items() if st[1] == pid and st[0] != "Z"]
+
+    @classmethod
+    def descendants(cls, root: int) -> dict[int, int]:
+        """Every living descendant of ``root``: pid -> its start time (to tell a reused pid)."""
+        parents: dict[int, list[int]] = {}
+        started: dict[int, int] = {}
+        for pid, st in cls._all().items():
+            if st[0] != "Z":
+                parents.setdefault(st[1], []).append(pid)
+                started[pid] = st[3]
+        found, todo = {}, [root]
+        while todo:
+            for child in parents.get(todo.pop(), []):
+                if child not in found:
+                    found[child] = started[child]
+                    todo.append(child)
+        return found
+
+    @classmethod
+    def sweep_workers(cls, root: int) -> dict[int, int]:
+        """The sweep worker processes among ``root``'s descendants: spawned ones, or children
+        of a forkserver (not the forkserver itself, nor the resource tracker)."""
+        out = {}
+        for pid, start in cls.descendants(root).items():
+            line = cls.cmdline(pid)
+            st = cls._stat(pid)
+            if "spawn_main" in line or ("forkserver" in line and st is not None and "forkserver" in cls.cmdline(st[1])):
+                out[pid] = start
+        return out
+
+    @classmethod
+    def alive(cls, processes: dict[int, int]) -> list[int]:
+        """Those of ``processes`` (pid -> start time) still running."""
+        out = []
+        for pid, start in processes.items():
+            st = cls._stat(pid)
+            if st is not None and st[0] != "Z" and st[3] == start:
+                out.append(pid)
+        return out
+
+    @staticmethod
+    def wait_until(predicate, timeout: float, poll: float = 0.05) -> bool:
+        """Poll ``predicate()`` until it is true or ``timeout`` seconds pass; its last value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+    @classmethod
+    def kill_all(cls, processes: dict[int, int]) -> None:
+        """SIGKILL whatever of ``processes`` is left (a test's cleanup)."""
+        for pid in cls.alive(processes):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def processes() -> type[Processes]:
+    """Processes: a test's processes read from /proc (descendants, a sweep's workers, a process
+    group, alive or ended), and bounded waits on them."""
+    return Processes

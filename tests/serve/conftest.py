@@ -1,0 +1,249 @@
+"""The serve tests' harness: SSH keys, an in-process SSH or web demo server with its clients
+(every process a session started ended at the end, even when a test failed), and what a
+session draws read as plain text. Every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+
+import aiohttp
+import asyncssh
+import pytest
+
+from smtui.tui.serve.command import app_command, build_serve_parser, check_args
+from smtui.tui.serve.ssh import Demo
+from smtui.tui.serve.ssh_keys import load_authorized_keys, load_host_key
+from smtui.tui.serve.web import Web, listen
+
+SETUP = ["--n-train", "128", "--hidden", "16"]  # a light app: quicker to start on a busy CI machine
+ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])")
+APP_WAIT = 60.0  # seconds an app may take to draw its first screen on 2 loaded cores
+
+
+def _screen_text(raw: bytes) -> str:
+    return ANSI.sub(b"", raw).decode("utf-8", "replace")
+
+
+async def _until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.05)
+    return result
+
+
+class Served:
+    """An in-process SSH demo server and the clients of one test, all ended at the end."""
+
+    def __init__(self, processes, keys, *flags):
+        viewer, _, ak, host_key = keys
+        args = build_serve_parser().parse_args(
+            ["--ssh", "--port", "0", "--host-key", str(host_key), *(flags or ["--authorized-keys", str(ak)]), *SETUP])
+        check_args(args)
+        authorized = None if args.open else load_authorized_keys(args.authorized_keys)[0]
+        self.demo = Demo(args, app_command(args), load_host_key(args.host_key)[0], authorized)
+        self.viewer, self.conns, self.pgids = viewer, [], []
+        self.processes = processes
+
+    async def __aenter__(self):
+        await self.demo.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        for c in self.conns:
+            c.close()
+        await asyncio.wait_for(self.demo.shutdown(grace=5), 30)
+        for pgid in self.pgids:  # never leave a process behind, even when a test failed
+            for pid in self.processes.group(pgid):
+                os.kill(pid, signal.SIGKILL)
+
+    async def connect(self, **kw):
+        opts = dict(known_hosts=None, username="viewer", client_keys=[self.viewer], agent_path=None, config=())
+        conn = await asyncio.wait_for(asyncssh.connect("127.0.0.1", self.demo.port, **{**opts, **kw}), 20)
+        self.conns.append(conn)
+        return conn
+
+    async def app_session(self, size=(100, 30), conn=None, env=None):
+        conn = conn or await self.connect()
+        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None, env=env or {})
+        session = await _until(lambda: next((s for s in self.demo.sessions if s.app and s.app.pid), None), 20,
+                              "the app process")
+        self.pgids.append(session.app.pid)
+        return conn, proc, Screen(proc), session.app.pid
+
+
+class Screen:
+    """What the app draws on one channel, searched as plain text: each wait looks only at what
+    came after the text the previous wait found."""
+
+    def __init__(self, proc):
+        self.proc, self.raw, self.seen = proc, b"", 0
+
+    async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in _screen_text(self.raw[self.seen:]):
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} never appeared; last output: {_screen_text(self.raw[-400:])!r}"
+            try:
+                chunk = await asyncio.wait_for(self.proc.stdout.read(65536), min(left, 1.0))
+            except TimeoutError:
+                continue
+            assert chunk, f"channel closed before {text!r} appeared"
+            self.raw += chunk
+        self.seen = len(self.raw)
+
+    async def rest(self, timeout: float = 20) -> str:
+        """Everything until the channel closes."""
+        out = await asyncio.wait_for(self.proc.stdout.read(), timeout)
+        await asyncio.wait_for(self.proc.wait_closed(), timeout)
+        return _screen_text(self.raw + out)
+
+
+def _rss_mb(pids) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+
+
+class WebServed:
+    """An in-process web demo server and the clients of one test, all ended at the end."""
+
+    def __init__(self, processes, *flags):
+        self.processes = processes
+        args = build_serve_parser().parse_args(["--web", "--port", "0", *flags, *SETUP])
+        check_args(args)
+        self.sock = listen("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = Web(args, app_command(args), self.port)
+
+    async def __aenter__(self):
+        await self.server.start(self.sock)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.http.close()
+        await asyncio.wait_for(self.server.stop(), 30)
+        for pgid in self.server.pgids:  # never leave a process behind, even when a test failed
+            for pid in self.processes.group(pgid):
+                os.kill(pid, signal.SIGKILL)
+
+    async def tab(self, width=100, height=30, headers=None):
+        ws = await self.http.ws_connect(f"{self.url.replace('http', 'ws')}/ws?width={width}&height={height}",
+                                        headers=headers or {}, max_msg_size=0)
+        return Tab(ws)
+
+    def pgid(self) -> int:
+        return next(iter(self.server.pgids))
+
+
+class Tab:
+    """What the app draws in one tab, searched as plain text (each wait looks only after the last find)."""
+
+    def __init__(self, ws):
+        self.ws, self.raw, self.seen = ws, b"", 0
+
+    async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in _screen_text(self.raw[self.seen:]):
+            assert time.monotonic() < deadline, f"{text!r} never appeared: {_screen_text(self.raw[-400:])!r}"
+            try:
+                msg = await asyncio.wait_for(self.ws.receive(), 1)
+            except TimeoutError:
+                continue
+            assert msg.type not in CLOSING, f"closed ({self.ws.close_code}) before {text!r} appeared"
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                self.raw += msg.data
+        self.seen = len(self.raw)
+
+    async def send(self, *envelope) -> None:
+        import json
+
+        await self.ws.send_str(json.dumps(list(envelope)))
+
+    async def closed(self, timeout: float = APP_WAIT) -> tuple[int, str]:
+        """(close code, reason) once the server closes the tab."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert time.monotonic() < deadline, "the tab was never closed"
+            try:
+                msg = await asyncio.wait_for(self.ws.receive(), 1)
+            except TimeoutError:
+                continue
+            if msg.type in CLOSING:
+                return self.ws.close_code, msg.extra or ""
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                self.raw += msg.data
+
+
+@pytest.fixture
+def keys(tmp_path):
+    """(viewer key, stranger key, authorized-keys path listing only the viewer, host key path)."""
+    viewer, stranger = (asyncssh.generate_private_key("ssh-ed25519") for _ in range(2))
+    ak = tmp_path / "authorized_keys"
+    ak.write_bytes(viewer.export_public_key())
+    return viewer, stranger, ak, tmp_path / "host_key"
+
+
+@pytest.fixture(scope="session")
+def app_setup() -> list[str]:
+    """The setup flags every served app gets: a light app, quicker to start on a busy machine."""
+    return SETUP
+
+
+@pytest.fixture(scope="session")
+def app_wait() -> float:
+    """Seconds an app may take to draw its first screen on 2 loaded cores."""
+    return APP_WAIT
+
+
+@pytest.fixture(scope="session")
+def screen_text():
+    """screen_text(raw): what a terminal shows of ``raw`` bytes, escape sequences removed."""
+    return _screen_text
+
+
+@pytest.fixture(scope="session")
+def until():
+    """await until(check, timeout, what): the first true ``check()``, polled every 50 ms,
+    failing after ``timeout`` seconds with what was awaited."""
+    return _until
+
+
+@pytest.fixture(scope="session")
+def rss_mb():
+    """rss_mb(pids): the processes' resident memory, in MB."""
+    return _rss_mb
+
+
+@pytest.fixture(scope="session")
+def screen_reader():
+    """screen_reader(proc): what the app draws on an SSH channel, waited for as plain text."""
+    return Screen
+
+
+@pytest.fixture(scope="session")
+def served(processes):
+    """served(keys, *flags): an in-process SSH demo server (async with), as ``smtui serve --ssh``
+    with ``flags`` (default: the keys' authorized-keys file) would start it."""
+    return lambda keys, *flags: Served(processes, keys, *flags)
+
+
+@pytest.fixture(scope="session")
+def web_served(processes):
+    """web_served(*flags): an in-process web demo server (async with), as ``smtui serve --web``
+    with ``flags`` would start it; its ``tab()`` opens a client tab."""
+    return lambda *flags: WebServed(processes, *flags)
