@@ -6,12 +6,15 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from time import sleep
 
+import numpy as np
 import pytest
 from textual.command import CommandList
 from textual.widgets import Input
 
 from smtui.core.config import Config
+from smtui.core.ladder_run import LadderSetup
 from smtui.core.trainer import Trainer
+from smtui.tui.runner.ladder_job import LadderSnapshot
 from smtui.tui.runner.loop import Job
 from smtui.tui.runner.protocol import (
     Command,
@@ -29,6 +32,7 @@ from smtui.tui.runner.protocol import (
 from smtui.tui.runner.trainer_job import TrainerJob
 from smtui.tui.screens.commands import SETTINGS
 from smtui.tui.screens.compare import CompareScreen
+from smtui.tui.screens.ladder import LadderScreen
 from smtui.tui.screens.modals import ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
@@ -316,3 +320,78 @@ def settled_compare():
         return s
 
     return settled_compare
+
+
+# --- the ladder screen --------------------------------------------------------------------------
+
+LADDER = Config(distribution="ring8w", n_train=128, hidden=16, seed=0)
+SMALL_LADDER = LadderSetup(LADDER, levels=6, steps=300, steps_per_level=10, particles=300)
+RING8W_WEIGHTS = (3 / 16, 1 / 16) * 4
+
+
+def _ladder_done(s: LadderScreen, round_=None) -> bool:
+    snap = s.snapshot
+    return (snap is not None and snap.phase == "done" and not s.report.training and not s.report.busy
+            and s.report.acked >= s.runner.sent and (round_ is None or snap.round == round_)
+            and s.drawn is not None and s.drawn[0] == snap.round and s.drawn[-1] == "done" and not s.render_errors)
+
+
+@pytest.fixture(scope="session")
+def ladder_config() -> Config:
+    """The ladder screen's quick setup: ring8w, 128 points, 16 hidden units, seed 0."""
+    return LADDER
+
+
+@pytest.fixture(scope="session")
+def small_ladder() -> LadderSetup:
+    """A small ladder of ``ladder_config``: 6 rungs, 300 steps, 10 steps a rung, 300 particles."""
+    return SMALL_LADDER
+
+
+@pytest.fixture(scope="session")
+def ladder_done():
+    """ladder_done(screen, round_=None): the ladder screen's walks are done (in round ``round_``,
+    if given), every command acknowledged, and drawn."""
+    return _ladder_done
+
+
+@pytest.fixture(scope="session")
+def open_ladder():
+    """await open_ladder(app, pilot, setup=small_ladder): the ladder screen pushed over the
+    settled main screen, its job in a thread; the screen, once its walks are done."""
+
+    async def open_ladder(app, pilot, setup: LadderSetup = SMALL_LADDER) -> LadderScreen:
+        await _settled(app, pilot, step=0)
+        screen = LadderScreen(setup, mode="thread")
+        app.push_screen(screen)
+        await _wait_for(pilot, lambda: _ladder_done(screen) or screen.render_errors, timeout=60,
+                        what="the ladder done")
+        assert not screen.render_errors, screen.render_errors
+        return screen
+
+    return open_ladder
+
+
+@pytest.fixture(scope="session")
+def ring8w_weights() -> tuple:
+    """ring8w's mode weights, 3:1 around the ring."""
+    return RING8W_WEIGHTS
+
+
+@pytest.fixture(scope="session")
+def ladder_snapshot():
+    """ladder_snapshot(walks, **changes): a hand-made ladder snapshot of four rungs on ring8w,
+    done, with ``walks`` and the fields in ``changes``."""
+
+    def ladder_snapshot(walks: dict, **changes) -> LadderSnapshot:
+        base = dict(setup=LadderSetup(Config(distribution="ring8w"), levels=4), sigmas=(3.0, 1.0, 0.3, 0.05),
+                    dim=2, box=(np.array([-3.0, -3.0]), np.array([3.0, 3.0])), points=np.zeros((0, 2)),
+                    phase="done", round=1, step=10, loss=1.0, status="ok", message="", train_seconds=1.0,
+                    walks=walks, per_level=tuple({"sigma": s, "mmd2": 0.01 * k, "exact_mmd2": None,
+                                                  "identity": {"verdict": "agree"}}
+                                                 for k, s in enumerate((3.0, 1.0, 0.3, 0.05))),
+                    target_weights=RING8W_WEIGHTS)
+        base.update(changes)
+        return LadderSnapshot(**base)
+
+    return ladder_snapshot

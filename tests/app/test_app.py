@@ -6,6 +6,7 @@ fast; ``test_the_trainer_process_trains`` drives the real trainer process."""
 from __future__ import annotations
 
 import inspect
+import time
 
 from smtui.core.config import Config
 from smtui.core.trainer import Trainer
@@ -331,7 +332,7 @@ async def test_divergence_is_reported_with_what_to_do_and_training_can_go_on(
         assert app.main.report.snapshot.status == "ok" and not app.main.render_errors
 
 
-async def test_frames_pause_after_a_slow_build_so_drawing_takes_at_most_its_share(fake_app):
+async def test_frames_pause_after_a_slow_build_so_drawing_takes_at_most_its_share(fake_app, wait_for):
     """After a build of c seconds the next starts no sooner than c (1 - FRAME_SHARE) / FRAME_SHARE
     later: a request meanwhile waits on a timer (one, however many requests) and is drawn then."""
     from smtui.tui.screens import drawing

@@ -236,6 +236,12 @@ def screen_reader():
 
 
 @pytest.fixture(scope="session")
+def tab_reader():
+    """tab_reader(ws): what the app draws in a web tab's websocket, waited for as plain text."""
+    return Tab
+
+
+@pytest.fixture(scope="session")
 def served(processes):
     """served(keys, *flags): an in-process SSH demo server (async with), as ``smtui serve --ssh``
     with ``flags`` (default: the keys' authorized-keys file) would start it."""

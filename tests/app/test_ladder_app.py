@@ -3,45 +3,19 @@ from the palette, what it shows against its job's figures, its keys, the pages a
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from textual.widgets import Input
 
 from smtui.core.config import Config
-from smtui.core.ladder_run import LadderSetup
 from smtui.tui.app import SMApp
 from smtui.tui.screens.keys import LADDER_KEYS
 from smtui.tui.screens.ladder import LadderScreen, parse_ladder
 from smtui.tui.screens.modals import HelpScreen, ValuePrompt
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_app import notes, settled, wait_for  # noqa: E402
 
-FAST = Config(distribution="ring8w", n_train=128, hidden=16, seed=0)
-SMALL = LadderSetup(FAST, levels=6, steps=300, steps_per_level=10, particles=300)
-
-
-def done(s: LadderScreen, round_=None) -> bool:
-    snap = s.snapshot
-    return (snap is not None and snap.phase == "done" and not s.report.training and not s.report.busy
-            and s.report.acked >= s.runner.sent and (round_ is None or snap.round == round_)
-            and s.drawn is not None and s.drawn[0] == snap.round and s.drawn[-1] == "done" and not s.render_errors)
-
-
-async def open_done(app, pilot, setup: LadderSetup = SMALL) -> LadderScreen:
-    await settled(app, pilot, step=0)
-    screen = LadderScreen(setup, mode="thread")
-    app.push_screen(screen)
-    await wait_for(pilot, lambda: done(screen) or screen.render_errors, timeout=60, what="the ladder done")
-    assert not screen.render_errors, screen.render_errors
-    return screen
-
-
-async def test_it_trains_walks_and_shows_the_jobs_figures():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_it_trains_walks_and_shows_the_jobs_figures(ladder_config, open_ladder):
+    app = SMApp(ladder_config, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
-        s = await open_done(app, pilot)
+        s = await open_ladder(app, pilot)
         snap = s.snapshot
         strip = s.panel_texts["lad-strip"].plain
         ladder = snap.walks[("learned", "ladder")].metrics
@@ -55,7 +29,7 @@ async def test_it_trains_walks_and_shows_the_jobs_figures():
         assert "done" in str(s.query_one("#lad-status").render())
 
 
-async def test_L_opens_the_ladder_on_the_main_setup_pausing_the_main_run_and_escape_returns():
+async def test_L_opens_the_ladder_on_the_main_setup_pausing_the_main_run_and_escape_returns(settled, wait_for):
     app = SMApp(Config(distribution="ring8w", n_train=64, hidden=8, seed=1), runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
@@ -72,8 +46,8 @@ async def test_L_opens_the_ladder_on_the_main_setup_pausing_the_main_run_and_esc
         await wait_for(pilot, lambda: app.screen is app.main, what="back to the main screen")
 
 
-async def test_the_palette_asks_for_the_ladder_and_refuses_a_bad_one():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_the_palette_asks_for_the_ladder_and_refuses_a_bad_one(ladder_config, notes, settled, wait_for):
+    app = SMApp(ladder_config, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await app.run_action("command_palette")
@@ -86,23 +60,24 @@ async def test_the_palette_asks_for_the_ladder_and_refuses_a_bad_one():
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("sigma_min a number" in n for n in notes(app)), what="the refusal")
         assert app.screen is app.main
-    setup = parse_ladder(FAST, "4 auto matched ode 20")
+    setup = parse_ladder(ladder_config, "4 auto matched ode 20")
     assert (setup.levels, setup.sigma_max, setup.sigma_min, setup.sampler, setup.steps_per_level) == (
         4, None, "matched", "ode", 20)
 
 
-async def test_keys_change_the_ladder_sample_again_and_step_rung_by_rung():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_keys_change_the_ladder_sample_again_and_step_rung_by_rung(
+        ladder_config, small_ladder, ladder_done, open_ladder, wait_for):
+    app = SMApp(ladder_config, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
-        s = await open_done(app, pilot)
+        s = await open_ladder(app, pilot)
         round_ = s.snapshot.round
         await pilot.press("s")
-        await wait_for(pilot, lambda: done(s, round_ + 1), timeout=60, what="sampled again")
+        await wait_for(pilot, lambda: ladder_done(s, round_ + 1), timeout=60, what="sampled again")
         await pilot.press("m")  # ald -> mala: samples again, no training
-        await wait_for(pilot, lambda: done(s) and s.snapshot.setup.sampler == "mala", timeout=60, what="mala")
-        assert s.snapshot.step == SMALL.steps and s.snapshot.walks[("learned", "ladder")].acceptance
+        await wait_for(pilot, lambda: ladder_done(s) and s.snapshot.setup.sampler == "mala", timeout=60, what="mala")
+        assert s.snapshot.step == small_ladder.steps and s.snapshot.walks[("learned", "ladder")].acceptance
         await pilot.press("less_than_sign")  # one rung fewer: trains again
-        await wait_for(pilot, lambda: done(s) and len(s.snapshot.sigmas) == 5, timeout=60, what="K 5")
+        await wait_for(pilot, lambda: ladder_done(s) and len(s.snapshot.sigmas) == 5, timeout=60, what="K 5")
         round_ = s.snapshot.round
         for rungs in (1, 2):  # once done, n walks afresh, one rung at a time
             await pilot.press("n")
@@ -116,17 +91,17 @@ async def test_keys_change_the_ladder_sample_again_and_step_rung_by_rung():
         assert s.view == 1 and s.source == "exact" and "exact" in s.query_one("#lad-field").border_title
 
 
-async def test_at_80x24_four_rungs_and_the_bars_on_a_second_page():
-    app = SMApp(FAST, runner_mode="thread")
+async def test_at_80x24_four_rungs_and_the_bars_on_a_second_page(ladder_config, ladder_done, open_ladder, wait_for):
+    app = SMApp(ladder_config, runner_mode="thread")
     async with app.run_test(size=(80, 24)) as pilot:
-        s = await open_done(app, pilot)
+        s = await open_ladder(app, pilot)
         assert s.compact and s.page == 1
         head = s.panel_texts["lad-learned"].plain.splitlines()[0]
         assert head.count("σ") == 4
         assert s.query_one("#lad-bars").region.height == 0  # the bars are on page 2
         await pilot.press("b")
         await wait_for(pilot, lambda: s.query_one("#lad-bars").region.height > 10, what="page 2")
-        await wait_for(pilot, lambda: "TV" in s.panel_texts["lad-bars"].plain and done(s), what="the bars drawn")
+        await wait_for(pilot, lambda: "TV" in s.panel_texts["lad-bars"].plain and ladder_done(s), what="the bars drawn")
         assert s.query_one("#lad-learned").region.height == 0
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")

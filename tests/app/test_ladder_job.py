@@ -2,10 +2,8 @@
 in order, what it reports against the engine run directly (the same walks, the same clouds,
 put back together from reports that carry each cloud once), and its commands."""
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +13,6 @@ from smtui.core.ladder_run import LadderRun, LadderSetup
 from smtui.tui.runner.ladder_job import LadderJob, LadderReport, NextRung, Resample, ShowRung, WalkView
 from smtui.tui.runner.protocol import Configure, Grid, Train
 from smtui.tui.runner.runner import Runner
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_ladder_render import snapshot_with  # noqa: E402
 
 SMALL = LadderSetup(Config(distribution="ring8w", n_train=128, hidden=16, seed=3), levels=5, steps=200,
                     steps_per_level=6, particles=150)
@@ -96,12 +91,12 @@ def test_it_trains_checks_walks_and_measures_as_the_engine_does(watch):
         [3 / 16, 1 / 16] * 4)
 
 
-def test_reports_carry_each_cloud_once_and_received_puts_them_together():
+def test_reports_carry_each_cloud_once_and_received_puts_them_together(ladder_snapshot):
     x = np.zeros((2, 2), np.float32)
     view = lambda clouds, start: WalkView("learned", "ladder", (1.0,), 0, 1.0, 0, 1, x,  # noqa: E731
                                           tuple(np.full((2, 2), c, np.float32) for c in clouds), start)
-    first = LadderReport(snapshot=snapshot_with({("learned", "ladder"): view([0, 1], 0)}))
-    second = LadderReport(snapshot=snapshot_with({("learned", "ladder"): view([2], 2)}))
+    first = LadderReport(snapshot=ladder_snapshot({("learned", "ladder"): view([0, 1], 0)}))
+    second = LadderReport(snapshot=ladder_snapshot({("learned", "ladder"): view([2], 2)}))
     got = second.received(first.received(None)).snapshot.walks[("learned", "ladder")]
     assert [float(c[0, 0]) for c in got.clouds] == [0.0, 1.0, 2.0] and got.clouds_from == 0
 

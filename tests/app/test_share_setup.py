@@ -1,20 +1,13 @@
 """Share a setup: the palette's "Copy setup" shows the one command line that starts the current
-setup again, which `smtui`'s own parser reads back into the same Config; `smtui serve --web`
-takes the same flags in its address (?setup=), validated as the flags are, a bad one refused in
-one line. Web tests: an in-process server on a free port of 127.0.0.1, every app ended."""
+setup again, which `smtui`'s own parser reads back into the same Config. (`smtui serve --web`
+takes the same flags in its address: serve/test_serve_setup.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import shlex
-from urllib.parse import quote
 
-import aiohttp
 import numpy as np
 import pytest
-from test_app import FAST, settled, wait_for
-from test_serve import group, until
-from test_serve_web import Tab, WebServed
 
 from smtui.core.config import Config
 from smtui.core.errors import UserError
@@ -48,7 +41,8 @@ def random_configs(n: int, seed: int = 7):
         yield Config().with_changes(**{k: v for (k, v), kept in zip(changes.items(), keep) if kept})
 
 
-@pytest.mark.parametrize("config", [Config(), FAST, Config(sigma=0.1 + 0.2, lam=0.0, lr=1e-5),
+@pytest.mark.parametrize("config", [Config(), Config(distribution="bimodal", n_train=128, seed=0),
+                                    Config(sigma=0.1 + 0.2, lam=0.0, lr=1e-5),
                                     Config(data_path="/tmp/my points [1].csv", objective="esm-sigma"),
                                     *random_configs(40)], ids=lambda c: "")
 def test_the_setup_line_reads_back_into_the_same_config(config):
@@ -80,7 +74,7 @@ def test_a_bad_setup_is_one_line(text, says):
     assert says in str(bad.value) and "\n" not in str(bad.value)
 
 
-async def test_copy_setup_shows_the_line_in_a_box_and_c_copies_it(fake_app):
+async def test_copy_setup_shows_the_line_in_a_box_and_c_copies_it(fake_app, settled, wait_for):
     app = fake_app(Config(distribution="bimodal", n_train=128, seed=0, sigma=0.5))
     async with app.run_test(size=(90, 30)) as pilot:
         await settled(app, pilot, step=0)
@@ -97,33 +91,3 @@ async def test_copy_setup_shows_the_line_in_a_box_and_c_copies_it(fake_app):
         assert app.clipboard == setup_command(app.main.config)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SetupLine), what="the box to close")
-
-
-# ----- ?setup= on the web
-async def test_a_web_address_with_a_setup_starts_the_tab_on_it_and_a_bad_one_is_refused(capsys):
-    async with WebServed() as s:
-        good = quote("--distribution moons --sigma 0.45 --hidden 12", safe="")
-        async with s.http.get(f"{s.url}/?setup={good}") as page:
-            assert page.status == 200 and "textual.js" in await page.text()
-        async with s.http.get(f"{s.url}/?setup={quote('--sigma 0', safe='')}") as page:
-            body = await page.text()
-            assert page.status == 400
-            assert "smtui serve: ?setup=: sigma must be a finite number &gt; 0, got 0.0" in body
-        async with s.http.get(f"{s.url}/?setup={quote('--data /etc/passwd', safe='')}") as page:
-            assert page.status == 400 and "cannot name a data file" in await page.text()
-        ws = await s.http.ws_connect(f"{s.url.replace('http', 'ws')}/ws?width=100&height=30&setup={good}")
-        await Tab(ws).wait_for("paused")
-        with open(f"/proc/{s.pgid()}/cmdline", "rb") as f:
-            argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
-        args = build_parser().parse_args(argv[argv.index("smtui") + 1:])  # the tab's app, as `smtui` reads it
-        assert config_from_args(args) == Config(distribution="moons", sigma=0.45, hidden=12, n_train=128)
-        assert args.no_files  # and still a viewer's session
-        await ws.close()
-        bad = await s.http.ws_connect(f"{s.url.replace('http', 'ws')}/ws?width=100&height=30&setup=--lr+nope")
-        msg = await asyncio.wait_for(bad.receive(), 20)
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.extra.startswith("smtui serve: ?setup=: argument --lr")
-        await until(lambda: not [p for g in s.server.pgids for p in group(g)], 15, "the app to end")
-        assert len(s.server.pgids) == 1  # the refused tab started no app
-    log = capsys.readouterr().out
-    assert log.count("refused: ?setup=:") == 3
-

@@ -3,7 +3,6 @@ command line's own."""
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,13 +10,12 @@ import pytest
 from smtui import api
 from smtui.tui.cli.main import main
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
-
-def test_the_documented_example_runs(tmp_path, monkeypatch, capsys):
-    (example,) = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+def test_the_documented_example_runs(tmp_path, monkeypatch, capsys, repo_root):
+    doc = repo_root / "docs" / "api.md"
+    (example,) = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(example, str(DOC), "exec"), {})
+    exec(compile(example, str(doc), "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith("ok 200 ") and len(out.splitlines()) == 2 + 6
     assert (tmp_path / "sweep.jsonl").exists()
