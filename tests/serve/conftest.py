@@ -1,22 +1,30 @@
 """The serve tests' harness: SSH keys, an in-process SSH or web demo server with its clients
-(every process a session started ended at the end, even when a test failed), and what a
-session draws read as plain text. Every wait is bounded."""
+(every process a session started ended at the end, even when a test failed), a presenting
+server with the test's pty as the operator's terminal, and what a session draws read as plain
+text. Every wait is bounded."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import signal
+import struct
+import termios
 import time
 
 import aiohttp
 import asyncssh
 import pytest
 
+from smtui.tui.serve import command
 from smtui.tui.serve.command import app_command, build_serve_parser, check_args
+from smtui.tui.serve.mirror import Mirror
+from smtui.tui.serve.present import present_ssh, present_web
 from smtui.tui.serve.ssh import Demo
 from smtui.tui.serve.ssh_keys import load_authorized_keys, load_host_key
+from smtui.tui.serve.stage import Console
 from smtui.tui.serve.web import Web, listen
 
 SETUP = ["--n-train", "128", "--hidden", "16"]  # a light app: quicker to start on a busy CI machine
@@ -189,6 +197,121 @@ class Tab:
                 self.raw += msg.data
 
 
+
+# --- presenter mode: the operator's terminal (a pty of the test's own) and the presenting server
+
+
+def set_size(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class Operator:
+    """The presenter's terminal: a pty of the test's own. Keys are written to it; what the app
+    draws there is read back, and kept as a terminal shows it (``mirror``)."""
+
+    def __init__(self, cols: int, rows: int):
+        self.master, self.slave = os.openpty()
+        set_size(self.slave, cols, rows)
+        self.raw, self.seen, self.mirror = b"", 0, Mirror(cols, rows)
+        asyncio.get_running_loop().add_reader(self.master, self._read)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            return asyncio.get_running_loop().remove_reader(self.master)
+        self.raw += data
+        self.mirror.feed(data)
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """The presenter's window changes size."""
+        set_size(self.slave, cols, rows)
+
+    async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
+        await _until(lambda: text in _screen_text(self.raw[self.seen:]), timeout, f"{text!r} on the presenter's screen")
+        self.seen = len(self.raw)
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.master)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+class Presented:
+    """An in-process presenting server (SSH or web) with the test's pty as the operator's terminal."""
+
+    def __init__(self, monkeypatch, processes, keys=None, size=(100, 30), *flags):
+        self.processes = processes
+        monkeypatch.setattr(command, "has_terminal", lambda: True)
+        self.web = keys is None
+        if self.web:
+            argv = ["--web", "--present", "--port", "0"]
+        else:
+            self.viewer_key, _, ak, host_key = keys
+            argv = ["--ssh", "--present", "--port", "0", "--host-key", str(host_key), "--authorized-keys", str(ak)]
+        args = build_serve_parser().parse_args([*argv, *flags, *SETUP])
+        check_args(args)
+        self.args, self.size, self.conns = args, size, []
+
+    async def __aenter__(self) -> Presented:
+        self.op = Operator(*self.size)
+        console = Console(self.op.slave, self.op.slave)
+        if self.web:
+            sock = listen("127.0.0.1", 0)
+            self.port = sock.getsockname()[1]
+            self.server = Web(self.args, app_command(self.args), self.port)
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self.task = asyncio.create_task(present_web(self.server, sock, f"http://127.0.0.1:{self.port}", console))
+        else:
+            self.server = Demo(self.args, app_command(self.args), load_host_key(self.args.host_key)[0],
+                               load_authorized_keys(self.args.authorized_keys)[0])
+            self.task = asyncio.create_task(present_ssh(self.server, lambda demo: f"ssh -p {demo.port}", console))
+        self.pgid = 0
+        try:
+            await _until(lambda: self.server.stage.app and self.server.stage.app.pid or self.task.done(), 30, "the app")
+            self.pgid = self.server.stage.app.pid
+            await self.op.wait_for("paused")
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            for c in self.conns:
+                c.close()
+            if self.web:
+                await self.http.close()
+            if not self.task.done():
+                await self.server.stage.stop()
+            await asyncio.wait_for(self.task, 30)
+        finally:
+            for pid in self.processes.group(self.pgid) if self.pgid else ():  # never leave a process, even on failure
+                os.kill(pid, signal.SIGKILL)
+            self.op.close()
+
+    async def viewer(self, size=(100, 30)):
+        """An SSH viewer: (connection, process, its screen)."""
+        conn = await asyncio.wait_for(asyncssh.connect(
+            "127.0.0.1", self.server.port, known_hosts=None, username="viewer", client_keys=[self.viewer_key],
+            agent_path=None, config=()), 20)
+        self.conns.append(conn)
+        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
+        return conn, proc, Screen(proc)
+
+    async def tab(self, size=(100, 30), query=""):
+        ws = await self.http.ws_connect(f"ws://127.0.0.1:{self.port}/ws?width={size[0]}&height={size[1]}{query}")
+        return Tab(ws)
+
+    def watchers(self) -> int:
+        return len(self.server.stage.viewers)
+
+
 @pytest.fixture
 def keys(tmp_path):
     """(viewer key, stranger key, authorized-keys path listing only the viewer, host key path)."""
@@ -253,3 +376,10 @@ def web_served(processes):
     """web_served(*flags): an in-process web demo server (async with), as ``smtui serve --web``
     with ``flags`` would start it; its ``tab()`` opens a client tab."""
     return lambda *flags: WebServed(processes, *flags)
+
+
+@pytest.fixture
+def presented(monkeypatch, processes):
+    """presented(keys=None, size=(100, 30), *flags): an in-process presenting server (async with),
+    SSH with ``keys`` or web without, the test's own pty as the operator's terminal of ``size``."""
+    return lambda *args: Presented(monkeypatch, processes, *args)

@@ -8,20 +8,12 @@ process ends. In-process servers on free ports of 127.0.0.1; every wait bounded,
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import re
 import signal
-import struct
-import termios
 import time
 
-import aiohttp
-import asyncssh
 import pytest
-from processes import cmdline
-from test_serve import APP_WAIT, SETUP, Screen, group, screen_text, until
-from test_serve_web import Tab
 
 from smtui.core.errors import UserError
 from smtui.tui.render.status import status_text
@@ -29,139 +21,42 @@ from smtui.tui.serve import command
 from smtui.tui.serve.audience import CountWriter, read_counts
 from smtui.tui.serve.command import app_command, build_serve_parser, check_args
 from smtui.tui.serve.mirror import Mirror
-from smtui.tui.serve.present import present_ssh, present_web
-from smtui.tui.serve.ssh import Demo
-from smtui.tui.serve.ssh_keys import load_authorized_keys, load_host_key
-from smtui.tui.serve.stage import Console
 from smtui.tui.serve.watch_ssh import asks_to_leave
-from smtui.tui.serve.web import Web, listen
 
 STEP = re.compile(r"step (\d[\d,]*)")
 
 
-def set_size(fd: int, cols: int, rows: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+@pytest.fixture
+def trainers(processes):
+    """trainers(pgid): the trainer processes in the app's group (besides them: the app and
+    multiprocessing's resource tracker)."""
+    return lambda pgid: sum("spawn_main" in processes.cmdline(pid) for pid in processes.group(pgid))
 
 
-class Operator:
-    """The presenter's terminal: a pty of the test's own. Keys are written to it; what the app
-    draws there is read back, and kept as a terminal shows it (``mirror``)."""
+@pytest.fixture
+def last_step(screen_text):
+    """last_step(raw): the last step a status line in ``raw`` shows, or -1."""
 
-    def __init__(self, cols: int, rows: int):
-        self.master, self.slave = os.openpty()
-        set_size(self.slave, cols, rows)
-        self.raw, self.seen, self.mirror = b"", 0, Mirror(cols, rows)
-        asyncio.get_running_loop().add_reader(self.master, self._read)
+    def last_step(raw: bytes) -> int:
+        found = STEP.findall(screen_text(raw))
+        return int(found[-1].replace(",", "")) if found else -1
 
-    def _read(self) -> None:
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:
-            data = b""
-        if not data:
-            return asyncio.get_running_loop().remove_reader(self.master)
-        self.raw += data
-        self.mirror.feed(data)
-
-    def press(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
-        await until(lambda: text in screen_text(self.raw[self.seen:]), timeout, f"{text!r} on the presenter's screen")
-        self.seen = len(self.raw)
-
-    def close(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.master)
-        os.close(self.master)
-        os.close(self.slave)
+    return last_step
 
 
-class Presented:
-    """An in-process presenting server (SSH or web) with the test's pty as the operator's terminal."""
+@pytest.fixture
+def step_beyond(last_step, app_wait):
+    """await step_beyond(screen, n, timeout=app_wait): read a viewer's screen until its status
+    line shows a step beyond ``n``; that step."""
 
-    def __init__(self, monkeypatch, keys=None, size=(100, 30), *flags):
-        monkeypatch.setattr(command, "has_terminal", lambda: True)
-        self.web = keys is None
-        if self.web:
-            argv = ["--web", "--present", "--port", "0"]
-        else:
-            self.viewer_key, _, ak, host_key = keys
-            argv = ["--ssh", "--present", "--port", "0", "--host-key", str(host_key), "--authorized-keys", str(ak)]
-        args = build_serve_parser().parse_args([*argv, *flags, *SETUP])
-        check_args(args)
-        self.args, self.size, self.conns = args, size, []
+    async def step_beyond(screen, n: int, timeout: float = app_wait) -> int:
+        deadline = time.monotonic() + timeout
+        while (step := last_step(screen.raw)) <= n:
+            assert time.monotonic() < deadline, f"the step never passed {n}"
+            await screen.wait_for("step ", timeout=deadline - time.monotonic())
+        return step
 
-    async def __aenter__(self) -> Presented:
-        self.op = Operator(*self.size)
-        console = Console(self.op.slave, self.op.slave)
-        if self.web:
-            sock = listen("127.0.0.1", 0)
-            self.port = sock.getsockname()[1]
-            self.server = Web(self.args, app_command(self.args), self.port)
-            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            self.task = asyncio.create_task(present_web(self.server, sock, f"http://127.0.0.1:{self.port}", console))
-        else:
-            self.server = Demo(self.args, app_command(self.args), load_host_key(self.args.host_key)[0],
-                               load_authorized_keys(self.args.authorized_keys)[0])
-            self.task = asyncio.create_task(present_ssh(self.server, lambda demo: f"ssh -p {demo.port}", console))
-        self.pgid = 0
-        try:
-            await until(lambda: self.server.stage.app and self.server.stage.app.pid or self.task.done(), 30, "the app")
-            self.pgid = self.server.stage.app.pid
-            await self.op.wait_for("paused")
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        try:
-            for c in self.conns:
-                c.close()
-            if self.web:
-                await self.http.close()
-            if not self.task.done():
-                await self.server.stage.stop()
-            await asyncio.wait_for(self.task, 30)
-        finally:
-            for pid in group(self.pgid) if self.pgid else ():  # never leave a process behind, even on failure
-                os.kill(pid, signal.SIGKILL)
-            self.op.close()
-
-    async def viewer(self, size=(100, 30)):
-        """An SSH viewer: (connection, process, its screen)."""
-        conn = await asyncio.wait_for(asyncssh.connect(
-            "127.0.0.1", self.server.port, known_hosts=None, username="viewer", client_keys=[self.viewer_key],
-            agent_path=None, config=()), 20)
-        self.conns.append(conn)
-        proc = await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
-        return conn, proc, Screen(proc)
-
-    async def tab(self, size=(100, 30), query=""):
-        ws = await self.http.ws_connect(f"ws://127.0.0.1:{self.port}/ws?width={size[0]}&height={size[1]}{query}")
-        return Tab(ws)
-
-    def watchers(self) -> int:
-        return len(self.server.stage.viewers)
-
-
-def trainers(pgid: int) -> int:
-    """The trainer processes in the app's group (besides them: the app and multiprocessing's resource tracker)."""
-    return sum("spawn_main" in cmdline(pid) for pid in group(pgid))
-
-
-def last_step(raw: bytes) -> int:
-    found = STEP.findall(screen_text(raw))
-    return int(found[-1].replace(",", "")) if found else -1
-
-
-async def step_beyond(screen, n: int, timeout: float = APP_WAIT) -> int:
-    """Read a viewer's screen until its status line shows a step beyond ``n``."""
-    deadline = time.monotonic() + timeout
-    while (step := last_step(screen.raw)) <= n:
-        assert time.monotonic() < deadline, f"the step never passed {n}"
-        await screen.wait_for("step ", timeout=deadline - time.monotonic())
-    return step
+    return step_beyond
 
 
 async def drain(screen, quiet: float = 1.0, timeout: float = 20) -> None:
@@ -182,8 +77,8 @@ def shown(raw: bytes, cols: int, rows: int) -> list[str]:
 
 # ----- over SSH
 async def test_two_viewers_watch_the_step_count_rise_their_keys_do_nothing_and_one_leaving_leaves_the_other(
-        keys, monkeypatch, capsys):
-    async with Presented(monkeypatch, keys) as p:
+        keys, monkeypatch, capsys, processes, until, presented, last_step, step_beyond, trainers):
+    async with presented(keys) as p:
         (_, a_proc, a), (_, b_proc, b) = await p.viewer(), await p.viewer(size=(130, 45))
         await p.op.wait_for("2 watching")
         for screen in (a, b):
@@ -207,14 +102,15 @@ async def test_two_viewers_watch_the_step_count_rise_their_keys_do_nothing_and_o
         p.op.press(b"y")
         assert "smtui serve: the presenter ended the demo" in await b.rest()
         assert await asyncio.wait_for(p.task, 30) == 0
-        await until(lambda: not group(p.pgid), 10, "the app's process group to end")
+        await until(lambda: not processes.group(p.pgid), 10, "the app's process group to end")
         assert not p.server.sessions and not p.server.stage.viewers
     log = capsys.readouterr().out  # held while the app had the terminal, printed once it was back
     assert re.search(r"127\.0\.0\.1:\d+  SHA256:\S+  \d+\.\d s  left \(q\)$", log, re.M), log
 
 
-async def test_a_late_joiner_gets_the_whole_screen_and_a_smaller_one_is_told_the_size(keys, monkeypatch):
-    async with Presented(monkeypatch, keys, (100, 30)) as p:
+async def test_a_late_joiner_gets_the_whole_screen_and_a_smaller_one_is_told_the_size(
+        keys, monkeypatch, presented, trainers):
+    async with presented(keys, (100, 30)) as p:
         await p.op.wait_for("ESM-DSM")  # evaluated and paused: from here the app redraws only the count
         _, _, late = await p.viewer(size=(110, 32))
         await late.wait_for("1 watching")
@@ -226,11 +122,11 @@ async def test_a_late_joiner_gets_the_whole_screen_and_a_smaller_one_is_told_the
         small_proc.change_terminal_size(100, 30)
         await small.wait_for("score field")  # big enough: the whole screen
         await p.op.wait_for("2 watching")
-        set_size(p.op.slave, 110, 34)  # the presenter's window grows past the smaller viewer's
+        p.op.resize(110, 34)  # the presenter's window grows past the smaller viewer's
         os.kill(os.getpid(), signal.SIGWINCH)
         await small.wait_for("the presenter's screen is 110x34, this window 100x30")
         await late.wait_for("the presenter's screen is 110x34, this window 110x32")
-        set_size(p.op.slave, 100, 30)
+        p.op.resize(100, 30)
         os.kill(os.getpid(), signal.SIGWINCH)
         for screen in (small, late):
             await screen.wait_for("score field")
@@ -238,8 +134,9 @@ async def test_a_late_joiner_gets_the_whole_screen_and_a_smaller_one_is_told_the
 
 
 # ----- in browser tabs
-async def test_tabs_watch_the_presenters_app_and_q_leaves(monkeypatch, capsys):
-    async with Presented(monkeypatch, None, (100, 30)) as p:
+async def test_tabs_watch_the_presenters_app_and_q_leaves(
+        monkeypatch, capsys, processes, until, presented, last_step, step_beyond):
+    async with presented(None, (100, 30)) as p:
         first, second = await p.tab(), await p.tab(size=(120, 40))
         await p.op.wait_for("2 watching")
         await first.wait_for("paused")
@@ -262,20 +159,20 @@ async def test_tabs_watch_the_presenters_app_and_q_leaves(monkeypatch, capsys):
         p.op.press(b"y")
         assert (await second.closed())[1] == "the presenter ended the demo"
         await asyncio.wait_for(p.task, 30)
-        await until(lambda: not group(p.pgid), 10, "the app's process group to end")
+        await until(lambda: not processes.group(p.pgid), 10, "the app's process group to end")
     log = capsys.readouterr().out
     assert log.count("bad message ignored") == 1
     assert re.search(r"127\.0\.0\.1  web  \d+\.\d s  left \(q\)$", log, re.M), log
 
 
-async def test_the_demo_ends_on_sigterm_telling_every_viewer(keys, monkeypatch):
-    async with Presented(monkeypatch, keys) as p:
+async def test_the_demo_ends_on_sigterm_telling_every_viewer(keys, monkeypatch, processes, until, presented):
+    async with presented(keys) as p:
         _, _, viewer = await p.viewer()
         await viewer.wait_for("paused")
         os.kill(os.getpid(), signal.SIGTERM)  # the server's own handler: the app is ended from outside
         assert "smtui serve: the demo server is shutting down" in await viewer.rest()
         await asyncio.wait_for(p.task, 30)
-        await until(lambda: not group(p.pgid), 10, "the app's process group to end")
+        await until(lambda: not processes.group(p.pgid), 10, "the app's process group to end")
         await until(lambda: b"\x1b[?1049l" in p.op.raw[-200:], 5, "the presenter's terminal put back")
 
 
@@ -321,7 +218,7 @@ def test_only_a_q_pressed_leaves():
         assert not asks_to_leave(report), report
 
 
-async def test_the_count_reaches_the_app_and_its_status_line():
+async def test_the_count_reaches_the_app_and_its_status_line(until):
     seen = []
     writer = CountWriter("ssh -p 2222 host")
     fd = writer.open()
