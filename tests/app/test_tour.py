@@ -4,9 +4,6 @@ and `smtui tour` opens the app on it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from rich.console import Console
 
@@ -15,9 +12,6 @@ from smtui.tui.app import SMApp
 from smtui.tui.render.field import VIEWS
 from smtui.tui.runner.protocol import Reinit, Train
 from smtui.tui.screens.tour import PAGES, page_text, tour_keys
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_app import notes, settled, wait_for  # noqa: E402
 
 RING = Config(n_train=96, hidden=16, seed=0)
 
@@ -43,7 +37,7 @@ def test_the_pages_walk_through_the_argument_in_order():
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_up(fake_app, size):
+async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_up(fake_app, size, settled):
     app = fake_app(RING)
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot, step=0)
@@ -77,7 +71,7 @@ async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_
         assert any(isinstance(c, Train) for c in handled)
 
 
-async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app):
+async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app, notes, settled):
     """From sample-only data, page 2 (ESM, which needs an analytic q) brings ring8 back and ESM
     with it in one change, checked as a key's is (Config.with_changes) and sent as one Configure."""
     from smtui.tui.runner.protocol import Configure
@@ -93,7 +87,7 @@ async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app):
         assert not any("refused" in n for n in notes(app))
 
 
-async def test_the_palette_opens_it_and_smtui_tour_starts_on_it(fake_app, monkeypatch):
+async def test_the_palette_opens_it_and_smtui_tour_starts_on_it(fake_app, monkeypatch, settled):
     from smtui.tui.cli import main as cli
     from smtui.tui.screens.commands import palette
 
@@ -118,7 +112,7 @@ def test_smtui_tour_is_a_command_of_its_own():
     assert COMMANDS["tour"][0] == "smtui.tui.cli.tour"
 
 
-async def test_page_5_draws_the_fall_on_the_one_scale_plot():
+async def test_page_5_draws_the_fall_on_the_one_scale_plot(settled, wait_for):
     """With the real trainer: page 5 restarts and trains DSM; the one-scale plot then holds
     several evaluations falling, with D on ESM_qsigma's line."""
     app = SMApp(RING, runner_mode="thread")
