@@ -362,3 +362,11 @@ async def test_frames_pause_after_a_slow_build_so_drawing_takes_at_most_its_shar
         main._waiting.stop()
         main._paused_draw()  # the timer's end: the frame is built
         await wait_for(pilot, lambda: main.frames > frames, what="the paused frame")
+        from textual.css.query import NoMatches
+
+        def gone():
+            raise NoMatches("the panels are being removed")
+
+        main.frame_request = gone  # a screen closing as its paused draw's timer fires
+        main._paused_draw()
+        assert app.is_running

@@ -52,7 +52,10 @@ class Drawing:
         """Build the panels from the newest state (see the module's note: latest wins)."""
         if not self.is_attached:
             return
-        request = self.frame_request()
+        try:
+            request = self.frame_request()
+        except NoMatches:
+            return  # its panels are being removed (a paused draw's timer may fire as the screen closes)
         if request is None:
             return
         if self._building:
