@@ -187,7 +187,10 @@ class LadderScreen(Drawing, Screen):
     def _send_grid(self) -> None:
         if not self.is_attached:
             return
-        f = self.query_one("#lad-field").content_size
+        try:  # a timer may fire as the screen closes, its widgets already gone
+            f = self.query_one("#lad-field").content_size
+        except NoMatches:
+            return
         size = (max(f.width, 8), max(f.height, 4))
         if size != self._grid_sent and f.width > 0:
             self._grid_sent = size
