@@ -69,7 +69,7 @@ async def test_a_storm_of_resizes_while_training(fast, settled, wait_for):
         assert not app.main.render_errors and not app.main.stopped and app.main.problem == ""
 
 
-async def test_a_burst_of_keys_faster_than_the_app_can_draw(fast, settled):
+async def test_a_burst_of_keys_faster_than_the_app_can_draw(fast, settled, wait_for):
     rng = random.Random(1)
     keys = [k.keys.split(",")[0] for k in MAIN_KEYS
             if k.action not in ("quit_asking", "command_palette", "save", "help")]
@@ -88,9 +88,11 @@ async def test_a_burst_of_keys_faster_than_the_app_can_draw(fast, settled):
         assert app.is_running and app.screen is app.main
         if app.main.training:
             await pilot.press("space")
+        # the trainer and the screen agree at the end: the last command's report is awaited, not guessed
+        await wait_for(pilot, lambda: app.main.report.snapshot.config == app.main.config, what="the same setup")
         await settled(app, pilot)
         assert not app.main.render_errors and not app.main.stopped
-        assert app.main.report.snapshot.config == app.main.config  # the trainer and the screen agree at the end
+        assert app.main.report.snapshot.config == app.main.config
 
 
 async def test_a_20x8_terminal_says_it_is_too_small_and_recovers(fast, wait_for):
