@@ -38,14 +38,14 @@ class DaskExecutor(Executor):
     """Runs on a Dask cluster, started here (``local``) or running at ``scheduler``."""
 
     def __init__(self, scheduler: str, jobs: int) -> None:
+        what = f"--scheduler {quoted(scheduler)}"
+        if scheduler != LOCAL and not ADDRESS.match(scheduler):  # the flag's form first, Dask or not
+            raise UserError(f"{what}: give local, or the scheduler's address as tcp://HOST:PORT")
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise UserError(f"--scheduler needs Dask: {INSTALL}") from None
         self.cluster = self.client = None
-        what = f"--scheduler {quoted(scheduler)}"
-        if scheduler != LOCAL and not ADDRESS.match(scheduler):
-            raise UserError(f"{what}: give local, or the scheduler's address as tcp://HOST:PORT")
         try:
             with warnings.catch_warnings():  # Dask's own version warnings: ours below is the one line
                 warnings.simplefilter("ignore")
