@@ -182,6 +182,16 @@ class Processes:
         return "gone" if st is None else st[0]
 
     @classmethod
+    def cpu_seconds(cls, pid: int) -> float:
+        """The CPU time (user and system) ``pid`` has used so far; 0 if it is gone."""
+        try:
+            text = (cls.PROC / str(pid) / "stat").read_text()
+        except OSError:
+            return 0.0
+        fields = text[text.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @classmethod
     def cmdline(cls, pid: int) -> str:
         try:
             return (cls.PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

@@ -1,12 +1,16 @@
 """The app driven by Pilot: every key and palette action, refusals, training, resizing.
 
-Most tests run the trainer loop in a thread (``runner_mode="thread"``) so they start
-fast; ``test_the_trainer_process_trains`` drives the real trainer process."""
+What the UI does alone is tested against the fake trainer job (``fake_app``); what the
+trainer computes (the identities shown, a data file read, its failures and divergence)
+against the real one in a thread; ``test_the_trainer_process_trains`` drives the real
+trainer process."""
 
 from __future__ import annotations
 
 import inspect
 import time
+
+from textual.command import CommandList
 
 from smtui.core.config import Config
 from smtui.core.trainer import Trainer
@@ -79,8 +83,8 @@ async def test_n_steps_once_and_is_disabled_while_training(fake_app, settled):
         assert app.main.check_action("step", ()) is True
 
 
-async def test_r_reinitialises_and_marks_the_loss(fast, notes, settled, wait_for):
-    app = SMApp(fast, runner_mode="thread")
+async def test_r_reinitialises_and_marks_the_loss(fake_app, notes, settled, wait_for):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         for _ in range(3):
@@ -92,8 +96,8 @@ async def test_r_reinitialises_and_marks_the_loss(fast, notes, settled, wait_for
         assert any("re-initialised" in n for n in notes(app))
 
 
-async def test_distribution_keys_cycle_both_ways(fast, settled, until_config):
-    app = SMApp(fast, runner_mode="thread")
+async def test_distribution_keys_cycle_both_ways(fake_app, settled, until_config):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("d")
@@ -104,8 +108,8 @@ async def test_distribution_keys_cycle_both_ways(fast, settled, until_config):
         assert app.main.report.snapshot.marks[-1][1].startswith("distribution=")
 
 
-async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data(fast, notes, settled, until_config):
-    app = SMApp(fast.with_changes(distribution="moons", objective="dae"), runner_mode="thread")
+async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data(fake_app, fast, notes, settled, until_config):
+    app = fake_app(fast.with_changes(distribution="moons", objective="dae"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("o")  # dae -> esm is refused for moons, so ism
@@ -117,8 +121,8 @@ async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data(fast, notes
         await until_config(app, pilot, objective="dsm")
 
 
-async def test_distribution_change_that_cannot_apply_is_refused_with_why(fast, notes, settled):
-    app = SMApp(fast.with_changes(objective="esm"), runner_mode="thread")
+async def test_distribution_change_that_cannot_apply_is_refused_with_why(fake_app, fast, notes, settled):
+    app = fake_app(fast.with_changes(objective="esm"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("d")  # bimodal -> moons: no analytic score for ESM
@@ -127,8 +131,8 @@ async def test_distribution_change_that_cannot_apply_is_refused_with_why(fast, n
         assert any("needs an analytic score" in n for n in notes(app))
 
 
-async def test_sigma_and_learning_rate_keys(fast, settled, until_config):
-    app = SMApp(fast, runner_mode="thread")
+async def test_sigma_and_learning_rate_keys(fake_app, settled, until_config):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("plus")
@@ -179,8 +183,8 @@ async def test_help_screen_lists_every_key_and_escape_closes_it(fake_app, settle
         assert not app.main.render_errors
 
 
-async def test_q_quits(fast):
-    app = SMApp(fast, runner_mode="thread")
+async def test_q_quits(fake_app):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("q")
         await pilot.pause(0.1)
@@ -191,8 +195,8 @@ async def test_q_quits(fast):
 # --- the command palette -----------------------------------------------------------------------
 
 
-async def test_palette_offers_every_key_action_and_each_one_runs(fast, settled):
-    app = SMApp(fast, runner_mode="thread")
+async def test_palette_offers_every_key_action_and_each_one_runs(fake_app, settled):
+    app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         commands = list(palette(app.main))
@@ -259,15 +263,15 @@ async def test_a_data_file_set_in_the_palette_is_read_by_the_trainer(
         assert len(app.main.report.snapshot.points) == 5
 
 
-async def test_palette_refuses_esm_on_sample_only_data(fake_app, fast, notes, settled):
+async def test_palette_refuses_esm_on_sample_only_data(fake_app, fast, notes, settled, wait_for):
     app = fake_app(fast.with_changes(distribution="moons"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("ctrl+p")
         await pilot.press(*"objective: esm")
-        await pilot.pause(0.4)
+        await wait_for(pilot, lambda: any(lst.option_count for lst in app.screen.query(CommandList)), what="hits")
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any("needs an analytic score" in n for n in notes(app)), what="the refusal")
         assert app.main.config.objective == "dsm"
         assert any("needs an analytic score" in n for n in notes(app))
 

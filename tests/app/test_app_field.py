@@ -101,7 +101,8 @@ async def test_an_error_drawing_the_field_is_shown_once_not_per_frame(monkeypatc
         await settled(app, pilot, step=0)
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
-        await pilot.pause(1.0)
+        frames = app.main.frames
+        await wait_for(pilot, lambda: app.main.frames > frames + 5, what="frames after the error")
         assert "broadcast" in str(app.main.query_one("#status").render())
         await pilot.press("space")
         shown = [n for n in notes(app) if "broadcast" in n]

@@ -285,22 +285,31 @@ def test_steps_are_bounded(capsys, monkeypatch, steps):
     assert code == 2 and "steps must be a whole number from 0 to 1,000,000,000" in err
 
 
-def _interrupt(tmp_path, *flags) -> tuple[int, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "smtui", "run", *FAST, "--steps", "1000000000", *flags],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        time.sleep(5)  # imports and setup done: training
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, err.decode()
+@pytest.fixture
+def interrupt(tmp_path, processes):
+    """interrupt(*flags): ``smtui run`` for ever with ``flags`` in tmp_path, sent SIGINT once it
+    trains; its exit status and stderr."""
+
+    def interrupt(*flags) -> tuple[int, str]:
+        proc = subprocess.Popen([sys.executable, "-m", "smtui", "run", *FAST, "--steps", "1000000000", *flags],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            # imports and setup done (~0.4 s of CPU time): training. CPU time, not wall time, so a
+            # loaded machine cannot make the signal come before the training.
+            assert processes.wait_until(lambda: processes.cpu_seconds(proc.pid) > 1.5 or proc.poll() is not None, 60)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        return proc.returncode, err.decode()
+
+    return interrupt
 
 
-def test_ctrl_c_saves_the_experiment_when_asked_and_says_so(tmp_path):
-    code, err = _interrupt(tmp_path, "--save", "x.toml", "--json", "r.json")
+def test_ctrl_c_saves_the_experiment_when_asked_and_says_so(tmp_path, interrupt):
+    code, err = interrupt("--save", "x.toml", "--json", "r.json")
     assert code == 130 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "experiment saved to x.toml" in err and "no other output written" in err
     step = int(err.split("interrupted at step ")[1].split(";")[0].replace(",", ""))
@@ -308,8 +317,8 @@ def test_ctrl_c_saves_the_experiment_when_asked_and_says_so(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_ctrl_c_without_save_says_nothing_was_saved(tmp_path):
-    code, err = _interrupt(tmp_path, "--json", "r.json")
+def test_ctrl_c_without_save_says_nothing_was_saved(tmp_path, interrupt):
+    code, err = interrupt("--json", "r.json")
     assert code == 130 and "nothing was saved or written" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 

@@ -63,8 +63,9 @@ async def test_a_tab_closed_at_any_moment_leaves_no_process_3_s_later(moment, ap
                 await tab.wait_for("training")
             await tab.ws.close()
         await until(lambda: s.server.pgids, 20, "the app to have started")
-        await asyncio.sleep(3.0)
-        assert not [pid for pgid in s.server.pgids for pid in processes.group(pgid)]
+        left = lambda: [pid for pgid in s.server.pgids for pid in processes.group(pgid)]  # noqa: E731
+        await until(lambda: not left() and not s.server.tabs, 3.0, "every process of the tab gone, within 3 s")
+        assert not left()
         assert not s.server.tabs
 
 
