@@ -37,7 +37,7 @@ from smtui.tui.screens.ladder import LadderScreen
 from smtui.tui.screens.modals import ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
-IDLE_WAIT = 0.05  # seconds Pilot waits at most for the process to go idle (Textual's own: 1 s)
+IDLE_WAIT = 0.02  # seconds Pilot waits at most for the process to go idle (Textual's own: 1 s)
 
 
 async def _idle_wait(min_sleep: float = _wait.SLEEP_GRANULARITY, max_sleep: float = 1) -> None:

@@ -121,12 +121,12 @@ async def test_objective_keys_cycle_and_skip_esm_on_sample_only_data(fake_app, f
         await until_config(app, pilot, objective="dsm")
 
 
-async def test_distribution_change_that_cannot_apply_is_refused_with_why(fake_app, fast, notes, settled):
+async def test_distribution_change_that_cannot_apply_is_refused_with_why(fake_app, fast, notes, settled, wait_for):
     app = fake_app(fast.with_changes(objective="esm"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("d")  # bimodal -> moons: no analytic score for ESM
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any("needs an analytic score" in n for n in notes(app)), what="the refusal")
         assert app.main.config.distribution == "bimodal" and app.main.report.snapshot.config.distribution == "bimodal"
         assert any("needs an analytic score" in n for n in notes(app))
 
@@ -195,7 +195,7 @@ async def test_q_quits(fake_app):
 # --- the command palette -----------------------------------------------------------------------
 
 
-async def test_palette_offers_every_key_action_and_each_one_runs(fake_app, settled):
+async def test_palette_offers_every_key_action_and_each_one_runs(fake_app, settled, wait_for):
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
@@ -213,7 +213,7 @@ async def test_palette_offers_every_key_action_and_each_one_runs(fake_app, settl
             if inspect.isawaitable(result):
                 await result
             await pilot.pause(0.01)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.main.report.acked >= app.main.runner.sent, what="every command handled")
         assert not app.main.stopped and app.main.problem == ""
 
 
@@ -301,11 +301,11 @@ async def test_resize_while_training_reflows_and_too_small_says_so(fake_app, set
         await settled(app, pilot, step=0)
         await pilot.press("space")
         await pilot.resize_terminal(60, 20)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.main.has_class("-too-small"), what="too small")
         assert app.main.has_class("-too-small")
         assert f"need {MIN_SIZE[0]}x{MIN_SIZE[1]}" in str(app.main.query_one("#too-small").render())
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.main.has_class("-compact"), what="compact")
         assert app.main.has_class("-compact") and not app.main.has_class("-too-small")
         frames = app.main.frames
         await pilot.resize_terminal(120, 40)

@@ -48,14 +48,14 @@ async def test_every_essential_key_and_a_whole_status_line_fit(fake_app, size, s
         assert "steps/s" not in status(app), status(app)
 
 
-async def test_resizing_refits_the_key_bar_and_status_line(fake_app, settled, status):
+async def test_resizing_refits_the_key_bar_and_status_line(fake_app, settled, status, wait_for):
     app = fake_app()
     async with app.run_test(size=(200, 60)) as pilot:
         await settled(app, pilot, step=0)
         assert "^p commands" in keybar(app) and "r re-init" in keybar(app)
         for size in ((80, 24), (70, 20), (120, 40)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda w=size[0]: len(keybar(app)) <= w and len(status(app)) <= w - 2, what="refit")
             assert len(keybar(app)) <= size[0] and len(status(app)) <= size[0] - 2
             assert "? help" in keybar(app) and "q quit" in keybar(app)
 
@@ -128,15 +128,15 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(fak
         await pilot.press("n", "n", "n")
         await settled(app, pilot, step=3)
         await pilot.press("q")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitPrompt), what="the question")
         assert isinstance(app.screen, QuitPrompt) and "3 steps" in app.screen.question and app.is_running
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: not isinstance(app.screen, QuitPrompt), what="the question closed")
         assert app.is_running and not isinstance(app.screen, QuitPrompt)
         app.main.command(Save(str(tmp_path / "x.toml")))
         await wait_for(pilot, lambda: app.main.report.saved_step == 3, what="the save")
         await pilot.press("q")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
         assert not app.is_running  # everything is saved: no question
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -144,7 +144,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(fak
         await pilot.press("n")
         await settled(app, pilot, step=1)
         await pilot.press("q", "q")  # q twice: quit anyway, as a script would
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
         assert not app.is_running
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -152,7 +152,7 @@ async def test_q_asks_when_steps_are_unsaved_and_quits_at_once_when_none_are(fak
         await pilot.press("n")
         await settled(app, pilot, step=1)
         await pilot.press("ctrl+q")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
         assert not app.is_running
 
 
@@ -294,7 +294,7 @@ async def test_training_pauses_while_q_asks_and_goes_on_if_the_answer_is_stay(fa
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
         await pilot.press("q")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitPrompt), what="the question")
         assert isinstance(app.screen, QuitPrompt) and not app.main.training
         await wait_for(pilot, lambda: not app.main.report.training, what="the trainer paused")
         asked = app.main.report.snapshot.step

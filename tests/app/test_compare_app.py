@@ -102,11 +102,11 @@ async def test_the_palette_and_refusals(notes, compare_settled, settled, wait_fo
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         open_compare(app.main, ["esm", "ism"])  # esm needs an analytic q
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: any("analytic" in n for n in notes(app)), what="the refusal")
         assert not isinstance(app.screen, CompareScreen)
         assert any("analytic" in n for n in notes(app))
         open_compare(app.main, ["esm", "dsm"])
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: any("no common scale" in n for n in notes(app)), what="the refusal")
         assert any("no common scale" in n for n in notes(app)) and not isinstance(app.screen, CompareScreen)
         from smtui.tui.screens.commands import palette
         titles = [c.title for c in palette(app.main)]
@@ -123,7 +123,7 @@ async def test_the_palette_and_refusals(notes, compare_settled, settled, wait_fo
         await pilot.press("escape")
         assert app.screen is s
         await pilot.press("q")  # the main run is at step 0, nothing unsaved: q quits from here too
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
         assert not app.is_running
 
 

@@ -32,10 +32,10 @@ async def test_a_no_files_session_offers_no_way_to_touch_a_file(tmp_path, monkey
         await pilot.press("n", "n", "n")
         await wait_for(pilot, lambda: app.main.report.snapshot.step == 3, what="three steps")
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: NO_FILES in notes(app), what="the note")
         assert not isinstance(app.screen, ValuePrompt) and NO_FILES in notes(app)
         await pilot.press("q")  # nothing could be saved, so nothing to ask about
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
         assert not isinstance(app.screen, QuitPrompt) and not app.is_running
     assert os.listdir(tmp_path) == []
 

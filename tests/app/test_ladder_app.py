@@ -3,6 +3,7 @@ from the palette, what it shows against its job's figures, its keys, the pages a
 
 from __future__ import annotations
 
+from textual.command import CommandList
 from textual.widgets import Input
 
 from smtui.core.config import Config
@@ -51,9 +52,9 @@ async def test_the_palette_asks_for_the_ladder_and_refuses_a_bad_one(ladder_conf
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await app.run_action("command_palette")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: bool(app.screen.query(Input)), what="the palette")
         app.screen.query_one(Input).value = "Ladder…"
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: any(lst.option_count for lst in app.screen.query(CommandList)), what="hits")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ValuePrompt), what="the prompt")
         app.screen.query_one(Input).value = "4 3 nope"
@@ -87,7 +88,8 @@ async def test_keys_change_the_ladder_sample_again_and_step_rung_by_rung(
         await pilot.press("f", "F", "F")  # the field one rung down, then up twice
         await wait_for(pilot, lambda: s.snapshot.field_rung == 2, what="the field's rung")
         await pilot.press("v", "x")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: s.source == "exact" and "exact" in s.query_one("#lad-field").border_title,
+                       what="the exact score's field")
         assert s.view == 1 and s.source == "exact" and "exact" in s.query_one("#lad-field").border_title
 
 

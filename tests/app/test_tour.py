@@ -37,7 +37,7 @@ def test_the_pages_walk_through_the_argument_in_order():
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_up(fake_app, size, settled):
+async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_up(fake_app, size, settled, wait_for):
     app = fake_app(RING)
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot, step=0)
@@ -45,7 +45,7 @@ async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_
         await pilot.press("escape", "right")  # no tour: not its keys, nothing happens
         assert main.tour_page == -1 and not main.query_one("#tour").display
         await pilot.press("t")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: main.query_one("#tour").display, what="the tour")
         tour = main.query_one("#tour")
         assert tour.display and "tour 1/7" in tour.border_title and tour_keys() == tour.border_subtitle
         assert tour.content_size.height >= lines(page_text(0), tour.content_size.width)  # the page fits
@@ -71,7 +71,7 @@ async def test_t_opens_the_tour_keys_move_through_it_and_each_page_sets_the_app_
         assert any(isinstance(c, Train) for c in handled)
 
 
-async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app, notes, settled):
+async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app, notes, settled, wait_for):
     """From sample-only data, page 2 (ESM, which needs an analytic q) brings ring8 back and ESM
     with it in one change, checked as a key's is (Config.with_changes) and sent as one Configure."""
     from smtui.tui.runner.protocol import Configure
@@ -80,7 +80,7 @@ async def test_a_page_sets_up_in_one_checked_change_as_the_keys_do(fake_app, not
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("t", "right")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.main.config.objective == "esm", what="page 2's setup")
         assert app.main.config.distribution == "ring8" and app.main.config.objective == "esm"
         sent = [c.changes for c in app.main.runner.job.handled if isinstance(c, Configure)]
         assert any(c.get("distribution") == "ring8" and c.get("objective") == "esm" for c in sent), sent

@@ -13,10 +13,11 @@ import time
 import pytest
 
 
-def _interrupt_on_a_terminal(cwd, argv, marker: bytes, settle: float) -> tuple[int, str]:
+def _interrupt_on_a_terminal(cwd, argv, marker: bytes, settle: float, until=None) -> tuple[int, str]:
     """Run ``smtui ARGV`` with stderr on a pseudo-terminal; once ``marker`` (its progress line)
-    shows and ``settle`` seconds more have passed, ctrl+c as a terminal sends it (to the whole
-    process group, workers too). The return code and everything written to the terminal."""
+    shows, ``until(pid)`` (if given) holds and ``settle`` seconds more have passed, ctrl+c as a
+    terminal sends it (to the whole process group, workers too). The return code and
+    everything written to the terminal."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "smtui", *argv], cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=follower, start_new_session=True,
@@ -34,7 +35,7 @@ def _interrupt_on_a_terminal(cwd, argv, marker: bytes, settle: float) -> tuple[i
                 if not data:
                     break
                 seen += data
-            if signalled_at is None and marker in seen:
+            if signalled_at is None and marker in seen and (until is None or until(proc.pid)):
                 signalled_at = time.monotonic() + settle
             if signalled_at is not None and time.monotonic() >= signalled_at and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
@@ -55,9 +56,9 @@ def _last_line(text: str) -> str:
 
 @pytest.fixture(scope="session")
 def interrupt_on_a_terminal():
-    """interrupt_on_a_terminal(cwd, argv, marker, settle): ``smtui ARGV`` run in ``cwd`` with
-    stderr on a pseudo-terminal, ctrl+c sent ``settle`` seconds after ``marker`` shows; its exit
-    status and everything written to the terminal."""
+    """interrupt_on_a_terminal(cwd, argv, marker, settle, until=None): ``smtui ARGV`` run in
+    ``cwd`` with stderr on a pseudo-terminal, ctrl+c sent ``settle`` seconds after ``marker``
+    shows and ``until(pid)`` holds; its exit status and everything written to the terminal."""
     return _interrupt_on_a_terminal
 
 

@@ -99,10 +99,12 @@ def test_compare_on_a_terminal_shows_progress_and_ends_a_ctrl_c_in_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sweep_ends_a_ctrl_c_at_once_with_its_workers_in_one_line(tmp_path, interrupt_on_a_terminal, last_line):
+def test_sweep_ends_a_ctrl_c_at_once_with_its_workers_in_one_line(
+        tmp_path, interrupt_on_a_terminal, last_line, processes):
     code, text = interrupt_on_a_terminal(
         tmp_path, ["sweep", *SMALL, "--sigma", "0.3,1,3", "--seeds", "2", "--steps", "10000000", "--jobs", "2",
-                   "--csv", "r.csv"], b"sweep", 3.0)
+                   "--csv", "r.csv"], b"sweep", 0.5,
+        until=lambda pid: len(processes.sweep_workers(pid)) >= 2)  # both workers training
     assert code == 130 and "Traceback" not in text and "KeyboardInterrupt" not in text, text[-2000:]
     assert last_line(text) == "smtui: interrupted after 0 of 6 runs; nothing written"
     assert list(tmp_path.iterdir()) == []

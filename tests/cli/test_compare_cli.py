@@ -129,7 +129,7 @@ def test_a_failed_output_is_one_line_exit_4_and_the_others_are_written(capsys, t
 
 def test_a_diverged_run_exits_3_and_still_reports(capsys):
     code, out, err = compare(capsys, "--objectives", "dsm,dae", "--optimizer", "sgd", "--lr", "0.1",
-                             "--no-match-lr", "--steps", "400", "--json", "-")
+                             "--no-match-lr", "--steps", "100", "--json", "-")  # dsm diverges at step 30
     assert code == 3 and "dsm diverged at step" in err
     res = json.loads(out)
     assert res["runs"]["dsm"]["status"] == "diverged" and res["runs"]["dae"]["status"] == "ok"
