@@ -1,9 +1,9 @@
 """Fixtures every folder of tests shares: seeded generators, generic parameters, the panels'
-report built by a real trainer, and experiment files to tamper with. Each folder's own
-conftest.py holds what only its tests use (app/: the fake trainer job and Pilot's waits;
-serve/: keys and the session's processes; sweep/: a sweep's worker processes; cli/: a
-command on a terminal). Test modules import nothing from each other: a helper two modules
-share is a fixture here."""
+report built by a real trainer, experiment files to tamper with, a test's processes read from
+/proc, and Pilot's short wait for an idle process (autouse). Each folder's own conftest.py holds
+what only its tests use (app/: the fake trainer jobs and the waits on the app's screens;
+serve/: keys, the demo servers and their clients; cli/: a command on a terminal). Test modules
+import nothing from each other: a helper two modules share is a fixture."""
 
 import hashlib
 import os
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import settings
+from textual import _wait
 
 from smtui.core.config import Config
 from smtui.core.experiment import state_files
@@ -27,6 +28,30 @@ settings.register_profile("smtui", derandomize=True, database=None, deadline=Non
 settings.load_profile("smtui")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_xdist_auto_num_workers(config):
+    """-n auto (pyproject's addopts): one worker more than the cores this process may use. The
+    suite waits on processes, timers and a terminal as much as it computes; a third worker on
+    two cores fills those waits (measured on this 2-core machine, back to back: -n 2 141 s,
+    -n 3 122 s, -n 4 139 s with one test failing)."""
+    return len(os.sched_getaffinity(0)) + 1
+
+IDLE_WAIT = 0.02  # seconds Pilot waits at most for the process to go idle (Textual's own: 1 s)
+
+
+async def _idle_wait(min_sleep: float = _wait.SLEEP_GRANULARITY, max_sleep: float = 1) -> None:
+    await _wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT))
+
+
+@pytest.fixture(autouse=True)
+def brief_idle_waits(monkeypatch):
+    """Pilot waits after every key press (twice) and pause() until the process's CPU time stops
+    moving, up to 1 s; with a trainer thread in the process it never stops, so each key cost up
+    to 2 s of a test's time, a guess at how long the app needs. Capped here at IDLE_WAIT: a test
+    that needs the app to have done something waits on that condition (wait_for, settled)."""
+    monkeypatch.setattr("textual.app.wait_for_idle", _idle_wait)
+    monkeypatch.setattr("textual.pilot.wait_for_idle", _idle_wait)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from time import sleep
 
 import numpy as np
 import pytest
-from textual import _wait
 from textual.command import CommandList
 from textual.widgets import Input
 
@@ -37,21 +36,6 @@ from smtui.tui.screens.ladder import LadderScreen
 from smtui.tui.screens.modals import ValuePrompt
 
 FAST = Config(distribution="bimodal", n_train=128, seed=0)
-IDLE_WAIT = 0.02  # seconds Pilot waits at most for the process to go idle (Textual's own: 1 s)
-
-
-async def _idle_wait(min_sleep: float = _wait.SLEEP_GRANULARITY, max_sleep: float = 1) -> None:
-    await _wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT))
-
-
-@pytest.fixture(autouse=True)
-def brief_idle_waits(monkeypatch):
-    """Pilot waits after every key press (twice) and pause() until the process's CPU time stops
-    moving, up to 1 s; with a trainer thread in the process it never stops, so each key cost up
-    to 2 s of a test's time, a guess at how long the app needs. Capped here at IDLE_WAIT: a test
-    that needs the app to have done something waits on that condition (wait_for, settled)."""
-    monkeypatch.setattr("textual.app.wait_for_idle", _idle_wait)
-    monkeypatch.setattr("textual.pilot.wait_for_idle", _idle_wait)
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +45,8 @@ def fast() -> Config:
 
 
 # --- fake jobs: UI tests without the training -------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Die(Command):
     """Tests only: the job's thread ends at once, as a killed job process would."""
