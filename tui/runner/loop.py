@@ -301,11 +301,15 @@ class _Conn:
 
     def __init__(self, conn):
         self._conn, self._lock = conn, threading.Lock()
-        self.poll, self.recv, self.close = conn.poll, conn.recv, conn.close
+        self.poll, self.recv = conn.poll, conn.recv
 
     def send(self, item) -> None:
         with self._lock:
             self._conn.send(item)
+
+    def close(self) -> None:
+        with self._lock:  # never under a heartbeat being written
+            self._conn.close()
 
 
 def _beat(conn: _Conn, stop: threading.Event) -> None:

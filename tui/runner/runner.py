@@ -117,6 +117,9 @@ class Runner:
             raise TypeError(f"the {self.job.name} takes no {type(command).__name__} command")
         if self._conn is None or self._closing:
             return
+        self._send_numbered(command)
+
+    def _send_numbered(self, command: Command) -> None:
         self.sent += 1
         try:
             self._conn.send(dataclasses.replace(command, seq=self.sent))
@@ -165,8 +168,9 @@ class Runner:
         """Ask the job to quit; end its process if it does not within ``timeout``."""
         if self._worker is None or self._conn is None:
             return
-        self.send(Quit())
-        self._closing = True
+        already_closing, self._closing = self._closing, True  # before the Quit: the job may end at once
+        if not already_closing:
+            self._send_numbered(Quit())
         if self._worker.is_alive():
             self._worker.join(timeout)
         if self.mode == "process" and self._worker.is_alive():
