@@ -122,6 +122,7 @@ def end_pool(pool: ProcessPoolExecutor) -> None:
                 process.kill()
             except (OSError, ValueError, AttributeError):  # already gone, or closed
                 pass
+        manager = getattr(pool, "_executor_manager_thread", None)  # (shutdown forgets it)
         pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + 1.0
         for process in workers:  # reaped, so none is left a zombie
@@ -129,6 +130,11 @@ def end_pool(pool: ProcessPoolExecutor) -> None:
                 process.join(max(0.0, deadline - time.monotonic()))
             except (OSError, ValueError, AssertionError):
                 pass
+        # The pool's manager thread closes its wake-up pipe as it ends; the interpreter's exit
+        # handler writes to that pipe unlocked (Python 3.11), so an exit while the thread is
+        # still ending can print an EBADF traceback: it is awaited here.
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(max(0.5, deadline + 2.0 - time.monotonic()))
 
 
 @contextlib.contextmanager

@@ -285,3 +285,21 @@ def test_a_served_session_gets_one_sweep_worker_unless_the_operator_allows_more(
     assert argv[argv.index("--sweep-jobs") + 1] == "1"
     argv = session_argv(build_serve_parser().parse_args(["--web", "--sweep-jobs", "4"]))
     assert argv[argv.index("--sweep-jobs") + 1] == "4"
+
+
+def test_ending_the_pool_leaves_none_of_its_threads_to_race_the_exit():
+    """The pool's manager thread closes a wake-up pipe that the interpreter's exit handler
+    writes to: a sweep that exits while it is still ending may print an EBADF traceback
+    after its one line. end_pool returns once the pool's threads have ended."""
+    import time
+
+    from smtui.core.workers import end_pool, process_pool
+
+    before = set(threading.enumerate())
+    for _ in range(3):  # (the thread was still ending after about half the pools without the wait)
+        pool = process_pool(2)
+        futures = [pool.submit(time.sleep, 60) for _ in range(4)]
+        futures[0].running() or time.sleep(0.5)
+        end_pool(pool)
+        left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+        assert left == [], left
