@@ -162,6 +162,7 @@ async def test_the_real_compare_process_trains_and_ends_with_the_screen(notes, c
         await wait_for(pilot, lambda: not worker.is_alive(), timeout=10, what="the compare process ended")
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # (its death, on purpose)
 async def test_a_compare_trainer_that_dies_is_restarted_with_the_setup_then_left_stopped(
         fake_app, mortal_job, notes, settled_compare, compare_settled, wait_for):
     app = fake_app(FAST, compare_job=mortal_job(CompareJob))  # (the main screen's job is a fake)

@@ -303,6 +303,7 @@ def test_an_unstartable_setup_is_said_once_and_not_restarted_by_itself():
         r.close()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # (its death, on purpose)
 def test_a_job_that_dies_is_recovered_once_then_left_stopped(mortal_job):
     heard, job = Heard(), mortal_job(Counter)
     r = heard.runner(job, {})
