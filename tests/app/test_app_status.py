@@ -223,8 +223,8 @@ async def test_every_report_the_app_draws_has_a_field_while_training(fast, settl
         await settled(app, pilot, step=0)
         await pilot.press("space")
         seen = set()
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 2.0:
+        deadline = time.monotonic() + 60.0  # (a bound, not a measure: a loaded machine takes longer)
+        while len(seen) <= 5 and time.monotonic() < deadline:
             assert app.main.report.snapshot.field is not None
             seen.add(app.main.report.snapshot.step)
             await pilot.pause(0.03)
