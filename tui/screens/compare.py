@@ -10,7 +10,6 @@ thread worker from the newest report (``smtui.tui.screens.drawing``)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,6 @@ from smtui.core.compare_batches import DEFAULT_OBJECTIVES, check_objectives
 from smtui.core.config import Config
 from smtui.core.errors import UserError
 from smtui.tui.render import compare as cr
-from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
 from smtui.tui.runner.loop import Job
 from smtui.tui.runner.protocol import (
@@ -34,7 +32,6 @@ from smtui.tui.runner.protocol import (
     CompareReport,
     Configure,
     Exact,
-    Grid,
     Pause,
     Progress,
     Reinit,
@@ -42,11 +39,10 @@ from smtui.tui.runner.protocol import (
     Train,
     grid_shape,
 )
-from smtui.tui.runner.runner import Runner
 from smtui.tui.screens.drawing import Drawing
+from smtui.tui.screens.hosting import JobHost
 from smtui.tui.screens.keys import COMPARE_KEYS, LR_FACTOR, SIGMA_FACTOR, step_on_ladder
-from smtui.tui.screens.main import COMPACT_BELOW
-from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
+from smtui.tui.screens.messages import ReportArrived
 from smtui.tui.screens.panel import PlotPanel
 
 
@@ -58,8 +54,12 @@ def validate(config: Config, objectives) -> tuple[str, ...]:
     return names
 
 
-class CompareScreen(Drawing, Screen):
+class CompareScreen(JobHost, Drawing, Screen):
     """Objectives side by side; escape returns to the main screen (its run untouched)."""
+
+    JOB = "compare trainer"
+    GRID_PANEL = "cmp-field-0"  # the small multiples' size
+    RESTARTED = "restarted it from step 0 with the same setup"
 
     CSS_PATH = Path(__file__).with_name("compare.tcss")
     BINDINGS = COMPARE_KEYS.bindings()
@@ -83,16 +83,14 @@ class CompareScreen(Drawing, Screen):
         self.set_reactive(CompareScreen.exact, exact)
         self.match_lr = match_lr
         self._ladders: dict = {}  # where the +/- and [/] keys are (keys.step_on_ladder)
-        self._grid_sent: tuple[int, int] | None = None
         self._report_at = time.monotonic()  # when the last report arrived
-        self.runner = Runner(
-            job, self._setup(), mode=mode, on_report=lambda: self.post_message(ReportArrived()),
-            on_notice=lambda n: self.post_message(NoticeArrived(n)),
-            on_stopped=lambda why: self.post_message(TrainerStopped(why)))
+        self.runner = self._new_runner(job, self._setup(), mode)
 
     def _setup(self) -> CompareSetup:
         """The setup as it stands now (a restart starts from it)."""
         return CompareSetup(self.config, self.names, self.exact, self.match_lr)
+
+    _restart_setup = _setup
 
     @property
     def snapshot(self):
@@ -134,15 +132,7 @@ class CompareScreen(Drawing, Screen):
             panel.styles.border_title_color = cr.RUN_COLOURS[i]
         self.watch_view()
         self._show_lines()
-        self.set_interval(0.5, self._watch_runner)
-        try:
-            self.runner.start()
-        except (OSError, ValueError) as exc:
-            self.stopped = f"the compare trainer could not start ({exc})"
-        self.call_after_refresh(self._sized)
-
-    def on_unmount(self) -> None:
-        threading.Thread(target=self.runner.close, name="smtui-compare-close", daemon=True).start()
+        self._start_job()
 
     # --- watchers: what each piece of state redraws ----------------------------------------
 
@@ -178,33 +168,6 @@ class CompareScreen(Drawing, Screen):
 
     # --- layout -----------------------------------------------------------------------------
 
-    def on_resize(self, _) -> None:
-        self._show_lines()
-        self.call_after_refresh(self._sized)
-
-    def _sized(self) -> None:
-        if not self.is_attached:
-            return
-        w, h = self.app.size
-        compact = w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]
-        if compact != self.compact:  # lay out first, then measure the panels
-            self.compact = compact
-            self.call_after_refresh(self._sized)
-            return
-        self._send_grid()
-        self.set_timer(0.25, self._send_grid)  # once more, should the layout settle late
-        self.draw()
-
-    def _send_grid(self) -> None:
-        """Tell the trainer the small multiples' size, if it changed since last told."""
-        if not self.is_attached:
-            return
-        f = self.query_one("#cmp-field-0").content_size
-        size = (max(f.width, 8), max(f.height, 4))
-        if size != self._grid_sent:
-            self._grid_sent = size
-            self.runner.send(Grid(size))
-
     # --- the trainer's reports and words, and the lines ------------------------------------------
 
     def on_report_arrived(self, _: ReportArrived) -> None:
@@ -216,29 +179,9 @@ class CompareScreen(Drawing, Screen):
             self.config, self.exact = report.snapshot.config, report.snapshot.exact
         self.report = report
 
-    def on_notice_arrived(self, message: NoticeArrived) -> None:
-        n = message.notice
-        self.notify(n.text, title="compare", severity="error" if n.level in ("error", "refused", "unstartable")
-                    else "information", timeout=10)
-        if n.level == "error":
-            self.training = False
-
-    def on_trainer_stopped(self, message: TrainerStopped) -> None:
-        """Start a compare trainer that died again (the runner does, once in RESTART_QUIET
-        seconds) from the setup as it stands, at step 0; else say it stopped."""
-        self.training = False
-        if self.is_attached and self.runner.recover(self._setup()):
-            self.stopped, self.report, self._grid_sent = "", None, None
-            self.notify(f"{message.reason}; restarted it from step 0 with the same setup", title="compare",
-                        severity="error", timeout=15)
-            self.call_after_refresh(self._sized)  # the new trainer needs the multiples' size
-        else:
-            self.stopped = self.runner.unstartable or f"{message.reason} again"
-
     def _watch_runner(self) -> None:
-        """Twice a second: a compare trainer silent for STALL_AFTER seconds is shown as stalled."""
-        silent = self.runner.silent_for() if not self.stopped else 0.0
-        self.silent = silent if silent >= STALL_AFTER else 0.0
+        """Twice a second: stalled (JobHost), or working on a slow step."""
+        super()._watch_runner()
         # A slow step or evaluation (exact mode, a loaded machine): the trainer beats but has
         # not reported for a while; the line says it is working, with a clock that moves.
         waiting = time.monotonic() - self._report_at

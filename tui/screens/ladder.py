@@ -9,7 +9,6 @@ rows built by the Drawing mixin's worker. At 80x24 the clouds and the bars are t
 
 from __future__ import annotations
 
-import threading
 from functools import partial
 from pathlib import Path
 
@@ -27,15 +26,13 @@ from smtui.core.ladder import MATCHED
 from smtui.core.ladder_run import LadderSetup
 from smtui.core.samplers import SAMPLERS
 from smtui.tui.render import ladder as lr
-from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner.ladder_job import LadderJob, LadderReport, NextRung, Resample, ShowRung
 from smtui.tui.runner.loop import Job
-from smtui.tui.runner.protocol import Command, Configure, Grid, Pause, Progress, Train
-from smtui.tui.runner.runner import Runner
+from smtui.tui.runner.protocol import Command, Configure, Pause, Progress, Train
 from smtui.tui.screens.drawing import Drawing
+from smtui.tui.screens.hosting import JobHost
 from smtui.tui.screens.keys import LADDER_KEYS, SIGMA_FACTOR, step_on_ladder
-from smtui.tui.screens.main import COMPACT_BELOW
-from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
+from smtui.tui.screens.messages import ReportArrived
 from smtui.tui.screens.panel import PlotPanel
 
 PANELS = ("lad-learned", "lad-exact", "lad-bars", "lad-field", "lad-strip")
@@ -49,8 +46,11 @@ def ladder_setup(config: Config, **changes) -> LadderSetup:
     return LadderSetup(config.with_changes(objective="dsm"), **changes).validated()
 
 
-class LadderScreen(Drawing, Screen):
+class LadderScreen(JobHost, Drawing, Screen):
     """From one sigma to a ladder; escape returns to the main screen (its run untouched)."""
+
+    JOB = "ladder"
+    GRID_PANEL = "lad-field"  # the score field at the chosen rung
 
     CSS_PATH = Path(__file__).with_name("ladder.tcss")
     BINDINGS = LADDER_KEYS.bindings()
@@ -71,11 +71,7 @@ class LadderScreen(Drawing, Screen):
         self.set_reactive(LadderScreen.setup, setup.validated())
         self.set_reactive(LadderScreen.field_rung, setup.levels - 1)
         self._ladders: dict = {}
-        self._grid_sent: tuple[int, int] | None = None
-        self.runner = Runner(
-            job, setup, mode=mode, on_report=lambda: self.post_message(ReportArrived()),
-            on_notice=lambda n: self.post_message(NoticeArrived(n)),
-            on_stopped=lambda why: self.post_message(TrainerStopped(why)))
+        self.runner = self._new_runner(job, setup, mode)
 
     @property
     def snapshot(self):
@@ -101,16 +97,8 @@ class LadderScreen(Drawing, Screen):
         self.set_class(not self.setup.config.is_analytic, "-no-exact")
         self._titles()
         self._show_lines()
-        self.set_interval(0.5, self._watch_runner)
-        try:
-            self.runner.start()
-        except (OSError, ValueError) as exc:
-            self.stopped = f"the ladder could not start ({exc})"
-        self.call_after_refresh(self._sized)
+        self._start_job()
         self.action_toggle_running()  # train and walk at once: there is nothing to see before
-
-    def on_unmount(self) -> None:
-        threading.Thread(target=self.runner.close, name="smtui-ladder-close", daemon=True).start()
 
     # --- watchers -------------------------------------------------------------------------------
 
@@ -165,40 +153,6 @@ class LadderScreen(Drawing, Screen):
         except NoMatches:
             pass
 
-    # --- layout ---------------------------------------------------------------------------------
-
-    def on_resize(self, _) -> None:
-        self._show_lines()
-        self.call_after_refresh(self._sized)
-
-    def _sized(self) -> None:
-        if not self.is_attached:
-            return
-        w, h = self.app.size
-        compact = w < COMPACT_BELOW[0] or h < COMPACT_BELOW[1]
-        if compact != self.compact:
-            self.compact = compact
-            self.call_after_refresh(self._sized)
-            return
-        self._send_grid()
-        self.set_timer(0.25, self._send_grid)
-        self.draw()
-
-    def _send_grid(self) -> None:
-        if not self.is_attached:
-            return
-        try:  # a timer may fire as the screen closes, its widgets already gone
-            f = self.query_one("#lad-field").content_size
-        except NoMatches:
-            return
-        size = (max(f.width, 8), max(f.height, 4))
-        if size != self._grid_sent and f.width > 0:
-            self._grid_sent = size
-            self.runner.send(Grid(size))
-
-    def on_plot_panel_resized(self, _: PlotPanel.Resized) -> None:
-        self.call_after_refresh(self._sized)
-
     # --- the job's reports and words -------------------------------------------------------------
 
     def on_report_arrived(self, _: ReportArrived) -> None:
@@ -210,27 +164,11 @@ class LadderScreen(Drawing, Screen):
             self.setup = report.snapshot.setup
         self.report = report
 
-    def on_notice_arrived(self, message: NoticeArrived) -> None:
-        n = message.notice
-        self.notify(n.text, title="ladder", severity="error" if n.level in ("error", "refused", "unstartable")
-                    else "information", timeout=10)
-        if n.level == "error":
-            self.training = False
+    def _restart_setup(self) -> LadderSetup:
+        return self.setup
 
-    def on_trainer_stopped(self, message: TrainerStopped) -> None:
-        self.training = False
-        if self.is_attached and self.runner.recover(self.setup):
-            self.stopped, self.report, self._grid_sent = "", None, None
-            self.notify(f"{message.reason}; started it again with the same setup", title="ladder",
-                        severity="error", timeout=15)
-            self.call_after_refresh(self._sized)
-            self._send(Train())
-        else:
-            self.stopped = self.runner.unstartable or f"{message.reason} again"
-
-    def _watch_runner(self) -> None:
-        silent = self.runner.silent_for() if not self.stopped else 0.0
-        self.silent = silent if silent >= STALL_AFTER else 0.0
+    def _restarted(self) -> None:
+        self._send(Train())
 
     def _show_lines(self) -> None:
         shorts = {"toggle_running": "pause" if self.training else "run"}
