@@ -9,6 +9,7 @@ from time import sleep
 import numpy as np
 import pytest
 from textual.command import CommandList
+from textual.css.query import NoMatches
 from textual.widgets import Input
 
 from smtui.core.config import Config
@@ -190,15 +191,26 @@ async def _wait_for(pilot, condition, timeout=20.0, what="condition"):
         await pilot.pause(0.02)
 
 
-def _is_settled(app, step=None) -> bool:
+def _is_settled(app, step=None, field=True) -> bool:
     r = app.main.report
     return (r is not None and r.snapshot.figures is not None and not r.training and not r.busy
             and r.snapshot.figures_step == r.snapshot.step and (step is None or r.snapshot.step == step)
-            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step))
+            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step, r.snapshot.field is not None)
+            and (r.snapshot.field is not None or not field or not _field_shown(app)))
 
 
-async def _settled(app, pilot, step=None):
-    await _wait_for(pilot, lambda: _is_settled(app, step), what="a settled report")
+def _field_shown(app) -> bool:
+    """Whether the main screen has room for its field panel (the trainer is then told its size
+    and sends a field: a screen is settled once it is drawn)."""
+    try:
+        size = app.main.query_one("#field").content_size
+    except NoMatches:
+        return False
+    return size.width > 0 and size.height > 0
+
+
+async def _settled(app, pilot, step=None, field=True):
+    await _wait_for(pilot, lambda: _is_settled(app, step, field), what="a settled report")
 
 
 def _status(app) -> str:
@@ -231,8 +243,9 @@ def wait_for():
 
 @pytest.fixture(scope="session")
 def settled():
-    """await settled(app, pilot, step=None): until the trainer has reported figures for the
-    current step (``step``, if given) and they are drawn."""
+    """await settled(app, pilot, step=None, field=True): until the trainer has reported figures
+    for the current step (``step``, if given) and they are drawn, with its score field where
+    the screen has room for one (``field``=False: a test whose field never comes)."""
     return _settled
 
 

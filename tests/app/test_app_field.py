@@ -22,7 +22,7 @@ def grid_fits(app) -> bool:
     have = tuple(len(a) for a in r.snapshot.field.axes)
     drawn = app.main.panel_texts.get("field")
     return (have == grid_shape(f.width, f.height, r.snapshot.dim)[:len(have)]
-            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step)
+            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step, True)
             and drawn is not None and len(drawn.plain.split("\n")[0]) == f.width)  # drawn at this size
 
 
@@ -98,7 +98,7 @@ async def test_an_error_drawing_the_field_is_shown_once_not_per_frame(monkeypatc
     monkeypatch.setattr(Trainer, "field", broken)
     app = SMApp(fast, runner_mode="thread")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settled(app, pilot, step=0)
+        await settled(app, pilot, step=0, field=False)
         await pilot.press("space")
         await wait_for(pilot, lambda: app.main.report.snapshot.step > 50, what="training")
         frames = app.main.frames

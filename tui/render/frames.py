@@ -123,4 +123,5 @@ def build(report: Report, view: int, sizes: dict[str, tuple[int, int]],
     jobs = {wid: job for wid, job in jobs.items() if min(sizes.get(wid, (0, 0))) > 0}
     subtitles = {"loss": render.loss_subtitle(snap, loss_from, sizes["loss"][0]),
                  "onescale": onescale.subtitle(snap, *sizes["onescale"])}
-    return panels(jobs, sizes, shown, (snap.step, snap.figures_step), view, subtitles)
+    drawn = (snap.step, snap.figures_step, snap.field is not None)  # what the frame shows (Drawing.drawn)
+    return panels(jobs, sizes, shown, drawn, view, subtitles)
