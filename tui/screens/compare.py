@@ -28,7 +28,6 @@ from smtui.tui.render import compare as cr
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
 from smtui.tui.runner.loop import Job
 from smtui.tui.runner.protocol import (
-    Command,
     CompareReport,
     Configure,
     Exact,
@@ -60,6 +59,8 @@ class CompareScreen(JobHost, Drawing, Screen):
     JOB = "compare trainer"
     GRID_PANEL = "cmp-field-0"  # the small multiples' size
     RESTARTED = "restarted it from step 0 with the same setup"
+    REOPEN = "escape, then c to start again"
+    KEYS, ABOUT = COMPARE_KEYS, cr.ABOUT
 
     CSS_PATH = Path(__file__).with_name("compare.tcss")
     BINDINGS = COMPARE_KEYS.bindings()
@@ -210,12 +211,6 @@ class CompareScreen(JobHost, Drawing, Screen):
 
     # --- keys (COMPARE_KEYS) ----------------------------------------------------------------------
 
-    def _send(self, command: Command) -> None:
-        if self.stopped:
-            self.notify("the compare trainer has stopped: escape, then c to start again", severity="error")
-            return
-        self.runner.send(command)
-
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "step" and self.training:
             return None
@@ -260,17 +255,6 @@ class CompareScreen(JobHost, Drawing, Screen):
     def action_elsewhere(self) -> None:
         self.notify("the data, objective, samples and saving belong to the main screen: escape returns to it")
 
-    def action_close(self) -> None:
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        from smtui.tui.screens.modals import HelpScreen
-
-        if not isinstance(self.app.screen, HelpScreen):
-            self.app.push_screen(HelpScreen(COMPARE_KEYS, cr.ABOUT))
-
-    def action_quit_asking(self) -> None:
-        self.app.main.action_quit_asking()  # the main run's unsaved steps are what q asks about
 
 
 def open_compare(main, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:

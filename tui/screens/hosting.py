@@ -11,7 +11,8 @@ ladder), wired to the one runner (``smtui.tui.runner.runner``) once, here:
 
 The screen declares the reactive ``training``, ``stopped``, ``silent``, ``report`` and
 ``compact``, and says what differs: JOB (its name in notices), GRID_PANEL, RESTARTED,
-``_restart_setup`` and ``_restarted``."""
+REOPEN, KEYS and ABOUT (its help), ``_restart_setup`` and ``_restarted``. Its keys close,
+help and q are here too, and ``_send``, which says how to start a stopped job again."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import threading
 from textual.css.query import NoMatches
 
 from smtui.tui.render.status import STALL_AFTER
-from smtui.tui.runner.protocol import Grid
+from smtui.tui.runner.protocol import Command, Grid
 from smtui.tui.runner.runner import Runner
 from smtui.tui.screens.main import COMPACT_BELOW
 from smtui.tui.screens.messages import NoticeArrived, ReportArrived, TrainerStopped
@@ -35,6 +36,8 @@ class JobHost:
     JOB = "job"  # what notices and the status call it ("compare trainer", "ladder")
     GRID_PANEL = ""  # the id of the panel whose size the job's fields are computed for
     RESTARTED = "started it again with the same setup"  # said after a death's restart
+    REOPEN = ""  # how to start a stopped job again
+    KEYS = ABOUT = None  # the screen's key table (smtui.tui.screens.keys) and its help's text
 
     def _new_runner(self, job, setup, mode: str) -> Runner:
         self._grid_sent: tuple[int, int] | None = None  # the field size the job was last told
@@ -96,6 +99,27 @@ class JobHost:
         if size != self._grid_sent and f.width > 0:
             self._grid_sent = size
             self.runner.send(Grid(size))
+
+    # --- keys every such screen has --------------------------------------------------------------
+
+    def _send(self, command: Command) -> None:
+        """A command to the job, unless it has stopped (then how to start it again)."""
+        if self.stopped:
+            self.notify(f"the {self.JOB} has stopped: {self.REOPEN}", severity="error")
+            return
+        self.runner.send(command)
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        from smtui.tui.screens.modals import HelpScreen
+
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen(self.KEYS, self.ABOUT))
+
+    def action_quit_asking(self) -> None:
+        self.app.main.action_quit_asking()  # the main run's unsaved steps are what q asks about
 
     # --- the job's words --------------------------------------------------------------------------
 

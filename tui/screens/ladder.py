@@ -28,7 +28,7 @@ from smtui.core.samplers import SAMPLERS
 from smtui.tui.render import ladder as lr
 from smtui.tui.runner.ladder_job import LadderJob, LadderReport, NextRung, Resample, ShowRung
 from smtui.tui.runner.loop import Job
-from smtui.tui.runner.protocol import Command, Configure, Pause, Progress, Train
+from smtui.tui.runner.protocol import Configure, Pause, Progress, Train
 from smtui.tui.screens.drawing import Drawing
 from smtui.tui.screens.hosting import JobHost
 from smtui.tui.screens.keys import LADDER_KEYS, SIGMA_FACTOR, step_on_ladder
@@ -51,6 +51,8 @@ class LadderScreen(JobHost, Drawing, Screen):
 
     JOB = "ladder"
     GRID_PANEL = "lad-field"  # the score field at the chosen rung
+    REOPEN = "escape, then L to start it again"
+    KEYS, ABOUT = LADDER_KEYS, lr.ABOUT
 
     CSS_PATH = Path(__file__).with_name("ladder.tcss")
     BINDINGS = LADDER_KEYS.bindings()
@@ -190,12 +192,6 @@ class LadderScreen(JobHost, Drawing, Screen):
 
     # --- keys (LADDER_KEYS) -------------------------------------------------------------------------
 
-    def _send(self, command: Command) -> None:
-        if self.stopped:
-            self.notify("the ladder has stopped: escape, then L to start it again", severity="error")
-            return
-        self.runner.send(command)
-
     def action_toggle_running(self) -> None:
         self.training = not self.training
         self._send(Train() if self.training else Pause())
@@ -278,18 +274,6 @@ class LadderScreen(JobHost, Drawing, Screen):
         if action == "page" and not self.compact:
             return None
         return True
-
-    def action_close(self) -> None:
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        from smtui.tui.screens.modals import HelpScreen
-
-        if not isinstance(self.app.screen, HelpScreen):
-            self.app.push_screen(HelpScreen(LADDER_KEYS, lr.ABOUT))
-
-    def action_quit_asking(self) -> None:
-        self.app.main.action_quit_asking()
 
 
 def open_ladder(main, setup: LadderSetup | None = None) -> None:
