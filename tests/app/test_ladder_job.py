@@ -91,6 +91,20 @@ def test_it_trains_checks_walks_and_measures_as_the_engine_does(watch):
         [3 / 16, 1 / 16] * 4)
 
 
+def test_a_report_that_acknowledges_a_command_shows_what_it_did(watch):
+    """The report sent while a command is handled (busy: the ladder set up again) does not
+    acknowledge it yet: a screen takes the setup of a report that acknowledges its last command
+    as its own, and two quick presses of > gave one rung more, not two."""
+    w = watch()
+    w.until(lambda r: not r.busy)
+    for levels in (6, 7):
+        w.runner.send(Configure({"levels": levels}))
+        w.until(lambda r: r.acked >= w.runner.sent and not r.busy)
+        acks = [r for r in w.reports if r.acked >= w.runner.sent]
+        assert any(r.busy for r in w.reports)  # the set-up said so while it ran
+        assert [(r.snapshot.setup.levels, len(r.snapshot.sigmas)) for r in acks] == [(levels, levels)] * len(acks)
+
+
 def test_reports_carry_each_cloud_once_and_received_puts_them_together(ladder_snapshot):
     x = np.zeros((2, 2), np.float32)
     view = lambda clouds, start: WalkView("learned", "ladder", (1.0,), 0, 1.0, 0, 1, x,  # noqa: E731
@@ -134,7 +148,7 @@ def test_configure_rebuilds_the_ladder_or_only_resamples_and_show_rung_moves_the
     assert len(r.snapshot.sigmas) == 3 and r.snapshot.setup.config.distribution == "ring8"
     assert len(r.snapshot.walks[("learned", "ladder")].clouds) == 3
     w.runner.send(Configure({"levels": 0}))
-    time.sleep(0.5)
+    w.until(lambda r: r.acked >= w.runner.sent)  # the refusal comes before the report that acknowledges it
     assert any("levels" in n.text for n in w.notices if hasattr(n, "text"))
 
 

@@ -193,21 +193,26 @@ class Loop:
         return True
 
     def handle(self, command: Command) -> bool:
-        """The loop's part of a command, then the job's; False to end the loop."""
-        self.acked = command.seq
+        """The loop's part of a command, then the job's; False to end the loop. The command is
+        acknowledged once handled (or refused): a report sent meanwhile (busy, by a slow
+        handler) shows the state before it, and a screen takes the state of a report that
+        acknowledges its last command as what it asked for."""
         self.dirty = True
-        if isinstance(command, Quit):
-            return False
-        if not isinstance(command, LOOP_COMMANDS + self.job.commands):
-            raise TypeError(f"the {self.job.name} takes no {type(command).__name__} command")
-        if isinstance(command, Train):
-            self.training = True
-        elif isinstance(command, (Pause, Step)):
-            self.training = False
-        if isinstance(command, Step):
-            self.job.advance(1)
-        self.job.handle(command)
-        return True
+        try:
+            if isinstance(command, Quit):
+                return False
+            if not isinstance(command, LOOP_COMMANDS + self.job.commands):
+                raise TypeError(f"the {self.job.name} takes no {type(command).__name__} command")
+            if isinstance(command, Train):
+                self.training = True
+            elif isinstance(command, (Pause, Step)):
+                self.training = False
+            if isinstance(command, Step):
+                self.job.advance(1)
+            self.job.handle(command)
+            return True
+        finally:
+            self.acked = command.seq
 
     def train_chunk(self) -> None:
         job = self.job
