@@ -9,12 +9,12 @@ Devices and FIFOs are made in tmp dirs only (os.mknod, os.mkfifo), never real /d
 import errno
 import json
 import os
+import select
 import signal
 import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -123,14 +123,27 @@ def test_a_fifo_is_written_to_its_reader_and_stays_a_fifo(tmp_path, capsys):
     fifo = tmp_path / "out.json"
     os.mkfifo(fifo)
     got = []
+    # The reader is there before the run opens the FIFO (a thread blocked in open() may not be
+    # yet on a loaded machine, and a FIFO without a reader is refused); it reads until the writer
+    # has been and gone (select waits for a first writer: a FIFO never written to is not at its end).
+    rd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
 
     def reader():
-        with open(fifo, "rb") as fh:  # blocks until the writer opens it
-            got.append(fh.read())
+        chunks = []
+        while True:
+            select.select([rd], [], [])
+            try:
+                data = os.read(rd, 65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                break
+            chunks.append(data)
+        os.close(rd)
+        got.append(b"".join(chunks))
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
-    time.sleep(0.2)
     code, _, err = run(capsys, "--steps", "2", "--json", str(fifo))
     th.join(timeout=10)
     assert code == 0, err
