@@ -286,8 +286,10 @@ def test_a_running_dask_cluster_gives_the_same_figures(tmp_path, capsys):
     args = ["--n-train", "40", "--batch", "16", "--grid", "sigma=0.3,1", "--grid", "hidden=4,6", "--seeds", "1",
             "--steps", "10"]
     assert _sweep(capsys, *args, "--jobs", "1", "--json", str(tmp_path / "here.json"))[0] == 0
+    # Its HTTP server on a free port: on Dask's 8787, taken by another test's cluster at the same
+    # time, it warned on stderr ("Port 8787 is already in use"), which the sweep's stderr holds.
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster:
+                                  scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR) as cluster:
         code, _, err = _sweep(capsys, *args, "--scheduler", cluster.scheduler_address, "--json",
                               str(tmp_path / "there.json"))
     assert code == 0 and err == "", err
