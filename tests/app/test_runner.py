@@ -18,7 +18,7 @@ from smtui.core.errors import UserError
 from smtui.tui.render.status import STALL_AFTER
 from smtui.tui.runner import runner as runner_module
 from smtui.tui.runner.compare_job import CompareJob, CompareSetup
-from smtui.tui.runner.loop import RATE_WINDOW, Job, Loop, RateWindow, working_seconds
+from smtui.tui.runner.loop import RATE_WINDOW, Freezes, Job, Loop, RateWindow, working_seconds
 from smtui.tui.runner.protocol import (
     CompareReport,
     Configure,
@@ -137,6 +137,19 @@ def test_a_frozen_stretch_counts_only_its_cpu_time():
     assert working_seconds(0.03, 0.0) == 0.03  # a short chunk: wall time, whatever the CPU
     assert working_seconds(2.0, 0.6) == 2.0  # a loaded machine still gives a share: wall time
     assert working_seconds(10.0, 0.02) == 0.02  # a stopped process gets none: only the work counts
+
+
+def test_a_freeze_the_heartbeat_saw_is_off_the_clock_whatever_else_the_turn_did():
+    """A turn of 4.5 s that used 0.5 s of CPU (an evaluation, say) and was stopped for 4 s of
+    it: its CPU share alone said a busy machine, and the clock jumped by the stop."""
+    freezes = Freezes()
+    loop = Loop(Pipe(), Counter, {}, freezes=freezes)
+    t = time.perf_counter()
+    loop.clock = (t - 4.5, time.thread_time() - 0.5)
+    freezes.spans.append((t - 4.2, t - 0.2))  # as the heartbeat saw it, waking 4 s late
+    loop._stop_clock()
+    assert loop.elapsed == pytest.approx(0.5, abs=0.05)
+    assert freezes.within(t - 5, t - 4.2) == 0 and freezes.within(t - 1, t) == pytest.approx(0.8)
 
 
 def test_step_and_a_burst_of_requests_done_once_for_the_latest_state():

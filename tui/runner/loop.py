@@ -125,8 +125,9 @@ class RateWindow:
 class Loop:
     """Runs one job; everything it says goes through ``conn``."""
 
-    def __init__(self, conn, job: type[Job], setup, acked: int = 0):
+    def __init__(self, conn, job: type[Job], setup, acked: int = 0, freezes: Freezes | None = None):
         self.conn = conn
+        self.freezes = freezes  # what the heartbeat saw of the process being frozen (None: nothing)
         self.job: Job | None = None  # None while the job is being built
         self.training = False
         self.acked = acked  # a restarted loop carries on the runner's command numbers
@@ -173,7 +174,9 @@ class Loop:
         """Add this turn's training time (and steps) to the clock, once."""
         if self.clock is not None:
             t0, c0 = self.clock
-            seconds = working_seconds(time.perf_counter() - t0, time.thread_time() - c0)
+            t1 = time.perf_counter()
+            frozen = self.freezes.within(t0, t1) if self.freezes is not None else 0.0
+            seconds = working_seconds(t1 - t0 - frozen, time.thread_time() - c0)
             self.elapsed += seconds
             self.window.add(self.done, seconds)
             self.clock, self.done = None, 0
@@ -301,6 +304,30 @@ def working_seconds(wall: float, cpu: float) -> float:
     return cpu if wall > 1.0 and cpu < FROZEN_SHARE * wall else wall
 
 
+class Freezes:
+    """Spans of wall time in which the process was frozen (stopped, or given no CPU at all), as
+    the heartbeat saw them: a wake-up over a second late with under FROZEN_SHARE of the gap in
+    CPU time. A turn of the loop takes them off its wall time: its own CPU share cannot tell a
+    stop from a busy machine when the turn also worked (an evaluation's CPU beside a 4 s stop
+    jumped the clock by the 4 s)."""
+
+    def __init__(self) -> None:
+        self.spans: deque[tuple[float, float]] = deque(maxlen=64)
+        self._t, self._cpu = time.perf_counter(), time.process_time()
+
+    def look(self) -> None:
+        """The heartbeat's wake-up: was it frozen since the last one?"""
+        t, cpu = time.perf_counter(), time.process_time()
+        gap = t - self._t
+        if gap > 1.0 and cpu - self._cpu < FROZEN_SHARE * gap:
+            self.spans.append((self._t + BEAT_SECONDS, t))  # it would have woken BEAT_SECONDS on
+        self._t, self._cpu = t, cpu
+
+    def within(self, t0: float, t1: float) -> float:
+        """Seconds of [t0, t1] seen frozen."""
+        return sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in list(self.spans))
+
+
 class _Conn:
     """The job's end of the pipe, shared by the loop and the heartbeat thread."""
 
@@ -317,10 +344,11 @@ class _Conn:
             self._conn.close()
 
 
-def _beat(conn: _Conn, stop: threading.Event) -> None:
+def _beat(conn: _Conn, stop: threading.Event, freezes: Freezes) -> None:
     """Say "alive" every BEAT_SECONDS while the job runs, even inside a long step; the UI
     shows the job as stalled when these stop (a stopped or starved process)."""
     while not stop.wait(BEAT_SECONDS):
+        freezes.look()
         try:
             conn.send(BEAT)
         except (OSError, ValueError):
@@ -335,12 +363,12 @@ def serve(conn, job: type[Job], setup, quiet: bool = False, acked: int = 0) -> N
     terminal the UI draws on, and a stray warning there would scribble over the screen."""
     if quiet:
         _silence()
-    conn, stop = _Conn(conn), threading.Event()
-    threading.Thread(target=_beat, args=(conn, stop), name=f"smtui-{job.name.replace(' ', '-')}-beat",
+    conn, stop, freezes = _Conn(conn), threading.Event(), Freezes()
+    threading.Thread(target=_beat, args=(conn, stop, freezes), name=f"smtui-{job.name.replace(' ', '-')}-beat",
                      daemon=True).start()
     try:
         try:
-            loop = Loop(conn, job, setup, acked)
+            loop = Loop(conn, job, setup, acked, freezes)
         except UserError as exc:  # the setup cannot start (its data file is refused, ...): a restart would not help
             _send(conn, Notice("unstartable", f"the {job.name} cannot start: {exc}"))
             return
