@@ -11,19 +11,25 @@ from smtui.core.config import Config
 from smtui.core.trainer import Trainer
 from smtui.tui.app import SMApp
 from smtui.tui.render import field as fieldview
+from smtui.tui.render.frames import Same
 from smtui.tui.runner.protocol import grid_shape
 
 
 def grid_fits(app) -> bool:
-    r = app.main.report
-    if r is None or r.snapshot.field is None:
+    """The frame on screen was drawn at the field panel's size from a field computed for it.
+    (Not the latest report's: while training, reports come faster than a large frame is built
+    on a loaded machine, and the one on screen is seldom from the newest.)"""
+    r, shown = app.main.report, app.main.shown.get("field")
+    if r is None or shown is None:
+        return False
+    inputs, size, drawn = shown
+    field = next((x.obj for x in inputs if isinstance(x, Same)), None)
+    if field is None:
         return False
     f = app.main.query_one("#field").content_size
-    have = tuple(len(a) for a in r.snapshot.field.axes)
-    drawn = app.main.panel_texts.get("field")
-    return (have == grid_shape(f.width, f.height, r.snapshot.dim)[:len(have)]
-            and app.main.drawn == (r.snapshot.step, r.snapshot.figures_step, True)
-            and drawn is not None and len(drawn.plain.split("\n")[0]) == f.width)  # drawn at this size
+    have = tuple(len(a) for a in field.axes)
+    return (have == grid_shape(f.width, f.height, r.snapshot.dim)[:len(have)] and size == (f.width, f.height)
+            and len(drawn.plain.split("\n")[0]) == f.width)
 
 
 def arrows(app) -> int:
