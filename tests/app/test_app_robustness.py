@@ -69,11 +69,11 @@ async def test_a_storm_of_resizes_while_training(fast, settled, wait_for):
         assert not app.main.render_errors and not app.main.stopped and app.main.problem == ""
 
 
-async def test_a_burst_of_keys_faster_than_the_app_can_draw(fast, settled, wait_for):
+async def test_a_burst_of_keys_faster_than_the_app_can_draw(fast, fake_app, settled, wait_for):
     rng = random.Random(1)
     keys = [k.keys.split(",")[0] for k in MAIN_KEYS
             if k.action not in ("quit_asking", "command_palette", "save", "help")]
-    app = SMApp(fast.with_changes(distribution="gaussian"), runner_mode="thread")
+    app = fake_app(fast.with_changes(distribution="gaussian"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settled(app, pilot, step=0)
         await pilot.press("space")
