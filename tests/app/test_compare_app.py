@@ -275,3 +275,17 @@ def test_a_slow_step_shows_work_going_on_and_exact_mode_its_cost():
     assert "1.6 s" in late[-1]
     paused = CompareReport(snapshot=c.snapshot(), training=False, steps_per_second=12.5)
     assert "working" not in cr.status_text(paused, waiting=2.0).plain
+
+
+def test_the_table_keeps_its_columns_apart_when_the_numbers_are_long():
+    """At sigma = 0.001 the values and gradient variances take 9 cells each (1.432e+12,
+    1.581e+23): each cell still stands apart from the next (the lr and the variance ran together)."""
+    c = Comparison(FAST.with_changes(sigma=0.001), ["dsm", "dae"])
+    c.evaluate()
+    snap = c.snapshot()
+    rows = cr.table_panel(snap, 44, 16).plain.splitlines()
+    for name in ("dsm", "dae"):
+        row = next(r for r in rows if f" {name} " in r)
+        cells = row.split()
+        assert len(cells) == 5 and all("e+" in cells[i] for i in (2, 4)), row  # marker, name, value, lr, ∇ var
+    assert max(len(r) for r in rows[:3]) <= 40

@@ -103,11 +103,11 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     if snap is None:
         t.append("starting the compare trainer…")
         return t
-    t.append(f"{'run':<12}{'value':>9}{'lr':>8}{'∇ var':>9}\n", style="bold")
+    t.append(f"{'run':<12}{'value':>9} {'lr':>7} {'∇ var':>9}\n", style="bold")  # (cells a space apart)
     for name in snap.objectives:
         c = snap.curves[name]
         t.append(f"{_marker(snap, name)} ", style=_colour(snap, name))
-        t.append(f"{name:<10}{_g(c[-1, 1] if len(c) else None, 9)}{_g(snap.lrs[name], 8)}"
+        t.append(f"{name:<10}{_g(c[-1, 1] if len(c) else None, 9)} {_g(snap.lrs[name], 7)} "
                  f"{_g(snap.gradient_variance.get(name), 9)}")
         if snap.status[name] != "ok":
             t.append(" ✗", style="bold red")
@@ -115,10 +115,10 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     noise = noise_lines(snap)
     for line in noise:
         t.append(line + "\n", style="dim")
-    t.append(f"{'pair':<16}{'gap':>10}{'cos':>9}\n", style="bold")
+    t.append(f"{'pair':<16}{'gap':>10} {'cos':>8}\n", style="bold")
     for pair, gap in snap.gaps.items():
         short = "|".join(p.replace("-sigma", "σ") for p in pair.split("|"))
-        t.append(f"{short:<16}{_g(gap[-1, 1] if len(gap) else None, 10)}{_g(snap.cosine.get(pair), 9)}\n")
+        t.append(f"{short:<16}{_g(gap[-1, 1] if len(gap) else None, 10)} {_g(snap.cosine.get(pair), 8)}\n")
     used = 3 + len(snap.objectives) + len(snap.gaps) + len(noise)
     notes = [n.split(" (")[0] if height - used < 4 else n for n in snap.notes]
     for note in notes:
