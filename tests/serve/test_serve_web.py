@@ -71,18 +71,18 @@ async def test_a_tab_closed_at_any_moment_leaves_no_process_3_s_later(moment, ap
 
 async def test_the_tab_cap_and_the_idle_timeout_which_a_run_training_does_not_reach(
         capsys, web_served, processes, until):
-    async with web_served("--max-sessions", "1", "--idle-timeout", "2") as s:
+    async with web_served("--max-sessions", "1", "--idle-timeout", "1") as s:
         tab = await s.tab()
         await tab.wait_for("paused")
         second = await s.tab()
         assert await second.closed(20) == (1013, "smtui serve: full (1 session), try later")
         await tab.send("stdin", " ")
         await tab.wait_for("training")
-        await asyncio.sleep(6)  # three idle timeouts, no key pressed: the run trains, the tab stays
+        await asyncio.sleep(3)  # three idle timeouts, no key pressed: the run trains, the tab stays
         assert not tab.ws.closed and processes.group(s.pgid())
         await tab.send("stdin", " ")  # paused: now nothing happens
         code, why = await tab.closed()
-        assert why == "idle for 2 s (no key pressed, nothing training); session ended"
+        assert why == "idle for 1 s (no key pressed, nothing training); session ended"
         await until(lambda: not processes.group(s.pgid()) and not s.server.tabs, 5, "the app's process group to end")
     log = capsys.readouterr().out
     assert re.search(r"127\.0\.0\.1  web  0\.0 s  full$", log, re.M), log
