@@ -194,3 +194,17 @@ async def test_the_page_needs_nothing_from_outside(web_served):
                                                                                         html):
             async with s.http.get(s.url + path) as got:
                 assert got.status == 200, path
+
+
+async def test_a_tab_slow_to_answer_as_the_server_stops_is_still_told_why(web_served):
+    """A page that reads its tab late (a loaded machine) still gets the server's reason and a clean
+    close: the server waits for its answer (it dropped the connection at once, and the page's late
+    answer found it gone: code 1006, not 1001, as the command's test saw twice in full runs)."""
+    async with web_served() as s:
+        tab = await s.tab()
+        await tab.wait_for("paused")
+        stopping = asyncio.create_task(s.server.stop())
+        await asyncio.sleep(3.0)  # the tab reads nothing meanwhile
+        code, why = await tab.closed(30)
+        await stopping
+        assert (code, why) == (1001, "the demo server is shutting down")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -35,6 +36,9 @@ from smtui.tui.serve.web_session import WebSession
 
 MAX_MESSAGE = 1 << 20  # bytes of one message from a tab (a paste; the page sends a key at a time); beyond, it closes
 BAD_LINES = 20  # bad messages of one tab logged, one line each; the rest are counted
+# Seconds a tab has to answer the server's goodbye (a loaded machine's page is slow), within the
+# 10 s the shutdown waits for its tabs.
+SHUTDOWN_CLOSE_WAIT = 8.0
 PAGE = Template((Path(__file__).parent / "page.html").read_text(encoding="utf-8"))
 REFUSED = Template('<!DOCTYPE html>\n<html><head><meta charset="utf-8" /><title>smtui</title></head>\n'
                    '<body><p>$line</p><p><a href="/">Start with this server\'s setup</a></p></body></html>\n')
@@ -81,6 +85,9 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
 class Tab:
     """One browser tab: its websocket, its app, its idle watch, and its log line."""
 
+    reading: asyncio.Task | None = None  # the task reading the tab's messages, while another one does
+    closing: asyncio.Event | None = None  # set once the close begun (by whichever task) is over
+
     def __init__(self, web_server: Web, ws: web.WebSocketResponse, request: web.Request, config: Config | None = None):
         self.server, self.ws = web_server, ws
         self.peer, self.started, self.t0 = request.remote or "?", stamp(), time.monotonic()
@@ -104,7 +111,7 @@ class Tab:
             self.idle.start()
         ended = asyncio.create_task(self.app.exited.wait())
         try:
-            messages = asyncio.create_task(self.messages())
+            messages = self.reading = asyncio.create_task(self.messages())
             await asyncio.wait([messages, ended], return_when=asyncio.FIRST_COMPLETED)
             if ended.done() and not self.ws.closed:
                 self.outcome = "app quit" if self.app.status == 0 else f"app ended ({self.app.status})"
@@ -168,13 +175,29 @@ class Tab:
         t = self.server.idle_timeout
         self.server.spawn(self.close(f"idle for {t:g} s (no key pressed, nothing training); session ended"))
 
-    async def close(self, why: str, code: int = WSCloseCode.GOING_AWAY) -> None:
-        """Close the websocket, telling the page why (its closing message shows it)."""
-        if not self.ws.closed:
+    async def close(self, why: str, code: int = WSCloseCode.GOING_AWAY, wait: float = 2.0) -> None:
+        """Close the websocket, telling the page why (its closing message shows it), and wait up to
+        ``wait`` s for the page's answer before the connection goes. The task reading the tab stops
+        first: closed while another task reads, aiohttp drops the connection at once, and a page
+        that answers after that (a loaded machine's) sees an abnormal close (1006), not the reason."""
+        if self.closing is not None:  # another task is closing it: the handler returns once that is over
+            await self.closing.wait()
+            return
+        if self.ws.closed:
+            return
+        self.closing = asyncio.Event()
+        try:
+            reading = self.reading
+            if reading is not None and reading is not asyncio.current_task() and not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
             try:
-                await asyncio.wait_for(self.ws.close(code=code, message=why.encode()[:120]), 2.0)
+                await asyncio.wait_for(self.ws.close(code=code, message=why.encode()[:120]), wait)
             except (TimeoutError, ConnectionError, RuntimeError):
                 pass
+        finally:
+            self.closing.set()
 
 
 class Web(Server):
@@ -249,7 +272,8 @@ class Web(Server):
             say(f"{stamp()}  {request.remote}  web  refused: a websocket from a page at {shown(origin, 80)} "
                 "(not this server's; see --allow-origin)")
             return web.Response(status=403, text="smtui serve: pages from other sites may not open sessions\n")
-        ws = web.WebSocketResponse(heartbeat=15, timeout=1.0, max_msg_size=MAX_MESSAGE)
+        # (timeout: aiohttp's own bound on a close's answer; Tab.close bounds each close itself)
+        ws = web.WebSocketResponse(heartbeat=15, timeout=SHUTDOWN_CLOSE_WAIT, max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
         if self.closing or len(self.tabs) >= self.max_sessions:
             n = self.max_sessions
@@ -278,7 +302,7 @@ class Web(Server):
         for tab in list(self.tabs):
             if not tab.ws.closed:  # (a tab already closing keeps its own reason)
                 tab.outcome = "server shut down"
-                self.spawn(tab.close(self.goodbye))
+                self.spawn(tab.close(self.goodbye, wait=SHUTDOWN_CLOSE_WAIT))
         if self.tabs:
             await asyncio.wait([asyncio.create_task(t.done.wait()) for t in self.tabs], timeout=10)
         if self.tasks:
