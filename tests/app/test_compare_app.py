@@ -289,3 +289,7 @@ def test_the_table_keeps_its_columns_apart_when_the_numbers_are_long():
         cells = row.split()
         assert len(cells) == 5 and all("e+" in cells[i] for i in (2, 4)), row  # marker, name, value, lr, ∇ var
     assert max(len(r) for r in rows[:3]) <= 40
+    c.runs["dsm"].status = "diverged"  # its mark takes the marker's cell: the row still fits the compact panel (40)
+    rows = cr.table_panel(c.snapshot(), 40, 16).plain.splitlines()
+    row = next(r for r in rows if " dsm " in r)
+    assert row.startswith("✗ dsm ") and len(row) <= 40, row

@@ -106,12 +106,12 @@ def table_panel(snap: CompareSnapshot | None, width: int, height: int) -> Text:
     t.append(f"{'run':<12}{'value':>9} {'lr':>7} {'∇ var':>9}\n", style="bold")  # (cells a space apart)
     for name in snap.objectives:
         c = snap.curves[name]
-        t.append(f"{_marker(snap, name)} ", style=_colour(snap, name))
+        if snap.status[name] == "ok":
+            t.append(f"{_marker(snap, name)} ", style=_colour(snap, name))
+        else:  # in the marker's cell: a row as wide as the others (the compact panel crops at 40)
+            t.append("✗ ", style="bold red")
         t.append(f"{name:<10}{_g(c[-1, 1] if len(c) else None, 9)} {_g(snap.lrs[name], 7)} "
-                 f"{_g(snap.gradient_variance.get(name), 9)}")
-        if snap.status[name] != "ok":
-            t.append(" ✗", style="bold red")
-        t.append("\n")
+                 f"{_g(snap.gradient_variance.get(name), 9)}\n")
     noise = noise_lines(snap)
     for line in noise:
         t.append(line + "\n", style="dim")

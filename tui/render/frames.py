@@ -32,7 +32,7 @@ class Panels:
     """Built panel contents, keyed by widget id."""
 
     texts: dict[str, Text]
-    step: object  # what they were built from (the main screen: (step, figures step); compare: the step)
+    step: object  # what they were built from (the main screen: (step, figures step, with a field); compare: the step)
     problems: tuple[str, ...] = ()  # panels that failed to draw
     view: int = 0  # the score-field view they show
     rows: dict[str, list[Strip]] = field(default_factory=dict)  # prebuilt rows of the panels that changed
