@@ -175,7 +175,10 @@ class Loop:
         if self.clock is not None:
             t0, c0 = self.clock
             t1 = time.perf_counter()
-            frozen = self.freezes.within(t0, t1) if self.freezes is not None else 0.0
+            frozen = 0.0
+            if self.freezes is not None:
+                self.freezes.look()  # (the loop may run on before the heartbeat wakes after a stop)
+                frozen = self.freezes.within(t0, t1)
             seconds = working_seconds(t1 - t0 - frozen, time.thread_time() - c0)
             self.elapsed += seconds
             self.window.add(self.done, seconds)
@@ -314,18 +317,23 @@ class Freezes:
     def __init__(self) -> None:
         self.spans: deque[tuple[float, float]] = deque(maxlen=64)
         self._t, self._cpu = time.perf_counter(), time.process_time()
+        self._lock = threading.Lock()  # the heartbeat and the loop both look
 
     def look(self) -> None:
-        """The heartbeat's wake-up: was it frozen since the last one?"""
-        t, cpu = time.perf_counter(), time.process_time()
-        gap = t - self._t
-        if gap > 1.0 and cpu - self._cpu < FROZEN_SHARE * gap:
-            self.spans.append((self._t + BEAT_SECONDS, t))  # it would have woken BEAT_SECONDS on
-        self._t, self._cpu = t, cpu
+        """A wake-up of the heartbeat, or the end of a turn of the loop (whichever comes first
+        after a stop): was the process frozen since the last look?"""
+        with self._lock:
+            t, cpu = time.perf_counter(), time.process_time()
+            gap = t - self._t
+            if gap > 1.0 and cpu - self._cpu < FROZEN_SHARE * gap:
+                self.spans.append((min(self._t + BEAT_SECONDS, t), t))  # the heartbeat would have woken by then
+            self._t, self._cpu = t, cpu
 
     def within(self, t0: float, t1: float) -> float:
         """Seconds of [t0, t1] seen frozen."""
-        return sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in list(self.spans))
+        with self._lock:
+            spans = list(self.spans)
+        return sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in spans)
 
 
 class _Conn:
