@@ -167,8 +167,6 @@ class CompareScreen(JobHost, Drawing, Screen):
     def watch_waiting(self) -> None:
         self._show_lines()
 
-    # --- layout -----------------------------------------------------------------------------
-
     # --- the trainer's reports and words, and the lines ------------------------------------------
 
     def on_report_arrived(self, _: ReportArrived) -> None:
@@ -254,7 +252,6 @@ class CompareScreen(JobHost, Drawing, Screen):
 
     def action_elsewhere(self) -> None:
         self.notify("the data, objective, samples and saving belong to the main screen: escape returns to it")
-
 
 
 def open_compare(main, objectives=DEFAULT_OBJECTIVES, exact: bool = False) -> None:

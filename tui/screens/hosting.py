@@ -40,6 +40,7 @@ class JobHost:
     KEYS = ABOUT = None  # the screen's key table (smtui.tui.screens.keys) and its help's text
 
     def _new_runner(self, job, setup, mode: str) -> Runner:
+        """The screen's runner (made in its __init__), with what it tracks of its job."""
         self._grid_sent: tuple[int, int] | None = None  # the field size the job was last told
         return Runner(job, setup, mode=mode, on_report=lambda: self.post_message(ReportArrived()),
                       on_notice=lambda n: self.post_message(NoticeArrived(n)),
