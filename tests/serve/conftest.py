@@ -122,6 +122,20 @@ def _rss_mb(pids) -> float:
     return total / 1024
 
 
+async def _settled_rss_mb(pids, spread: float = 1.0, readings: int = 4, timeout: float = 20.0) -> float:
+    """The resident memory of ``pids()``, in MB, once it has stopped growing: ``readings``
+    readings 0.2 s apart within ``spread`` MB (a session that has just drawn its first screen
+    may still be loading: on a loaded machine its start-up growth went on into a test's
+    measurement). Bounded: after ``timeout`` seconds, the last reading."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = [*seen[-(readings - 1):], _rss_mb(pids())]
+        if (len(seen) == readings and max(seen) - min(seen) < spread) or time.monotonic() > deadline:
+            return seen[-1]
+        await asyncio.sleep(0.2)
+
+
 CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
@@ -350,6 +364,13 @@ def until():
 def rss_mb():
     """rss_mb(pids): the processes' resident memory, in MB."""
     return _rss_mb
+
+
+@pytest.fixture(scope="session")
+def settled_rss_mb():
+    """await settled_rss_mb(pids_fn): the resident memory of pids_fn()'s processes, in MB,
+    once it has stopped growing (bounded)."""
+    return _settled_rss_mb
 
 
 @pytest.fixture(scope="session")
