@@ -136,8 +136,13 @@ class SweepScreen(ModalScreen[None]):
         try:
             self._sweep(width)
         finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(self._app_id)
+            self._workers_ended()
+
+    def _workers_ended(self) -> None:
+        """The app has no sweep running from here on (said before the screen shows the end:
+        whoever sees it ended also sees the app free for another)."""
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self._app_id)
 
     def _sweep(self, width: int) -> None:
         from smtui.tui.render.sweep import shown
@@ -151,8 +156,10 @@ class SweepScreen(ModalScreen[None]):
         except SweepEnded as exc:
             ended, results = exc, exc.results
         except Exception as exc:  # noqa: BLE001  (memory, ...): say so, in one line
+            self._workers_ended()
             self._from_thread(self._failed, f"{type(exc).__name__}: {exc}")
             return
+        self._workers_ended()
         view = None
         if results:
             summary = report(self.plan, results)["summary"]
