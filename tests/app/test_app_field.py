@@ -45,14 +45,15 @@ async def test_the_field_grid_fits_the_panel_after_every_resize(training, fast, 
         await settled(app, pilot, step=0)
         if training:
             await pilot.press("space")
-        counts = {}
+        counts, laid_out = {}, [app.main.query_one("#field").content_size]
 
         def fits(size):
-            """The grid fits the panel, and the frame on screen was drawn from it: one arrow
-            per ~4 x 2 cells of the plot, no more (crammed), not far fewer (sparse)."""
-            if not grid_fits(app):
-                return False
+            """The panel is laid out for the new size (until then the old frame fits the old
+            panel), the grid fits it, and the frame on screen was drawn from it: one arrow per
+            ~4 x 2 cells of the plot, no more (crammed), not far fewer (sparse)."""
             f = app.main.query_one("#field").content_size
+            if f == laid_out[-1] or not grid_fits(app):
+                return False
             room = (f.width - 6) // 4 * ((f.height - 4) // 2)
             counts[size] = arrows(app)
             return 0.6 * room <= counts[size] <= room
@@ -61,6 +62,7 @@ async def test_the_field_grid_fits_the_panel_after_every_resize(training, fast, 
             await pilot.resize_terminal(*size)
             await wait_for(pilot, lambda size=size: fits(size), timeout=20,
                            what=f"a grid that fits at {size}: {counts}")
+            laid_out.append(app.main.query_one("#field").content_size)
         assert counts[(200, 60)] > 3 * counts[(80, 24)]
         assert not app.main.render_errors
 
