@@ -309,7 +309,8 @@ async def test_resize_while_training_reflows_and_too_small_says_so(fake_app, set
         assert app.main.has_class("-compact") and not app.main.has_class("-too-small")
         frames = app.main.frames
         await pilot.resize_terminal(120, 40)
-        await wait_for(pilot, lambda: app.main.frames > frames + 2, what="frames after resizing back")
+        await wait_for(pilot, lambda: app.main.frames > frames + 2 and not app.main.has_class("-compact"),
+                       what="the full layout drawn after resizing back")  # (frames go on while the resize waits)
         assert not app.main.has_class("-compact") and app.main.report.training
         await pilot.press("space")
         await settled(app, pilot)
