@@ -247,8 +247,15 @@ class Operator:
         set_size(self.slave, cols, rows)
 
     async def wait_for(self, text: str, timeout: float = APP_WAIT) -> None:
+        """Until ``text`` is drawn after what was last waited for."""
         await _until(lambda: text in _screen_text(self.raw[self.seen:]), timeout, f"{text!r} on the presenter's screen")
         self.seen = len(self.raw)
+
+    async def shows(self, text: str, timeout: float = APP_WAIT) -> None:
+        """Until the presenter's screen shows ``text``, drawn whenever (it may have come in the
+        same burst as what was last waited for, and the app does not draw it again)."""
+        await _until(lambda: any(text in row for row in self.mirror.screen.display), timeout,
+                     f"{text!r} shown on the presenter's screen")
 
     def close(self) -> None:
         asyncio.get_running_loop().remove_reader(self.master)

@@ -111,7 +111,7 @@ async def test_two_viewers_watch_the_step_count_rise_their_keys_do_nothing_and_o
 async def test_a_late_joiner_gets_the_whole_screen_and_a_smaller_one_is_told_the_size(
         keys, monkeypatch, presented, trainers):
     async with presented(keys, (100, 30)) as p:
-        await p.op.wait_for("ESM-DSM")  # evaluated and paused: from here the app redraws only the count
+        await p.op.shows("ESM-DSM")  # evaluated and paused: from here the app redraws only the count
         _, _, late = await p.viewer(size=(110, 32))
         await late.wait_for("1 watching")
         await drain(late)
