@@ -54,6 +54,21 @@ def brief_idle_waits(monkeypatch):
     monkeypatch.setattr("textual.pilot.wait_for_idle", _idle_wait)
 
 
+async def _pilot_until(pilot, predicate, seconds: float = 120.0) -> bool:
+    for _ in range(int(seconds / 0.05)):  # bounded
+        if predicate():
+            return True
+        await pilot.pause(0.05)
+    return predicate()
+
+
+@pytest.fixture(scope="session")
+def pilot_until():
+    """await pilot_until(pilot, predicate, seconds=120): pause the app's Pilot until
+    ``predicate()`` holds (bounded); its last value."""
+    return _pilot_until
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository's root (the benchmarks, the README)."""

@@ -334,16 +334,8 @@ def _app():
     return Host()
 
 
-async def _until(pilot, predicate, seconds=120.0):
-    for _ in range(int(seconds / 0.05)):  # bounded
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
-
-
 async def test_the_apps_sweep_takes_a_grid_shows_it_grouped_and_exports_what_the_cli_writes(tmp_path, capsys,
-                                                                                           monkeypatch):
+                                                                                           monkeypatch, pilot_until):
     import io
     from types import SimpleNamespace
 
@@ -362,9 +354,9 @@ async def test_the_apps_sweep_takes_a_grid_shows_it_grouped_and_exports_what_the
         sweep_screen.ask_sweep(main)
         await pilot.pause(0.1)
         app.screen.dismiss("sigma=0.3,1 objective=dsm,esm-sigma")
-        assert await _until(pilot, lambda: isinstance(app.screen, sweep_screen.SweepScreen), 10)
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, sweep_screen.SweepScreen), 10)
         screen = app.screen
-        assert await _until(pilot, lambda: screen.results is not None)
+        assert await pilot_until(pilot, lambda: screen.results is not None)
         await pilot.pause(0.1)
         assert "done: 8 runs" in str(screen.query_one("#sweep-status").render())
         console = Console(width=110, record=True, file=io.StringIO())
@@ -376,7 +368,7 @@ async def test_the_apps_sweep_takes_a_grid_shows_it_grouped_and_exports_what_the
             await pilot.pause(0.1)
             assert isinstance(app.screen, ValuePrompt) and app.screen.current.endswith("sweep-sigma-objective.json")
             app.screen.dismiss(str(tmp_path / name))
-            assert await _until(pilot, lambda n=name: (tmp_path / n).exists(), 10)
+            assert await pilot_until(pilot, lambda n=name: (tmp_path / n).exists(), 10)
     code, _, _ = _sweep(capsys, *GRID, "--jobs", "1", "--json", str(tmp_path / "cli.json"), "--csv",
                         str(tmp_path / "cli.csv"))
     assert code == 0
@@ -386,7 +378,7 @@ async def test_the_apps_sweep_takes_a_grid_shows_it_grouped_and_exports_what_the
     assert (tmp_path / "app.csv").read_text().splitlines()[0] == (tmp_path / "cli.csv").read_text().splitlines()[0]
 
 
-async def test_the_apps_sweep_refuses_a_bad_grid_in_one_line_and_a_demo_session_has_no_export():
+async def test_the_apps_sweep_refuses_a_bad_grid_in_one_line_and_a_demo_session_has_no_export(pilot_until):
     from types import SimpleNamespace
 
     import smtui.tui.screens.sweep as sweep_screen
@@ -404,6 +396,6 @@ async def test_the_apps_sweep_refuses_a_bad_grid_in_one_line_and_a_demo_session_
             assert not isinstance(app.screen, SweepScreen) and words in app.notes[-1] and "\n" not in app.notes[-1]
         screen = SweepScreen(sigma_plan(Config(n_train=40, hidden=6, batch=16), [0.3], 1, 5), jobs=1, main=main)
         app.push_screen(screen)
-        assert await _until(pilot, lambda: screen.results is not None)
+        assert await pilot_until(pilot, lambda: screen.results is not None)
         assert screen.check_action("export", ()) is False
         assert "export" not in str(screen.query_one("#sweep").border_subtitle)

@@ -206,26 +206,18 @@ def _host(screen=None):
     return Host()
 
 
-async def _until(pilot, predicate, seconds=120.0):
-    for _ in range(int(seconds / 0.05)):  # bounded
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
-
-
-async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_closes(processes):
+async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_closes(processes, pilot_until):
     from smtui.tui.screens.sweep import SweepScreen, sigma_plan, sweeping
 
     screen = SweepScreen(sigma_plan(CONFIG, [0.3, 1.0, 3.0], 2, 10_000_000), jobs=2)
     app = _host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
-        assert await _until(pilot, lambda: len(processes.sweep_workers(os.getpid())) >= 2), "no workers started"
+        assert await pilot_until(pilot, lambda: len(processes.sweep_workers(os.getpid())) >= 2), "no workers started"
         workers = processes.sweep_workers(os.getpid())
         assert sweeping(app)
         try:
             await pilot.press("escape")
-            assert await _until(pilot, lambda: not screen.running, 30)
+            assert await pilot_until(pilot, lambda: not screen.running, 30)
             assert processes.wait_until(lambda: not processes.alive(workers), GONE_WITHIN), processes.alive(workers)
         finally:
             processes.kill_all(workers)
@@ -236,13 +228,13 @@ async def test_escape_ends_the_workers_keeps_what_finished_and_a_second_escape_c
         assert app.screen is not screen
 
 
-async def test_quitting_the_app_ends_a_sweep_under_way(processes):
+async def test_quitting_the_app_ends_a_sweep_under_way(processes, pilot_until):
     from smtui.tui.screens.sweep import SweepScreen, sigma_plan
 
     screen = SweepScreen(sigma_plan(CONFIG, [0.3, 1.0], 1, 10_000_000), jobs=2)
     app = _host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
-        assert await _until(pilot, lambda: len(processes.sweep_workers(os.getpid())) >= 2), "no workers started"
+        assert await pilot_until(pilot, lambda: len(processes.sweep_workers(os.getpid())) >= 2), "no workers started"
         workers = processes.sweep_workers(os.getpid())
         app.exit()
     try:
@@ -251,7 +243,7 @@ async def test_quitting_the_app_ends_a_sweep_under_way(processes):
         processes.kill_all(workers)
 
 
-async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers(monkeypatch):
+async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers(monkeypatch, pilot_until):
     from types import SimpleNamespace
 
     import smtui.tui.screens.sweep
@@ -268,14 +260,14 @@ async def test_one_sweep_at_a_time_and_the_apps_cap_on_its_workers(monkeypatch):
         await pilot.pause(0.1)
         assert isinstance(app.screen, ValuePrompt)
         app.screen.dismiss("0.3,1")
-        assert await _until(pilot, lambda: isinstance(app.screen, SweepScreen), 10)
+        assert await pilot_until(pilot, lambda: isinstance(app.screen, SweepScreen), 10)
         screen = app.screen
         assert screen.jobs == 1 and "in 1 worker process…" in str(screen.query_one("#sweep-status").render())
         ask_sweep(main)  # a second, while the first runs: refused in one line
         await pilot.pause(0.1)
         assert app.screen is screen and len(app.notes) == 1 and "a sweep is running" in app.notes[0]
         await pilot.press("escape")
-        assert await _until(pilot, lambda: not screen.running, 30)
+        assert await pilot_until(pilot, lambda: not screen.running, 30)
 
 
 def test_a_served_session_gets_one_sweep_worker_unless_the_operator_allows_more():
